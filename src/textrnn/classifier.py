@@ -1,0 +1,284 @@
+"""``TextRNNClassifier``: the estimator that ties vectorizer, model and training together.
+
+It follows scikit-learn's conventions: parameters are given to ``__init__`` and only checked in
+``fit`` (each error names the parameter), fitted state ends in an underscore (``classes_``,
+``vectorizer_``, ``model_``, ``history_``), and ``predict``/``predict_proba``/``score`` work on raw texts.
+
+    clf = TextRNNClassifier(cell="lstm", epochs=3).fit(texts, labels)
+    clf.predict(["Stocks rally as oil falls"])
+    clf.save("runs/my-model"); TextRNNClassifier.load("runs/my-model")
+
+A saved model is a directory of plain files: ``model.safetensors`` (weights), ``config.json``
+(parameters and sizes), ``vectorizer.json`` and ``labels.json``. Loading runs no code from them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from . import __version__
+from .batching import EncodedTexts
+from .config import CLASSIFIER_PARAM_NAMES, ClassifierParams, ConfigError, validate
+from .data import DataError
+from .files import write_bytes_atomic, write_json_atomic
+from .metrics import classification_metrics
+from .model import RNNClassifier
+from .training import log, predict_probabilities, train_model
+from .vectorizer import TextVectorizer
+
+MODEL_FORMAT = "textrnn.model/1"
+MODEL_FILES = ("model.safetensors", "config.json", "vectorizer.json", "labels.json")
+
+
+class ModelFileError(ValueError):
+    """A saved model directory is missing a file or holds something that does not fit together."""
+
+
+class TextRNNClassifier:
+    """A recurrent-network text classifier. Parameters and defaults: :class:`textrnn.config.ClassifierParams`."""
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(CLASSIFIER_PARAM_NAMES))
+        if unknown:
+            raise ConfigError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(CLASSIFIER_PARAM_NAMES)}")
+        defaults = ClassifierParams.model_construct().model_dump()
+        for name in CLASSIFIER_PARAM_NAMES:
+            setattr(self, name, params.get(name, defaults[name]))
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CLASSIFIER_PARAM_NAMES}
+
+    def set_params(self, **params: Any) -> "TextRNNClassifier":
+        for name, value in params.items():
+            if name not in CLASSIFIER_PARAM_NAMES:
+                raise ConfigError(f"unknown parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = ClassifierParams.model_construct().model_dump()
+        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
+        return f"TextRNNClassifier({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    # ------------------------------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Any],
+        validation_data: tuple[Sequence[str], Sequence[Any]] | None = None,
+        classes: Sequence[str] | None = None,
+    ) -> "TextRNNClassifier":
+        """Learn the vocabulary and the weights from ``texts`` and their ``labels``.
+
+        Without ``validation_data``, a stratified ``val_size`` share of the data is held out to pick
+        the best epoch and stop early. ``classes`` fixes the order of the probability columns
+        (default: the sorted distinct labels).
+        """
+        params: ClassifierParams = validate(ClassifierParams, self.get_params())
+        texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
+        if len(texts) != len(labels):
+            raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
+        if not texts:
+            raise DataError("fit got no training texts")
+        classes = list(classes) if classes is not None else sorted(set(labels))
+        check_classes(labels, classes, "training data")
+        if validation_data is None and params.val_size > 0:
+            from .data import Dataset, train_val_split
+
+            train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
+            texts, labels = train.texts, train.labels
+            validation_data = (val.texts, val.labels) if val is not None else None
+        missing = [name for name in classes if name not in set(labels)]
+        if missing:
+            raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
+
+        started = time.perf_counter()
+        self.classes_ = classes
+        self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
+        train_x = EncodedTexts(self.vectorizer_.encode(texts))
+        train_y = self._label_indices(labels)
+        val_x = val_y = None
+        if validation_data is not None:
+            val_texts = check_texts(validation_data[0], "validation texts")
+            val_labels = [str(label) for label in validation_data[1]]
+            check_classes(val_labels, self.classes_, "validation data")
+            val_x, val_y = EncodedTexts(self.vectorizer_.encode(val_texts)), self._label_indices(val_labels)
+        if params.verbose:
+            log(
+                f"training on {len(texts):,} texts, validating on {0 if val_x is None else len(val_x):,}; "
+                f"vocabulary {self.vectorizer_.vocab_size:,} tokens; classes: {', '.join(self.classes_)}"
+            )
+
+        torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
+        self.model_ = self._build_model(params)
+        result = train_model(self.model_, train_x, train_y, val_x, val_y, params)
+        self.model_ = self.model_.cpu().eval()
+        self.history_ = result.history
+        self.fit_info_ = {
+            "train_rows": len(texts),
+            "val_rows": 0 if val_x is None else len(val_x),
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "train_seconds": result.seconds,
+            "fit_seconds": time.perf_counter() - started,
+            "samples_per_second": result.samples_per_second,
+            "truncated_train_texts": int((train_x.lengths == params.max_length).sum()) if params.max_length else 0,
+        }
+        return self
+
+    def _build_model(self, params: ClassifierParams) -> RNNClassifier:
+        return RNNClassifier(
+            vocab_size=self.vectorizer_.vocab_size,
+            num_classes=len(self.classes_),
+            embed_dim=params.embed_dim,
+            cell=params.cell,
+            hidden_size=params.hidden_size,
+            num_layers=params.num_layers,
+            bidirectional=params.bidirectional,
+            pooling=params.pooling,
+            dropout=params.dropout,
+            mask=params.mask,
+        )
+
+    def _label_indices(self, labels: Sequence[str]) -> np.ndarray:
+        position = {name: i for i, name in enumerate(self.classes_)}
+        return np.array([position[label] for label in labels], dtype=np.int64)
+
+    # -------------------------------------------------------------------------------------- predict
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("this TextRNNClassifier is not fitted yet: call fit(texts, labels) or load(directory)")
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape (texts, classes), columns in the order of ``classes_``."""
+        self._check_fitted()
+        texts = check_texts(texts, "texts")
+        if not texts:
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        encoded = EncodedTexts(self.vectorizer_.encode(texts))
+        return predict_probabilities(self.model_, encoded, sort=self.mask)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """The most probable class name of each text."""
+        best = self.predict_proba(texts).argmax(axis=1)
+        return np.asarray(self.classes_, dtype=object)[best]
+
+    def score(self, texts: Sequence[str], labels: Sequence[Any]) -> float:
+        """Accuracy on ``texts`` against ``labels``."""
+        return self.evaluate(texts, labels)["accuracy"]
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[Any], source: str = "evaluation data") -> dict:
+        """Accuracy, macro-F1, per-class figures and the confusion matrix on labeled texts."""
+        self._check_fitted()
+        labels = [str(label) for label in labels]
+        if len(labels) != len(texts):
+            raise DataError(f"{source}: {len(texts)} texts but {len(labels)} labels")
+        check_classes(labels, self.classes_, source)
+        predicted = self.predict_proba(texts).argmax(axis=1)
+        return classification_metrics(self._label_indices(labels), predicted, self.classes_)
+
+    # ------------------------------------------------------------------------------------ save/load
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model files into ``directory`` (created if needed), each one atomically."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        params = ClassifierParams(**self.get_params()).model_dump()
+        tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in self.model_.state_dict().items()}
+        write_bytes_atomic(directory / "model.safetensors", save_safetensors(tensors, metadata={"format": MODEL_FORMAT}))
+        write_json_atomic(directory / "vectorizer.json", self.vectorizer_.to_dict())
+        write_json_atomic(directory / "labels.json", list(self.classes_))
+        write_json_atomic(
+            directory / "config.json",
+            {"format": MODEL_FORMAT, "textrnn_version": __version__, "vocab_size": self.vectorizer_.vocab_size,
+             "params": params},
+        )
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "TextRNNClassifier":
+        """Rebuild a saved classifier. Only JSON and safetensors are read, so loading executes no code."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise ModelFileError(f"{directory}: no such model directory")
+        for name in MODEL_FILES:
+            if not (directory / name).is_file():
+                raise ModelFileError(f"{directory}: missing {name} (a model directory holds {', '.join(MODEL_FILES)})")
+        config = read_json(directory / "config.json")
+        if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
+            raise ModelFileError(f"{directory / 'config.json'}: not a textrnn model config (format {MODEL_FORMAT!r})")
+        try:
+            params = validate(ClassifierParams, config.get("params", {}))
+        except ConfigError as error:
+            raise ModelFileError(f"{directory / 'config.json'}: {error}") from None
+        classes = read_json(directory / "labels.json")
+        if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
+                and len(set(classes)) == len(classes)):
+            raise ModelFileError(f"{directory / 'labels.json'}: expected a list of at least two distinct class names")
+        try:
+            vectorizer = TextVectorizer.from_dict(read_json(directory / "vectorizer.json"), str(directory / "vectorizer.json"))
+        except ValueError as error:
+            raise ModelFileError(str(error)) from None
+        if vectorizer.vocab_size != config.get("vocab_size"):
+            raise ModelFileError(
+                f"{directory}: the vectorizer has {vectorizer.vocab_size} tokens, config.json says {config.get('vocab_size')}"
+            )
+
+        clf = cls(**params.model_dump())
+        clf.classes_, clf.vectorizer_ = classes, vectorizer
+        clf.model_ = clf._build_model(params)
+        weights_path = directory / "model.safetensors"
+        try:
+            weights = load_safetensors(weights_path.read_bytes())
+        except Exception as error:  # safetensors raises its own error type for corrupt files
+            raise ModelFileError(f"{weights_path}: not a readable safetensors file ({error})") from None
+        expected = clf.model_.state_dict()
+        problems = [f"missing {name}" for name in expected if name not in weights]
+        problems += [f"unexpected {name}" for name in weights if name not in expected]
+        problems += [
+            f"{name} has shape {tuple(weights[name].shape)}, the config needs {tuple(tensor.shape)}"
+            for name, tensor in expected.items()
+            if name in weights and weights[name].shape != tensor.shape
+        ]
+        if problems:
+            raise ModelFileError(f"{weights_path} does not fit config.json: " + "; ".join(problems))
+        clf.model_.load_state_dict(weights)
+        clf.model_.eval()
+        return clf
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{path}: not readable JSON ({error})") from None
+
+
+def check_texts(texts: Sequence[str], name: str) -> list[str]:
+    if isinstance(texts, str):
+        raise DataError(f"{name}: expected a list of texts, got a single string (wrap it in a list)")
+    texts = list(texts)
+    for row, text in enumerate(texts, start=1):
+        if not isinstance(text, str):
+            raise DataError(f"{name}, row {row}: expected a string, got {type(text).__name__}")
+    return texts
+
+
+def check_classes(labels: Sequence[str], classes: Sequence[str], source: str) -> None:
+    known = set(classes)
+    for row, label in enumerate(labels, start=1):
+        if label not in known:
+            raise DataError(f"{source}, row {row}: label {label!r} is not one of the classes ({', '.join(classes)})")
+    if len(known) < 2:
+        raise DataError(f"{source}: a classifier needs at least two classes, got {', '.join(classes) or 'none'}")

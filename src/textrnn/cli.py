@@ -1,0 +1,206 @@
+"""The ``textrnn`` command: a thin layer over the Python API.
+
+    textrnn train [--config FILE.yaml] [--preset NAME] [--cell gru --epochs 3 ...]
+    textrnn evaluate RUN_DIR [--data FILE]
+    textrnn predict RUN_DIR "some text" ... | --input FILE | < lines.txt
+    textrnn presets
+
+Training flags are made from :class:`textrnn.config.RunConfig`, so every parameter has the same name
+here (``--hidden-size``), in a YAML config (``hidden_size:``) and in Python (``hidden_size=``).
+Precedence, lowest first: built-in defaults, the preset, the config file, the flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+from .classifier import ModelFileError, TextRNNClassifier
+from .config import ConfigError, RunConfig, validate
+from .data import DataError, read_table
+from .metrics import format_metrics
+from .presets import DESCRIPTIONS, PRESETS, preset
+
+
+def optional(kind: type):
+    """An argparse type that also accepts 'none' for a parameter that may be switched off."""
+
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_param_flags(parser: argparse.ArgumentParser, fields: dict) -> None:
+    """One flag per config field, typed from its annotation; unset flags stay absent (no override)."""
+    for name, field in fields.items():
+        annotation = field.annotation
+        args = typing.get_args(annotation)
+        options: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS}
+        nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args
+        base = next((a for a in args if a is not type(None)), annotation) if nullable else annotation
+        if base is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(base) is typing.Literal:
+            options["choices"] = typing.get_args(base)
+        elif typing.get_origin(base) is list:
+            options["nargs"] = "+"
+        else:
+            options["type"] = optional(base) if nullable else base
+        default = field.default if field.default is not None else "none"
+        options["help"] = f"{field.description} (default: {default})"
+        parser.add_argument("--" + name.replace("_", "-"), **options)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textrnn", description="Recurrent-network text classifiers.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a classifier and write a run directory")
+    train.add_argument("--config", help="YAML file of parameters (same names as the flags, with underscores)")
+    add_param_flags(train, RunConfig.model_fields)
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a trained model on labeled data")
+    evaluate.add_argument("run_dir", help="run directory (or saved model directory)")
+    evaluate.add_argument("--data", help="'ag_news' (test split) or a labeled file; default: the run's test data")
+    evaluate.add_argument("--data-dir", help="AG News directory (default: the run's, or TEXTRNN_DATA_DIR)")
+    evaluate.add_argument("--text-column", nargs="+", help="text column(s) (default: the run's)")
+    evaluate.add_argument("--label-column", help="label column (default: the run's)")
+    evaluate.add_argument("--output", help="also write the metrics to this JSON file")
+
+    predict = commands.add_parser("predict", help="label texts with a trained model")
+    predict.add_argument("run_dir", help="run directory (or saved model directory)")
+    predict.add_argument("texts", nargs="*", help="texts to label; none: read --input, or lines from stdin")
+    predict.add_argument("--input", help="CSV/TSV/JSONL/Parquet file of texts")
+    predict.add_argument("--text-column", nargs="+", default=None, help="text column(s) of --input (default: text)")
+    predict.add_argument("--top-k", type=int, default=1, help="how many labels to show per text (default: 1)")
+    predict.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format")
+    predict.add_argument("--output", help="write here instead of stdout")
+
+    commands.add_parser("presets", help="list the named presets")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return train_command(args, argv)
+        if args.command == "evaluate":
+            return evaluate_command(args)
+        if args.command == "predict":
+            return predict_command(args)
+        for name, description in DESCRIPTIONS.items():
+            print(f"{name:<20} {description}")
+        return 0
+    except (ConfigError, DataError, ModelFileError) as error:
+        print(f"textrnn: error: {error}", file=sys.stderr)
+        return 2
+
+
+def train_command(args: argparse.Namespace, argv: list[str]) -> int:
+    from .runs import train_run
+
+    file_values: dict[str, Any] = {}
+    if args.config:
+        file_values = read_yaml_config(Path(args.config))
+    flag_values = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    preset_name = flag_values.get("preset") or file_values.get("preset") or "default"
+    values = {"verbose": True, **preset(preset_name), **file_values, **flag_values, "preset": preset_name}
+    config = validate(RunConfig, values)
+    train_run(config, argv=["textrnn", *argv])
+    return 0
+
+
+def read_yaml_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter names to values")
+    if isinstance(values.get("text_column"), str):
+        values["text_column"] = [values["text_column"]]
+    return values
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from .runs import evaluate_run, evaluation_data
+
+    dataset = evaluation_data(args.run_dir, args.data, args.data_dir, args.text_column, args.label_column)
+    metrics = evaluate_run(args.run_dir, dataset)
+    print(f"{dataset.describe()}")
+    print(format_metrics(metrics))
+    if args.output:
+        Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise ConfigError(f"top_k: must be at least 1 (got {args.top_k})")
+    if args.texts and args.input:
+        raise ConfigError("give texts as arguments or --input FILE, not both")
+    if args.texts:
+        texts = list(args.texts)
+    elif args.input:
+        texts = read_table(args.input, args.text_column or ["text"], None, allow_empty_text=True).texts
+    else:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    clf = TextRNNClassifier.load(args.run_dir)
+    probabilities = clf.predict_proba(texts)
+    k = min(args.top_k, len(clf.classes_))
+    ranked = probabilities.argsort(axis=1)[:, ::-1][:, :k]
+    rows = [
+        {"text": text, "top_k": [{"label": clf.classes_[j], "probability": float(p[j])} for j in order]}
+        for text, p, order in zip(texts, probabilities, ranked)
+    ]
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    try:
+        write_predictions(rows, args.format, k, out)
+    finally:
+        if args.output:
+            out.close()
+    return 0
+
+
+def write_predictions(rows: list[dict], fmt: str, k: int, out) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            best = row["top_k"][0]
+            out.write(json.dumps({"text": row["text"], "label": best["label"], "probability": best["probability"],
+                                  "top_k": row["top_k"]}, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out)
+        header = ["text", "label", "probability"]
+        for i in range(2, k + 1):
+            header += [f"label_{i}", f"probability_{i}"]
+        writer.writerow(header)
+        for row in rows:
+            cells = [row["text"]]
+            for choice in row["top_k"]:
+                cells += [choice["label"], f"{choice['probability']:.6f}"]
+            writer.writerow(cells)
+    else:
+        for row in rows:
+            choices = "  ".join(f"{c['label']} {c['probability']:.3f}" for c in row["top_k"])
+            text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
+            out.write(f"{choices}  | {text}\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

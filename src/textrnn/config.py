@@ -1,0 +1,93 @@
+"""Every parameter textrnn knows, with its default and its valid range, in one place.
+
+The same names are used by the Python API (``TextRNNClassifier(cell="gru")``), the YAML config file
+(``cell: gru``) and the command line (``--cell gru``); the CLI builds its flags from these classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A parameter has a value textrnn cannot use; the message names the parameter."""
+
+
+class ClassifierParams(BaseModel):
+    """Vectorizer, model and training parameters of a :class:`~textrnn.TextRNNClassifier`."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Vectorizer
+    max_tokens: int = Field(20_000, ge=3, description="vocabulary size, padding (0) and out-of-vocabulary (1) included")
+    max_length: int | None = Field(None, ge=1, description="keep at most this many tokens of each text (none: all)")
+
+    # Model
+    cell: Literal["rnn", "lstm", "gru"] = Field("gru", description="recurrent cell: rnn (Elman, tanh), lstm or gru")
+    embed_dim: int = Field(128, ge=1, description="size of the word embedding")
+    hidden_size: int = Field(128, ge=1, description="size of the recurrent state, per direction")
+    num_layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
+    bidirectional: bool = Field(True, description="also read each text from right to left")
+    pooling: Literal["last", "max", "mean", "attention"] = Field(
+        "max", description="how the per-step outputs become one vector: last state, max, mean or attention"
+    )
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout on the embedding, between layers and before the head")
+    mask: bool = Field(
+        True,
+        description="keep padding out of the recurrent state; off only reproduces the lesson's unmasked model",
+    )
+
+    # Training
+    epochs: int = Field(4, ge=1, description="passes over the training data")
+    batch_size: int = Field(64, ge=1, description="texts per training step")
+    lr: float = Field(2e-3, gt=0.0, description="Adam learning rate")
+    weight_decay: float = Field(0.0, ge=0.0, description="decoupled weight decay (AdamW); 0 gives plain Adam")
+    clip_grad_norm: float | None = Field(1.0, gt=0.0, description="clip the gradient norm to this value (none: no clipping)")
+    patience: int | None = Field(
+        2, ge=1, description="stop after this many epochs without a better validation accuracy (none: never)"
+    )
+    val_size: float = Field(
+        0.05, ge=0.0, lt=1.0, description="fraction of the training data held out for validation (0: none)"
+    )
+    seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
+    verbose: bool = Field(False, description="print progress while fitting")
+
+
+class RunConfig(ClassifierParams):
+    """A training run from the command line or a YAML file: classifier parameters plus where the data is."""
+
+    dataset: str = Field("ag_news", description="'ag_news' or the path of a CSV/TSV/JSONL/Parquet file")
+    data_dir: str | None = Field(None, description="directory holding AG News train/test CSVs (or TEXTRNN_DATA_DIR)")
+    text_column: list[str] = Field(
+        ["text"], min_length=1, description="text column(s), joined with a space; AG News has title, description, text"
+    )
+    label_column: str = Field("label", description="label column of a file dataset")
+    test_data: str | None = Field(None, description="labeled file to report test metrics on (AG News: its test split)")
+    out: str | None = Field(None, description="run directory to write (default: runs/<preset-or-model>-<time>)")
+    preset: str | None = Field(None, description="start from a named preset; other parameters override it")
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per bad parameter: its name, what was wrong, and the value given."""
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "config"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{name}: unknown parameter")
+        else:
+            lines.append(f"{name}: {item['msg']} (got {item['input']!r})")
+    return "invalid parameters:\n  " + "\n  ".join(lines)
+
+
+def validate(cls: type[BaseModel], values: dict[str, Any]) -> Any:
+    """Build ``cls`` from ``values``, turning pydantic's error into a :class:`ConfigError`."""
+    try:
+        return cls(**values)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error)) from None
+
+
+CLASSIFIER_PARAM_NAMES: tuple[str, ...] = tuple(ClassifierParams.model_fields)

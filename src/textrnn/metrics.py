@@ -1,0 +1,52 @@
+"""Classification metrics as plain JSON-ready dicts, computed with scikit-learn."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
+
+    ``y_true`` and ``y_pred`` are class indices into ``classes``; in the confusion matrix, rows are the
+    true classes and columns the predicted ones, both in the order of ``classes``.
+    """
+    indices = list(range(len(classes)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=indices, zero_division=0
+    )
+    return {
+        "rows": int(len(y_true)),
+        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
+        "macro_f1": float(np.mean(f1)),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(classes, precision, recall, f1, support)
+        },
+        "labels": list(classes),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=indices).tolist(),
+    }
+
+
+def format_metrics(metrics: dict) -> str:
+    """A plain-text report: headline figures, a per-class table and the confusion matrix."""
+    labels = metrics["labels"]
+    width = max(10, *(len(label) for label in labels))
+    lines = [
+        f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   ({metrics['rows']:,} rows)",
+        "",
+        f"{'class':<{width}}  precision  recall     f1  support",
+    ]
+    for label in labels:
+        row = metrics["per_class"][label]
+        lines.append(
+            f"{label:<{width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:.4f}  {row['support']:7,}"
+        )
+    lines += ["", "confusion matrix (rows: true, columns: predicted)"]
+    lines.append(" " * width + "  " + " ".join(f"{label[:8]:>8}" for label in labels))
+    for label, row in zip(labels, metrics["confusion_matrix"]):
+        lines.append(f"{label:<{width}}  " + " ".join(f"{count:8,}" for count in row))
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""The network: embedding -> recurrent encoder -> pooling over time -> linear head (softmax in the loss).
+
+Padding never reaches the recurrent state when ``mask`` is on (the default): a batch whose texts differ
+in length is packed (``pack_padded_sequence``), so each direction stops at the text's own last token,
+and pooling looks only at real steps. A batch of equal lengths needs no packing and takes the plain
+(faster) path. ``mask=False`` runs the recurrent layer over the padding, as the lesson's first Keras
+model did; it exists to reproduce that model, not for real use.
+
+Weights start as Keras starts them (uniform embeddings, Glorot input weights, orthogonal recurrent
+weights, zero biases but a forget-gate bias of 1), so the lesson presets begin where the lesson did.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+RECURRENT_LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class AttentionPooling(nn.Module):
+    """A learned weighted average over time: score_t = v . tanh(W h_t), softmax over the real steps."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(size, size)
+        self.score = nn.Linear(size, 1, bias=False)
+
+    def forward(self, outputs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        scores = self.score(torch.tanh(self.project(outputs))).squeeze(-1)
+        weights = torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=1)
+        return torch.bmm(weights.unsqueeze(1), outputs).squeeze(1)
+
+
+class RNNClassifier(nn.Module):
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embed_dim: int = 128,
+        cell: str = "gru",
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: str = "max",
+        dropout: float = 0.0,
+        mask: bool = True,
+    ) -> None:
+        super().__init__()
+        self.pooling = pooling
+        self.mask = mask
+        self.num_directions = 2 if bidirectional else 1
+        # Without masking, id 0 is an ordinary trainable token, as in Keras without mask_zero.
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0 if mask else None)
+        self.embedding_dropout = nn.Dropout(dropout)
+        self.rnn = RECURRENT_LAYERS[cell](
+            embed_dim,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        features = hidden_size * self.num_directions
+        self.attention = AttentionPooling(features) if pooling == "attention" else None
+        self.head_dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(features, num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        if self.embedding.padding_idx is not None:
+            with torch.no_grad():
+                self.embedding.weight[self.embedding.padding_idx].zero_()
+        for name, weight in self.rnn.named_parameters():
+            # Whole matrices, all gates at once, as Keras initialises its (input, gates * units) kernels.
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(weight)
+            elif name.startswith("weight_hh"):
+                nn.init.orthogonal_(weight)
+            else:
+                nn.init.zeros_(weight)
+                # PyTorch LSTM gates are ordered (input, forget, cell, output); it adds bias_ih and bias_hh,
+                # so setting the forget bias in bias_ih alone gives Keras' unit_forget_bias.
+                if isinstance(self.rnn, nn.LSTM) and name.startswith("bias_ih"):
+                    weight.data[self.rnn.hidden_size : 2 * self.rnn.hidden_size] = 1.0
+        for layer in [self.head] + ([self.attention.project, self.attention.score] if self.attention else []):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class logits for a batch: ``ids`` is (batch, time), right-padded with 0; ``lengths`` is (batch,)."""
+        steps = ids.shape[1]
+        lengths = lengths.clamp(min=1)  # an empty text is read as a single padding step
+        embedded = self.embedding_dropout(self.embedding(ids))
+        packed = self.mask and bool((lengths != steps).any())
+        if packed:
+            sequence = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            outputs, state = self.rnn(sequence)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=steps)
+        else:
+            outputs, state = self.rnn(embedded)
+        if self.pooling == "last":
+            hidden = state[0] if isinstance(state, tuple) else state  # an LSTM returns (h, c)
+            # The final layer's state, one per direction; packing makes each the state at the last real token.
+            pooled = torch.cat(list(hidden[-self.num_directions :]), dim=1)
+        else:
+            if self.mask:
+                valid = torch.arange(steps, device=ids.device)[None, :] < lengths[:, None]
+            else:
+                valid = torch.ones(ids.shape, dtype=torch.bool, device=ids.device)
+            if self.pooling == "max":
+                pooled = outputs.masked_fill(~valid[..., None], float("-inf")).amax(dim=1)
+            elif self.pooling == "mean":
+                pooled = (outputs * valid[..., None]).sum(dim=1) / valid.sum(dim=1, keepdim=True)
+            else:
+                pooled = self.attention(outputs, valid)
+        return self.head(self.head_dropout(pooled))

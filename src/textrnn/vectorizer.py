@@ -1,0 +1,124 @@
+"""Text to token ids, with the semantics of Keras ``TextVectorization`` and the machinery of HF ``tokenizers``.
+
+The pipeline has three named stages, stored together as one Hugging Face tokenizer JSON:
+
+* normalizer: lower-case, then delete ASCII punctuation (Python's ``string.punctuation``, Keras'
+  ``lower_and_strip_punctuation``): ``"U.S. stocks' rally!"`` -> ``"us stocks rally"``;
+* pre-tokenizer: split on whitespace;
+* model: a word-level vocabulary of ``max_tokens`` entries ordered by frequency, where id 0 is padding
+  (``[PAD]``) and id 1 stands for every word outside the vocabulary (``[UNK]``).
+
+One difference from Keras: lower-casing covers all of Unicode ("ÉTÉ" -> "été"), not only ASCII.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+PAD, UNK = "[PAD]", "[UNK]"
+PAD_ID, UNK_ID = 0, 1
+FORMAT = "textrnn.vectorizer/1"
+PUNCTUATION_PATTERN = "[" + "".join("\\" + c for c in string.punctuation) + "]"
+
+
+class TextVectorizer:
+    """Adapt a vocabulary on training texts, then turn texts into lists of token ids."""
+
+    def __init__(self, max_tokens: int = 20_000, max_length: int | None = None) -> None:
+        if max_tokens < 3:
+            raise ValueError(f"max_tokens must be at least 3 (padding, out-of-vocabulary and one word), got {max_tokens}")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be at least 1 or None, got {max_length}")
+        self.max_tokens = max_tokens
+        self.max_length = max_length
+        self.tokenizer = self._empty_tokenizer()
+        self.adapted = False
+
+    @staticmethod
+    def _empty_tokenizer() -> Tokenizer:
+        tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+        tokenizer.normalizer = normalizers.Sequence(
+            [normalizers.Lowercase(), normalizers.Replace(Regex(PUNCTUATION_PATTERN), "")]
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        return tokenizer
+
+    def adapt(self, texts: Sequence[str]) -> "TextVectorizer":
+        """Build the vocabulary from ``texts``: the ``max_tokens - 2`` most frequent words."""
+        self.tokenizer = self._empty_tokenizer()
+        trainer = trainers.WordLevelTrainer(vocab_size=self.max_tokens, special_tokens=[PAD, UNK], show_progress=False)
+        self.tokenizer.train_from_iterator(texts, trainer, length=len(texts))
+        self.adapted = True
+        return self
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """Tokens in id order: ``vocabulary[0]`` is padding, ``vocabulary[1]`` out-of-vocabulary."""
+        by_id = sorted(self.tokenizer.get_vocab().items(), key=lambda item: item[1])
+        return [token for token, _ in by_id]
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def standardize(self, text: str) -> list[str]:
+        """The words of ``text`` after normalization and splitting, before the vocabulary lookup."""
+        normalized = self.tokenizer.normalizer.normalize_str(text)
+        return [word for word, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+
+    def encode(self, texts: Iterable[str]) -> list[list[int]]:
+        """Token ids of each text, cut to ``max_length``; an empty text gives an empty list."""
+        if not self.adapted:
+            raise RuntimeError("the vectorizer has no vocabulary yet: call adapt(texts) first")
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return [encoding.ids[: self.max_length] for encoding in encodings]
+
+    def truncated_count(self, texts: Iterable[str]) -> int:
+        """How many of ``texts`` are longer than ``max_length`` tokens (and so lose their end)."""
+        if self.max_length is None:
+            return 0
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return sum(len(encoding.ids) > self.max_length for encoding in encodings)
+
+    # ---------------------------------------------------------------------------------------- saving
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "max_tokens": self.max_tokens,
+            "max_length": self.max_length,
+            "tokenizer": json.loads(self.tokenizer.to_str()),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "vectorizer") -> "TextVectorizer":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{source}: not a textrnn vectorizer (expected format {FORMAT!r})")
+        vectorizer = cls(max_tokens=data["max_tokens"], max_length=data["max_length"])
+        try:
+            vectorizer.tokenizer = Tokenizer.from_str(json.dumps(data["tokenizer"]))
+        except Exception as error:  # tokenizers raises a bare Exception for malformed JSON
+            raise ValueError(f"{source}: the tokenizer inside cannot be read ({error})") from None
+        vocab = vectorizer.tokenizer.get_vocab()
+        if vocab.get(PAD) != PAD_ID or vocab.get(UNK) != UNK_ID:
+            raise ValueError(f"{source}: id 0 must be {PAD} and id 1 {UNK}")
+        if len(vocab) > vectorizer.max_tokens:
+            raise ValueError(f"{source}: {len(vocab)} tokens, more than max_tokens={vectorizer.max_tokens}")
+        vectorizer.adapted = True
+        return vectorizer
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TextVectorizer":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: cannot read the vectorizer ({error})") from None
+        return cls.from_dict(data, source=str(path))

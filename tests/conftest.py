@@ -1,0 +1,61 @@
+import csv
+import gzip
+import io
+import random
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+AG_NEWS_DIR = REPO.parent / "shared" / "data" / "ag_news"
+
+# Tiny synthetic topic data: each class has its own keywords, mixed with shared filler words.
+KEYWORDS = {
+    "sport": ["match", "goal", "team", "coach", "league", "score"],
+    "money": ["stock", "market", "bank", "profit", "shares", "trade"],
+    "tech": ["software", "chip", "internet", "computer", "robot", "data"],
+}
+FILLER = ["the", "a", "today", "new", "report", "after", "big", "week", "says", "in", "of", "on"]
+
+
+def synthetic_corpus(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(rows):
+        label = list(KEYWORDS)[i % len(KEYWORDS)]
+        length = rng.randint(3, 25)
+        words = [rng.choice(FILLER) for _ in range(length)]
+        for _ in range(rng.randint(1, 2)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(KEYWORDS[label]))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    return synthetic_corpus(600)
+
+
+@pytest.fixture(scope="session")
+def ag_news_dir() -> Path:
+    if not (AG_NEWS_DIR / "test.csv.gz").is_file():
+        pytest.fail(f"the shared AG News data is expected at {AG_NEWS_DIR} (see DEVELOPERS.md)")
+    return AG_NEWS_DIR
+
+
+def ag_news_rows(path: Path, count: int) -> list[list[str]]:
+    """``count`` rows spread evenly over the file (the training subset is grouped by source and class)."""
+    with io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return rows[:: len(rows) // count][:count]
+
+
+@pytest.fixture(scope="session")
+def ag_news_slice(ag_news_dir, tmp_path_factory) -> Path:
+    """A directory holding 3,000 training rows and 1,000 test rows of AG News, in the canonical format."""
+    directory = tmp_path_factory.mktemp("ag_news_slice")
+    for source, target, count in (("train_subset.csv.gz", "train.csv", 3000), ("test.csv.gz", "test.csv", 1000)):
+        with open(directory / target, "w", encoding="utf-8", newline="") as out:
+            csv.writer(out, quoting=csv.QUOTE_ALL).writerows(ag_news_rows(ag_news_dir / source, count))
+    return directory

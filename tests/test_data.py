@@ -1,0 +1,158 @@
+import gzip
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from textrnn import data
+from textrnn.data import AG_NEWS_LABELS, DataError, Dataset, load_ag_news, read_table, train_val_split
+
+
+def test_shared_ag_news_subset_loads_and_says_it_is_a_subset(ag_news_dir):
+    train = load_ag_news("train", ag_news_dir)
+    test = load_ag_news("test", ag_news_dir)
+    assert len(train) == 45_593 and len(test) == 7_600
+    assert "45,593 of the 120,000" in train.describe()
+    assert "subset" not in test.describe()
+    assert set(test.labels) == set(AG_NEWS_LABELS)
+    assert {label: test.labels.count(label) for label in AG_NEWS_LABELS} == dict.fromkeys(AG_NEWS_LABELS, 1900)
+
+
+def test_ag_news_text_fields(ag_news_slice):
+    title = load_ag_news("test", ag_news_slice, ["title"])
+    description = load_ag_news("test", ag_news_slice, ["description"])
+    text = load_ag_news("test", ag_news_slice, ["text"])
+    assert text.texts[0] == f"{title.texts[0]} {description.texts[0]}"
+    assert text.texts[0].startswith("Fears for T N pension after talks ")
+
+
+def test_ag_news_directory_from_environment(ag_news_slice, monkeypatch):
+    monkeypatch.setenv("TEXTRNN_DATA_DIR", str(ag_news_slice))
+    assert len(load_ag_news("train")) == 3000
+
+
+def test_ag_news_missing_directory_and_bad_rows(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_ag_news("train", tmp_path / "nowhere")
+    with pytest.raises(DataError, match="holds none of train.csv"):
+        load_ag_news("train", tmp_path)
+    (tmp_path / "test.csv").write_text('"3","a","b"\n"7","c","d"\n')
+    with pytest.raises(DataError, match=r"test.csv, line 2, field label: expected 1-4, got '7'"):
+        load_ag_news("test", tmp_path)
+    (tmp_path / "test.csv").write_text('"3","a"\n')
+    with pytest.raises(DataError, match=r"line 1: expected 3 fields"):
+        load_ag_news("test", tmp_path)
+
+
+def test_download_is_checked_against_the_md5(tmp_path, monkeypatch):
+    good = tmp_path / "served.csv"
+    good.write_text('"1","t","d"\n"2","t2","d2"\n')
+    monkeypatch.delenv("TEXTRNN_DATA_DIR", raising=False)
+    monkeypatch.setenv("TEXTRNN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(data.AG_NEWS_URLS, "test", good.as_uri())
+    monkeypatch.setitem(data.AG_NEWS_MD5, "test", "0" * 32)
+    with pytest.raises(DataError, match="expected 0000"):
+        load_ag_news("test")
+    assert not list((tmp_path / "cache" / "ag_news").iterdir())  # nothing unverified is kept
+    monkeypatch.setitem(data.AG_NEWS_MD5, "test", data.md5sum(good))
+    assert load_ag_news("test").labels == ["World", "Sports"]
+    assert (tmp_path / "cache" / "ag_news" / "test.csv").is_file()
+    monkeypatch.setitem(data.AG_NEWS_URLS, "test", (tmp_path / "gone.csv").as_uri())
+    assert len(load_ag_news("test")) == 2  # served from the cache, no second download
+
+
+def test_failed_download_says_how_to_point_at_local_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEXTRNN_DATA_DIR", raising=False)
+    monkeypatch.setenv("TEXTRNN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(data.AG_NEWS_URLS, "train", (tmp_path / "missing.csv").as_uri())
+    with pytest.raises(DataError, match="TEXTRNN_DATA_DIR"):
+        load_ag_news("train")
+
+
+ROWS = [{"title": "Goal!", "body": "late winner", "topic": "sport"}, {"title": "Shares", "body": "fell", "topic": "money"}]
+
+
+def write(path, rows):
+    suffix = "".join(path.suffixes)
+    if ".parquet" in suffix:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+        return path
+    if ".jsonl" in suffix:
+        content = "".join(json.dumps(r) + "\n" for r in rows)
+    else:
+        sep = "\t" if ".tsv" in suffix else ","
+        content = sep.join(rows[0]) + "\n" + "".join(sep.join(r.values()) + "\n" for r in rows)
+    if suffix.endswith(".gz"):
+        path.write_bytes(gzip.compress(content.encode()))
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.tsv", "d.jsonl", "d.parquet", "d.csv.gz", "d.jsonl.gz"])
+def test_every_file_format_reads_the_same(tmp_path, name):
+    dataset = read_table(write(tmp_path / name, ROWS), ["title", "body"], "topic")
+    assert dataset.texts == ["Goal! late winner", "Shares fell"]
+    assert dataset.labels == ["sport", "money"]
+
+
+def test_file_errors_name_file_row_and_field(tmp_path):
+    path = write(tmp_path / "d.csv", ROWS)
+    with pytest.raises(DataError, match=r"d.csv: no column 'text'; the header has title, body, topic"):
+        read_table(path, ["text"], "topic")
+    path.write_text("title,topic\nfine,sport\nalso fine,\n")
+    with pytest.raises(DataError, match=r"d.csv, line 3, field 'topic': empty label"):
+        read_table(path, ["title"], "topic")
+    path.write_text("title,topic\n,sport\n")
+    with pytest.raises(DataError, match=r"line 2, field 'title': empty text"):
+        read_table(path, ["title"], "topic")
+    path.write_text("title,topic\na,b,c\n")
+    with pytest.raises(DataError, match=r"line 2: 3 fields, the header has 2"):
+        read_table(path, ["title"], "topic")
+    path.write_text("title,topic\n")
+    with pytest.raises(DataError, match=r"d.csv: no rows"):
+        read_table(path, ["title"], "topic")
+    path.write_bytes(b"title,topic\n\xff\xfe,x\n")
+    with pytest.raises(DataError, match=r"not valid UTF-8"):
+        read_table(path, ["title"], "topic")
+    with pytest.raises(DataError, match=r"nope.csv: no such file"):
+        read_table(tmp_path / "nope.csv", ["title"], "topic")
+    with pytest.raises(DataError, match=r"unknown file type"):
+        read_table(write(tmp_path / "d.txt", ROWS), ["title"], "topic")
+
+
+def test_jsonl_and_parquet_errors(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"title": "a", "topic": "x"}\n{"title": "b"}\n')
+    with pytest.raises(DataError, match=r"d.jsonl, line 2: no field 'topic'"):
+        read_table(path, ["title"], "topic")
+    path.write_text('{"title": "a", "topic": "x"}\nnot json\n')
+    with pytest.raises(DataError, match=r"line 2: invalid JSON"):
+        read_table(path, ["title"], "topic")
+    parquet = tmp_path / "d.parquet"
+    pq.write_table(pa.Table.from_pylist([{"title": "a", "topic": "x"}, {"title": None, "topic": "y"}]), parquet)
+    with pytest.raises(DataError, match=r"d.parquet, row 2, field 'title': missing value"):
+        read_table(parquet, ["title"], "topic")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match=r"not a readable Parquet file"):
+        read_table(tmp_path / "bad.parquet", ["title"], "topic")
+
+
+def test_validation_split_is_stratified_disjoint_and_seeded():
+    labels = ["a"] * 100 + ["b"] * 40
+    dataset = Dataset([f"text {i}" for i in range(140)], labels, "d")
+    train, val = train_val_split(dataset, 0.1, seed=3)
+    assert len(val) == 14 and val.labels.count("a") == 10 and val.labels.count("b") == 4
+    assert not set(train.texts) & set(val.texts) and len(train) + len(val) == 140
+    assert train_val_split(dataset, 0.1, seed=3)[1].texts == val.texts
+    assert train_val_split(dataset, 0.1, seed=4)[1].texts != val.texts
+    assert train_val_split(dataset, 0.0, seed=3) == (dataset, None)
+
+
+def test_split_keeps_at_least_one_training_row_per_class():
+    dataset = Dataset(["x", "y", "z"], ["a", "a", "b"], "d")
+    train, val = train_val_split(dataset, 0.5, seed=0)
+    assert sorted(train.labels) == ["a", "b"]
+    assert np.array_equal(np.unique(val.labels), ["a"])
