@@ -166,7 +166,7 @@ class TextRNNClassifier:
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         encoded = EncodedTexts(self.vectorizer_.encode(texts))
-        return predict_probabilities(self.model_, encoded, sort=self.mask)
+        return predict_probabilities(self.model_, encoded, validate(ClassifierParams, self.get_params()))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class name of each text."""

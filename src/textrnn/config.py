@@ -26,8 +26,8 @@ class ClassifierParams(BaseModel):
 
     # Model
     cell: Literal["rnn", "lstm", "gru"] = Field("gru", description="recurrent cell: rnn (Elman, tanh), lstm or gru")
-    embed_dim: int = Field(128, ge=1, description="size of the word embedding")
-    hidden_size: int = Field(128, ge=1, description="size of the recurrent state, per direction")
+    embed_dim: int = Field(64, ge=1, description="size of the word embedding")
+    hidden_size: int = Field(64, ge=1, description="size of the recurrent state, per direction")
     num_layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
     bidirectional: bool = Field(True, description="also read each text from right to left")
     pooling: Literal["last", "max", "mean", "attention"] = Field(
@@ -40,7 +40,7 @@ class ClassifierParams(BaseModel):
     )
 
     # Training
-    epochs: int = Field(4, ge=1, description="passes over the training data")
+    epochs: int = Field(5, ge=1, description="passes over the training data")
     batch_size: int = Field(64, ge=1, description="texts per training step")
     lr: float = Field(2e-3, gt=0.0, description="Adam learning rate")
     weight_decay: float = Field(0.0, ge=0.0, description="decoupled weight decay (AdamW); 0 gives plain Adam")

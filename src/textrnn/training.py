@@ -110,7 +110,7 @@ def train_model(
             "samples_per_second": seen / epoch_seconds,
         }
         if val_x is not None:
-            probabilities = predict_probabilities(model, val_x, sort=params.mask)
+            probabilities = predict_probabilities(model, val_x, params)
             record["val_loss"] = float(-np.log(np.maximum(probabilities[np.arange(len(val_y)), val_y], 1e-12)).mean())
             record["val_accuracy"] = float((probabilities.argmax(axis=1) == val_y).mean())
         result.history.append(record)
@@ -144,15 +144,19 @@ def format_epoch(record: dict, epochs: int) -> str:
 
 
 @torch.no_grad()
-def predict_probabilities(
-    model: nn.Module, texts: EncodedTexts, sort: bool = True, batch_size: int = PREDICT_BATCH_SIZE
-) -> np.ndarray:
-    """Class probabilities (rows in input order) for every text, computed in length-sorted batches."""
+def predict_probabilities(model: nn.Module, texts: EncodedTexts, params: ClassifierParams) -> np.ndarray:
+    """Class probabilities (rows in input order) for every text.
+
+    A masked model is padding-invariant, so texts go in length-sorted batches of 256. An unmasked
+    one (the lesson's first model) sees the padding, so it is fed as Keras fed it: in input order, in
+    training-size batches.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    batch_size = PREDICT_BATCH_SIZE if params.mask else params.batch_size
     out = None
-    for index in inference_batches(texts.lengths, batch_size, sort=sort):
+    for index in inference_batches(texts.lengths, batch_size, sort=params.mask):
         ids, lengths = texts.batch(index)
         logits = model(ids.to(device), lengths.to(device))
         probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
