@@ -21,7 +21,7 @@ def ag_news_run(ag_news_slice, tmp_path_factory):
 
 
 def test_train_writes_a_complete_run_directory(ag_news_run):
-    names = sorted(p.name for p in ag_news_run.iterdir())
+    names = sorted(p.name for p in ag_news_run.iterdir() if not p.name.startswith("."))
     assert names == ["config.json", "labels.json", "metrics.json", "model.safetensors", "run.json", "vectorizer.json"]
     metrics = json.loads((ag_news_run / "metrics.json").read_text())
     assert metrics["data"]["train_rows"] + metrics["data"]["validation_rows"] == 3000
@@ -36,6 +36,7 @@ def test_train_writes_a_complete_run_directory(ag_news_run):
     assert metrics["timing"]["samples_per_second"] > 0
     run = json.loads((ag_news_run / "run.json").read_text())
     assert run["command"][:2] == ["textrnn", "train"] and run["config"]["epochs"] == 2
+    assert run["status"] == "finished" and run["finished"] >= run["started"]
     assert run["versions"]["torch"].startswith("2.13.0")
 
 

@@ -14,6 +14,7 @@ A saved model is a directory of plain files: ``model.safetensors`` (weights), ``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -26,16 +27,18 @@ from safetensors.torch import save as save_safetensors
 
 from . import __version__
 from .batching import EncodedTexts
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import CLASSIFIER_PARAM_NAMES, ClassifierParams, ConfigError, validate
 from .data import DataError
-from .files import write_bytes_atomic, write_json_atomic
+from .files import write_files_atomic
 from .metrics import classification_metrics
 from .model import RNNClassifier
-from .training import log, predict_probabilities, train_model
+from .training import check_memory, log, predict_probabilities, train_model
 from .vectorizer import TextVectorizer
 
 MODEL_FORMAT = "textrnn.model/1"
 MODEL_FILES = ("model.safetensors", "config.json", "vectorizer.json", "labels.json")
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".bin", ".joblib")
 
 
 class ModelFileError(ValueError):
@@ -76,12 +79,16 @@ class TextRNNClassifier:
         labels: Sequence[Any],
         validation_data: tuple[Sequence[str], Sequence[Any]] | None = None,
         classes: Sequence[str] | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
     ) -> "TextRNNClassifier":
         """Learn the vocabulary and the weights from ``texts`` and their ``labels``.
 
         Without ``validation_data``, a stratified ``val_size`` share of the data is held out to pick
         the best epoch and stop early. ``classes`` fixes the order of the probability columns
-        (default: the sorted distinct labels).
+        (default: the sorted distinct labels). With ``checkpoint_dir``, training can be interrupted
+        (SIGINT, SIGTERM, even SIGKILL) and continued by calling ``fit`` again with the same data,
+        parameters and ``resume=True``; the result is the same as without the interruption.
         """
         params: ClassifierParams = validate(ClassifierParams, self.get_params())
         texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
@@ -101,9 +108,20 @@ class TextRNNClassifier:
         if missing:
             raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
 
+        checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+        checkpoint = None
+        if resume:
+            if checkpoint_path is None:
+                raise ConfigError("resume: needs checkpoint_dir, the directory the interrupted fit wrote to")
+            checkpoint = load_checkpoint(checkpoint_path)
+            check_resumable(checkpoint.extra, params, classes, len(texts))
+
         started = time.perf_counter()
         self.classes_ = classes
-        self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
+        if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
+            self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], str(checkpoint_path))
+        else:
+            self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
         train_x = EncodedTexts(self.vectorizer_.encode(texts))
         train_y = self._label_indices(labels)
         val_x = val_y = None
@@ -120,7 +138,11 @@ class TextRNNClassifier:
 
         torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
         self.model_ = self._build_model(params)
-        result = train_model(self.model_, train_x, train_y, val_x, val_y, params)
+        check_memory(self.model_, params, batch=params.batch_size, steps=int(train_x.lengths.max()), training=True)
+        extra = {"params": params.model_dump(), "classes": classes, "train_rows": len(texts),
+                 "vectorizer": self.vectorizer_.to_dict()}
+        result = train_model(self.model_, train_x, train_y, val_x, val_y, params,
+                             checkpoint_path=checkpoint_path, checkpoint_extra=extra, resume=checkpoint)
         self.model_ = self.model_.cpu().eval()
         self.history_ = result.history
         self.fit_info_ = {
@@ -131,7 +153,7 @@ class TextRNNClassifier:
             "train_seconds": result.seconds,
             "fit_seconds": time.perf_counter() - started,
             "samples_per_second": result.samples_per_second,
-            "truncated_train_texts": int((train_x.lengths == params.max_length).sum()) if params.max_length else 0,
+            "truncated_train_texts": self.vectorizer_.truncated_count(texts),
         }
         return self
 
@@ -190,20 +212,29 @@ class TextRNNClassifier:
     # ------------------------------------------------------------------------------------ save/load
 
     def save(self, directory: str | Path) -> Path:
-        """Write the model files into ``directory`` (created if needed), each one atomically."""
+        """Write the model files into ``directory`` (created if needed).
+
+        All files are written to temporary names before any is renamed into place, ``config.json``
+        last; it records a SHA-256 of each other file, which :meth:`load` checks.
+        """
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         params = ClassifierParams(**self.get_params()).model_dump()
         tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in self.model_.state_dict().items()}
-        write_bytes_atomic(directory / "model.safetensors", save_safetensors(tensors, metadata={"format": MODEL_FORMAT}))
-        write_json_atomic(directory / "vectorizer.json", self.vectorizer_.to_dict())
-        write_json_atomic(directory / "labels.json", list(self.classes_))
-        write_json_atomic(
-            directory / "config.json",
-            {"format": MODEL_FORMAT, "textrnn_version": __version__, "vocab_size": self.vectorizer_.vocab_size,
-             "params": params},
-        )
+        files = {
+            "model.safetensors": save_safetensors(tensors, metadata={"format": MODEL_FORMAT}),
+            "vectorizer.json": json_bytes(self.vectorizer_.to_dict()),
+            "labels.json": json_bytes(list(self.classes_)),
+        }
+        config = {
+            "format": MODEL_FORMAT,
+            "textrnn_version": __version__,
+            "vocab_size": self.vectorizer_.vocab_size,
+            "params": params,
+            "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        }
+        write_files_atomic(directory, {**files, "config.json": json_bytes(config)}, last="config.json")
         return directory
 
     @classmethod
@@ -212,12 +243,24 @@ class TextRNNClassifier:
         directory = Path(directory)
         if not directory.is_dir():
             raise ModelFileError(f"{directory}: no such model directory")
+        unsafe = sorted(p.name for p in directory.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+        if unsafe:
+            raise ModelFileError(
+                f"{directory} holds {', '.join(unsafe)}: a format that runs code when loaded (pickle). textrnn "
+                "reads only JSON and safetensors and refuses a model directory with such a file in it"
+            )
         for name in MODEL_FILES:
             if not (directory / name).is_file():
                 raise ModelFileError(f"{directory}: missing {name} (a model directory holds {', '.join(MODEL_FILES)})")
         config = read_json(directory / "config.json")
         if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
             raise ModelFileError(f"{directory / 'config.json'}: not a textrnn model config (format {MODEL_FORMAT!r})")
+        for name, expected in (config.get("sha256") or {}).items():
+            if name in MODEL_FILES and hashlib.sha256((directory / name).read_bytes()).hexdigest() != expected:
+                raise ModelFileError(
+                    f"{directory / name} is not the file config.json was saved with (SHA-256 differs): "
+                    "the directory was changed or a save was cut short; refusing to mix them"
+                )
         try:
             params = validate(ClassifierParams, config.get("params", {}))
         except ConfigError as error:
@@ -256,6 +299,31 @@ class TextRNNClassifier:
         clf.model_.load_state_dict(weights)
         clf.model_.eval()
         return clf
+
+
+# Parameters that may differ between an interrupted fit and its resumption: they change no result.
+RESUME_MAY_CHANGE = ("verbose", "device", "checkpoint_every", "memory_budget_gb")
+
+
+def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], train_rows: int) -> None:
+    """Refuse to resume a checkpoint made with other parameters, classes or training data."""
+    saved = extra.get("params", {})
+    changed = [
+        f"{name}={saved.get(name)!r} there, {value!r} now"
+        for name, value in params.model_dump().items()
+        if name not in RESUME_MAY_CHANGE and saved.get(name) != value
+    ]
+    if changed:
+        raise ConfigError("resume: the checkpoint was made with other parameters: " + "; ".join(changed))
+    if extra.get("classes") != classes or extra.get("train_rows") != train_rows:
+        raise DataError(
+            f"resume: the checkpoint was trained on {extra.get('train_rows')} rows of classes {extra.get('classes')}; "
+            f"this data has {train_rows} rows of classes {classes}"
+        )
+
+
+def json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def read_json(path: Path) -> Any:

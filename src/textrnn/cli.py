@@ -15,17 +15,21 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import signal
 import sys
 import types
 import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-from .classifier import ModelFileError, TextRNNClassifier
+from .checkpoint import CheckpointError
+from .classifier import RESUME_MAY_CHANGE, ModelFileError, TextRNNClassifier
 from .config import ConfigError, RunConfig, validate
 from .data import DataError, read_table
 from .metrics import format_metrics
 from .presets import DESCRIPTIONS, PRESETS, preset
+from .runs import RunDirError, read_run_config, train_run
+from .training import MemoryBudgetError, TrainingInterrupted
 
 
 def optional(kind: type):
@@ -55,7 +59,7 @@ def add_param_flags(parser: argparse.ArgumentParser, fields: dict) -> None:
         else:
             options["type"] = optional(base) if nullable else base
         default = field.default if field.default is not None else "none"
-        options["help"] = f"{field.description} (default: {default})"
+        options["help"] = f"{field.description} (default: {default})".replace("%", "%%")
         parser.add_argument("--" + name.replace("_", "-"), **options)
 
 
@@ -65,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a classifier and write a run directory")
     train.add_argument("--config", help="YAML file of parameters (same names as the flags, with underscores)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the interrupted run in RUN_DIR from its checkpoint")
     add_param_flags(train, RunConfig.model_fields)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a trained model on labeled data")
@@ -73,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", help="AG News directory (default: the run's, or TEXTRNN_DATA_DIR)")
     evaluate.add_argument("--text-column", nargs="+", help="text column(s) (default: the run's)")
     evaluate.add_argument("--label-column", help="label column (default: the run's)")
+    evaluate.add_argument("--on-bad-rows", choices=("error", "skip"), default="error",
+                          help="stop at the first bad row, or skip bad rows and report them (default: error)")
     evaluate.add_argument("--output", help="also write the metrics to this JSON file")
 
     predict = commands.add_parser("predict", help="label texts with a trained model")
@@ -101,22 +108,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, description in DESCRIPTIONS.items():
             print(f"{name:<20} {description}")
         return 0
-    except (ConfigError, DataError, ModelFileError) as error:
+    except TrainingInterrupted as stop:
+        return 128 + signal.Signals[stop.signal_name].value
+    except (ConfigError, DataError, ModelFileError, CheckpointError, MemoryBudgetError, RunDirError) as error:
         print(f"textrnn: error: {error}", file=sys.stderr)
         return 2
 
 
 def train_command(args: argparse.Namespace, argv: list[str]) -> int:
-    from .runs import train_run
-
+    flag_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume")}
+    if args.resume:
+        return resume_command(args.resume, flag_values, argv)
     file_values: dict[str, Any] = {}
     if args.config:
         file_values = read_yaml_config(Path(args.config))
-    flag_values = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     preset_name = flag_values.get("preset") or file_values.get("preset") or "default"
     values = {"verbose": True, **preset(preset_name), **file_values, **flag_values, "preset": preset_name}
     config = validate(RunConfig, values)
     train_run(config, argv=["textrnn", *argv])
+    return 0
+
+
+def resume_command(run_dir: str, flag_values: dict[str, Any], argv: list[str]) -> int:
+    config = read_run_config(run_dir)
+    if config is None:
+        raise ConfigError(f"resume: {run_dir} has no run.json, so it is not a textrnn run directory")
+    fixed = sorted(set(flag_values) - set(RESUME_MAY_CHANGE))
+    if fixed:
+        raise ConfigError(
+            f"resume: the configuration comes from {run_dir}/run.json; --{fixed[0].replace('_', '-')} cannot change it "
+            f"(only {', '.join('--' + n.replace('_', '-') for n in RESUME_MAY_CHANGE)} can)"
+        )
+    config = validate(RunConfig, {**config.model_dump(), "verbose": True, **flag_values, "out": run_dir})
+    train_run(config, argv=["textrnn", *argv], resume=True)
     return 0
 
 
@@ -141,9 +165,12 @@ def read_yaml_config(path: Path) -> dict[str, Any]:
 def evaluate_command(args: argparse.Namespace) -> int:
     from .runs import evaluate_run, evaluation_data
 
-    dataset = evaluation_data(args.run_dir, args.data, args.data_dir, args.text_column, args.label_column)
+    dataset = evaluation_data(args.run_dir, args.data, args.data_dir, args.text_column, args.label_column,
+                              args.on_bad_rows)
     metrics = evaluate_run(args.run_dir, dataset)
-    print(f"{dataset.describe()}")
+    print(dataset.describe())
+    for row in dataset.skipped:
+        print(f"skipped: {row}", file=sys.stderr)
     print(format_metrics(metrics))
     if args.output:
         Path(args.output).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

@@ -52,6 +52,12 @@ class ClassifierParams(BaseModel):
         0.05, ge=0.0, lt=1.0, description="fraction of the training data held out for validation (0: none)"
     )
     seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout")
+    checkpoint_every: int | None = Field(
+        500, ge=1, description="with a checkpoint directory, also save the training state every N steps"
+    )
+    memory_budget_gb: float | None = Field(
+        None, gt=0, description="refuse batches that would need more memory (default: 90% of available memory)"
+    )
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
     verbose: bool = Field(False, description="print progress while fitting")
 
@@ -68,6 +74,9 @@ class RunConfig(ClassifierParams):
     test_data: str | None = Field(None, description="labeled file to report test metrics on (AG News: its test split)")
     out: str | None = Field(None, description="run directory to write (default: runs/<preset-or-model>-<time>)")
     preset: str | None = Field(None, description="start from a named preset; other parameters override it")
+    on_bad_rows: Literal["error", "skip"] = Field(
+        "error", description="stop at the first bad data row, or skip bad rows and list them in skipped_rows.jsonl"
+    )
 
 
 def format_validation_error(error: ValidationError) -> str:

@@ -12,6 +12,7 @@ Every problem with the data is a :class:`DataError` that names the file, the row
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -23,7 +24,7 @@ import shutil
 import sys
 import tempfile
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
@@ -49,23 +50,52 @@ class DataError(ValueError):
     """The data cannot be used as it is; the message says where (file, row, field) and why."""
 
 
+class RowError(DataError):
+    """One row cannot be used; with ``on_bad_rows="skip"`` it is reported and left out instead of stopping."""
+
+    def __init__(self, path: Path, where: str, reason: str, field: str | None = None, content: object = None):
+        self.path, self.where, self.reason, self.field, self.content = path, where, reason, field, content
+        place = f"{path}, {where}" + (f", field {field!r}" if field else "")
+        super().__init__(f"{place}: {reason}")
+
+    def record(self) -> dict:
+        """The JSON line written to the side file of skipped rows."""
+        return {"file": str(self.path), "where": self.where, "field": self.field, "reason": self.reason,
+                "content": self.content if isinstance(self.content, (str, dict, list)) else repr(self.content)}
+
+
+ON_BAD_ROWS = ("error", "skip")
+# Longest field accepted, in characters: far above any real text, low enough to stop a runaway quote early.
+MAX_FIELD_CHARS = 1_000_000
+
+
 @dataclass
 class Dataset:
     texts: list[str]
     labels: list[str] | None
     source: str
+    skipped: list[RowError] = field(default_factory=list)  # rows left out under on_bad_rows="skip"
+    notes: list[str] = field(default_factory=list)  # oddities that did not stop reading (a byte-order mark, ...)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def describe(self) -> str:
-        return f"{self.source}: {len(self):,} rows"
+        text = f"{self.source}: {len(self):,} rows"
+        if self.skipped:
+            text += f" ({len(self.skipped):,} bad rows skipped)"
+        return text
 
 
 # ---------------------------------------------------------------------------------------------- AG News
 
 
-def load_ag_news(split: str, data_dir: str | os.PathLike | None = None, text_column: Sequence[str] = ("text",)) -> Dataset:
+def load_ag_news(
+    split: str,
+    data_dir: str | os.PathLike | None = None,
+    text_column: Sequence[str] = ("text",),
+    on_bad_rows: str = "error",
+) -> Dataset:
     """Read the AG News ``train`` or ``test`` split.
 
     ``text_column`` picks ``title``, ``description`` or ``text`` (title + " " + description), or several of
@@ -77,29 +107,20 @@ def load_ag_news(split: str, data_dir: str | os.PathLike | None = None, text_col
         if column not in AG_NEWS_FIELDS:
             raise DataError(f"AG News has text columns {', '.join(AG_NEWS_FIELDS)}; not {column!r}")
     path = find_ag_news_file(split, data_dir)
-    texts, labels = [], []
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
-        try:
-            for row in reader:
-                if len(row) != 3:
-                    raise DataError(
-                        f"{path}, line {reader.line_num}: expected 3 fields (label, title, description), got {len(row)}"
-                    )
-                label, title, description = row
-                if label not in ("1", "2", "3", "4"):
-                    raise DataError(f"{path}, line {reader.line_num}, field label: expected 1-4, got {label!r}")
-                fields = {"title": title, "description": description, "text": f"{title} {description}"}
-                texts.append(" ".join(fields[c] for c in text_column))
-                labels.append(AG_NEWS_LABELS[int(label) - 1])
-        except csv.Error as error:
-            raise DataError(f"{path}, line {reader.line_num}: malformed CSV ({error})") from None
-    if not texts:
-        raise DataError(f"{path}: no rows")
+
+    def convert(where: str, record: dict) -> tuple[str, str]:
+        if record["label"] not in ("1", "2", "3", "4"):
+            raise RowError(path, where, f"expected 1-4, got {record['label']!r}", "label", record)
+        fields = {**record, "text": f"{record['title']} {record['description']}"}
+        return " ".join(fields[c] for c in text_column), AG_NEWS_LABELS[int(record["label"]) - 1]
+
+    notes: list[str] = []
+    records = iter_records(path, ("label", "title", "description"), notes, header=("label", "title", "description"))
+    texts, labels, skipped = collect_rows(path, records, convert, on_bad_rows)
     source = f"AG News {split} ({path.name}"
     if split == "train" and len(texts) < AG_NEWS_FULL_TRAIN_ROWS:
         source += f", a subset: {len(texts):,} of the {AG_NEWS_FULL_TRAIN_ROWS:,} training rows"
-    return Dataset(texts, labels, source + ")")
+    return Dataset(texts, labels, source + ")", skipped, notes)
 
 
 def find_ag_news_file(split: str, data_dir: str | os.PathLike | None = None) -> Path:
@@ -174,119 +195,217 @@ def read_table(
     text_column: Sequence[str] = ("text",),
     label_column: str | None = "label",
     allow_empty_text: bool = False,
+    on_bad_rows: str = "error",
 ) -> Dataset:
     """Read texts (and labels, unless ``label_column`` is None) from a CSV, TSV, JSONL or Parquet file.
 
-    Several text columns are joined with a space. A missing cell, an empty label, or (unless
-    ``allow_empty_text``) a text that is empty in every text column is an error naming the row.
+    Several text columns are joined with a space. A bad row (malformed, a missing or non-text cell, an
+    empty label, invalid UTF-8, or unless ``allow_empty_text`` an empty text) stops reading with an error
+    naming the row and field, or with ``on_bad_rows="skip"`` is left out and listed in ``Dataset.skipped``.
+    Problems with the whole file (unreadable, no such column, no rows) always stop.
     """
+    if on_bad_rows not in ON_BAD_ROWS:
+        raise DataError(f"on_bad_rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    columns = list(text_column) + ([label_column] if label_column else [])
-    texts: list[str] = []
-    labels: list[str] = []
-    for where, record in iter_records(path, columns):
-        cells = []
-        for column in columns:
-            value = record[column]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                raise DataError(f"{path}, {where}, field {column!r}: missing value")
-            if not isinstance(value, (str, int)) or isinstance(value, bool):
-                raise DataError(f"{path}, {where}, field {column!r}: expected text, got {type(value).__name__}")
-            cells.append(str(value))
-        text = " ".join(cells[: len(text_column)])
+    columns = list(dict.fromkeys([*text_column, *([label_column] if label_column else [])]))
+
+    def convert(where: str, record: dict) -> tuple[str, str | None]:
+        for column in text_column:
+            check_cell(path, where, column, record, text=True)
+        text = " ".join(record[c] for c in text_column)
         if not allow_empty_text and not text.strip():
-            raise DataError(f"{path}, {where}, field {'/'.join(text_column)!r}: empty text")
+            raise RowError(path, where, "empty text", "/".join(text_column), record)
+        if not label_column:
+            return text, None
+        check_cell(path, where, label_column, record, text=False)
+        label = str(record[label_column]).strip()
+        if not label:
+            raise RowError(path, where, "empty label", label_column, record)
+        return text, label
+
+    notes: list[str] = []
+    texts, labels, skipped = collect_rows(path, iter_records(path, columns, notes), convert, on_bad_rows)
+    return Dataset(texts, labels if label_column else None, str(path), skipped, notes)
+
+
+def check_cell(path: Path, where: str, column: str, record: dict, text: bool) -> None:
+    """A text cell must be a string; a label may also be an integer. Nothing may be missing or NaN."""
+    value = record[column]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise RowError(path, where, "missing value", column, record)
+    allowed = (str,) if text else (str, int)
+    if not isinstance(value, allowed) or isinstance(value, bool):
+        expected = "text" if text else "text or an integer"
+        raise RowError(path, where, f"expected {expected}, got {type(value).__name__} {value!r}", column, record)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")  # fails only on the surrogates that stand for bytes that were not UTF-8
+        except UnicodeEncodeError:
+            raise RowError(path, where, "invalid UTF-8", column, record) from None
+        if len(value) > MAX_FIELD_CHARS:
+            raise RowError(path, where, f"{len(value):,} characters, more than {MAX_FIELD_CHARS:,}", column)
+
+
+def collect_rows(path: Path, records, convert, on_bad_rows: str):
+    """Run ``convert`` on every record; stop at the first bad row, or skip and list it."""
+    if on_bad_rows not in ON_BAD_ROWS:
+        raise DataError(f"on_bad_rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
+    texts, labels, skipped = [], [], []
+    for where, record in records:
+        try:
+            if isinstance(record, RowError):
+                raise record
+            text, label = convert(where, record)
+        except RowError as error:
+            if on_bad_rows == "error":
+                raise
+            skipped.append(error)
+            continue
         texts.append(text)
-        if label_column:
-            label = cells[-1].strip()
-            if not label:
-                raise DataError(f"{path}, {where}, field {label_column!r}: empty label")
-            labels.append(label)
+        labels.append(label)
     if not texts:
-        raise DataError(f"{path}: no rows")
-    return Dataset(texts, labels if label_column else None, str(path))
+        raise DataError(f"{path}: no rows" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
+    return texts, labels, skipped
 
 
-def iter_records(path: Path, columns: Sequence[str]) -> Iterator[tuple[str, dict]]:
-    """Yield ``(where, record)`` for each row, where ``where`` is 'line N' or 'row N' for messages."""
+def iter_records(
+    path: Path, columns: Sequence[str], notes: list[str], header: Sequence[str] | None = None
+) -> Iterator[tuple[str, dict | RowError]]:
+    """Yield ``(where, record)`` for each row, ``where`` being 'line N' or 'row N' for messages.
+
+    A row that cannot be parsed comes as a :class:`RowError` in place of the record, so that reading
+    can go on past it. ``header`` names the columns of a file that has no header row.
+    """
     fmt = table_format(path)
     if fmt == "parquet":
         yield from _parquet_records(path, columns)
         return
-    try:
-        with open_text(path) as handle:
-            if fmt == "jsonl":
-                yield from _jsonl_records(path, handle, columns)
-            else:
-                yield from _delimited_records(path, handle, columns, "\t" if fmt == "tsv" else ",")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not valid UTF-8 ({error.reason} at byte {error.start} of a read block)") from None
+    with open_text(path, notes) as handle:
+        lines = _LineEndings(handle)
+        if fmt == "jsonl":
+            yield from _jsonl_records(path, lines, columns)
+        else:
+            yield from _delimited_records(path, lines, columns, "\t" if fmt == "tsv" else ",", header)
+        if lines.mixed():
+            notes.append(f"{path}: mixed line endings ({lines.describe()}); each row was read as it is")
 
 
-def _delimited_records(path: Path, handle: IO[str], columns: Sequence[str], delimiter: str):
-    reader = csv.reader(handle, delimiter=delimiter)
-    try:
-        header = next(reader, None)
+class _LineEndings:
+    """Passes lines through while counting how they end, to report files with mixed line endings."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle, self.counts = handle, {"CRLF": 0, "LF": 0, "CR": 0}
+
+    def __iter__(self):
+        for line in self.handle:
+            ending = "CRLF" if line.endswith("\r\n") else "LF" if line.endswith("\n") else "CR" if line.endswith("\r") else None
+            if ending:
+                self.counts[ending] += 1
+            yield line
+
+    def mixed(self) -> bool:
+        return sum(1 for count in self.counts.values() if count) > 1
+
+    def describe(self) -> str:
+        return ", ".join(f"{count:,} {name}" for name, count in self.counts.items() if count)
+
+
+def _delimited_records(path: Path, lines, columns: Sequence[str], delimiter: str, header: Sequence[str] | None):
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS + 1))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    if header is None:
+        try:
+            header = next(reader, None)
+        except csv.Error as error:
+            raise DataError(f"{path}, line 1: malformed {kind} header ({error})") from None
         if header is None:
             raise DataError(f"{path}: empty file (expected a header row naming the columns)")
-        missing = [c for c in columns if c not in header]
-        if missing:
-            raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; the header has {', '.join(header)}")
-        positions = {c: header.index(c) for c in columns}
-        for row in reader:
-            if not row:
-                continue  # a blank line holds no row
-            if len(row) != len(header):
-                raise DataError(f"{path}, line {reader.line_num}: {len(row)} fields, the header has {len(header)}")
-            yield f"line {reader.line_num}", {c: row[i] for c, i in positions.items()}
-    except csv.Error as error:
-        kind = "TSV" if delimiter == "\t" else "CSV"
-        raise DataError(f"{path}, line {reader.line_num}: malformed {kind} ({error})") from None
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; the header has {', '.join(header)}")
+    positions = {c: header.index(c) for c in columns}
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            reason = f"malformed {kind} ({error})"
+            if "unexpected end of data" in str(error):
+                reason = f"malformed {kind}: a quoted field opened on line {first_line} is never closed"
+            yield f"line {first_line}", RowError(path, f"line {first_line}", reason)
+            continue
+        where = f"line {first_line}" if reader.line_num == first_line else f"lines {first_line}-{reader.line_num}"
+        if not row:
+            continue  # a blank line holds no row
+        if len(row) != len(header):
+            yield where, RowError(path, where, f"{len(row)} fields, expected {len(header)}", content=row)
+            continue
+        yield where, {c: row[i] for c, i in positions.items()}
 
 
-def _jsonl_records(path: Path, handle: IO[str], columns: Sequence[str]):
-    for number, line in enumerate(handle, start=1):
+def _jsonl_records(path: Path, lines, columns: Sequence[str]):
+    for number, line in enumerate(lines, start=1):
+        where = f"line {number}"
         if not line.strip():
+            continue
+        if len(line) > MAX_FIELD_CHARS:
+            yield where, RowError(path, where, f"{len(line):,} characters, more than {MAX_FIELD_CHARS:,}")
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise DataError(f"{path}, line {number}: invalid JSON ({error.msg})") from None
+            yield where, RowError(path, where, f"invalid JSON ({error.msg})", content=line.rstrip("\r\n"))
+            continue
         if not isinstance(record, dict):
-            raise DataError(f"{path}, line {number}: expected a JSON object, got {type(record).__name__}")
-        for column in columns:
-            if column not in record:
-                raise DataError(f"{path}, line {number}: no field {column!r}")
-        yield f"line {number}", record
+            yield where, RowError(path, where, f"expected a JSON object, got {type(record).__name__}", content=record)
+            continue
+        absent = [c for c in columns if c not in record]
+        if absent:
+            yield where, RowError(path, where, "no such field", ", ".join(absent), record)
+            continue
+        yield where, record
 
 
 def _parquet_records(path: Path, columns: Sequence[str]):
     import pyarrow.parquet as pq
 
     try:
-        schema_names = pq.read_schema(path).names
-        missing = [c for c in columns if c not in schema_names]
-        if missing:
-            raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; it has {', '.join(schema_names)}")
-        table = pq.read_table(path, columns=list(dict.fromkeys(columns)))
-    except DataError:
-        raise
+        parquet = pq.ParquetFile(path)
     except Exception as error:  # pyarrow raises several unrelated types for unreadable files
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
-    values = {c: table.column(c).to_pylist() for c in dict.fromkeys(columns)}
-    for index in range(table.num_rows):
-        yield f"row {index + 1}", {c: values[c][index] for c in columns}
+    names = parquet.schema_arrow.names
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; it has {', '.join(names)}")
+    row = 0
+    for batch in parquet.iter_batches(columns=list(columns), batch_size=65_536):
+        values = {c: batch.column(c).to_pylist() for c in columns}
+        for index in range(batch.num_rows):
+            row += 1
+            yield f"row {row}", {c: values[c][index] for c in columns}
 
 
-def open_text(path: Path) -> IO[str]:
-    """Open a UTF-8 text file, gzipped or not; a byte-order mark is dropped."""
+def open_text(path: Path, notes: list[str] | None = None) -> IO[str]:
+    """Open a UTF-8 text file, gzipped or not, for the CSV and JSON readers.
+
+    A byte-order mark at the start is dropped (and noted). Bytes that are not UTF-8 are kept as
+    surrogates, so that the row holding them can be named (:func:`check_cell`) instead of failing
+    somewhere in a block of the file.
+    """
     try:
         raw = gzip.open(path) if path.suffix.lower() == ".gz" else open(path, "rb")
-        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-    except OSError as error:
-        raise DataError(f"{path}: cannot open ({error.strerror or error})") from None
+        if raw.peek(3)[:3] == codecs.BOM_UTF8:
+            raw.read(3)
+            if notes is not None:
+                notes.append(f"{path}: starts with a UTF-8 byte-order mark; it was skipped")
+        return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot open ({getattr(error, 'strerror', None) or error})") from None
 
 
 # ------------------------------------------------------------------------------------------- splitting

@@ -24,3 +24,33 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 def write_json_atomic(path: str | os.PathLike, data: object) -> None:
     write_bytes_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def write_files_atomic(directory: str | os.PathLike, files: dict[str, bytes], last: str | None = None) -> None:
+    """Write several files so that a failure while writing leaves every previous file untouched.
+
+    All contents go to temporary files first (the slow part, where a full disk or a crash strikes);
+    only then are they renamed into place, ``last`` at the end. A reader that finds ``last`` can
+    check the others against the hashes it records.
+    """
+    directory = Path(directory)
+    temporaries: dict[str, str] = {}
+    try:
+        for name, data in files.items():
+            handle, temporaries[name] = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+    except BaseException:
+        for temporary in temporaries.values():
+            Path(temporary).unlink(missing_ok=True)
+        raise
+    for name in sorted(files, key=lambda n: n == last):
+        os.replace(temporaries[name], directory / name)
+    if hasattr(os, "O_DIRECTORY"):
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

@@ -10,30 +10,40 @@ The command line (:mod:`textrnn.cli`) is a thin layer over :func:`train_run` and
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import platform
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from .checkpoint import CHECKPOINT_FILE
 from .classifier import ModelFileError, TextRNNClassifier, read_json
 from .config import CLASSIFIER_PARAM_NAMES, RunConfig
 from .data import AG_NEWS_LABELS, DataError, Dataset, load_ag_news, read_table, train_val_split
-from .files import write_json_atomic
+from .files import write_bytes_atomic, write_json_atomic
 from .metrics import format_metrics
-from .training import log
+from .training import TrainingInterrupted, log
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be used: it holds another run, or another process is writing to it."""
 
 
 def load_training_data(config: RunConfig) -> tuple[Dataset, Dataset | None, list[str] | None]:
     """Training data, test data (if any) and, for AG News, the class order."""
     if config.dataset == "ag_news":
-        train = load_ag_news("train", config.data_dir, config.text_column)
-        test = load_ag_news("test", config.data_dir, config.text_column)
+        train = load_ag_news("train", config.data_dir, config.text_column, config.on_bad_rows)
+        test = load_ag_news("test", config.data_dir, config.text_column, config.on_bad_rows)
         return train, test, list(AG_NEWS_LABELS)
-    train = read_table(config.dataset, config.text_column, config.label_column)
-    test = read_table(config.test_data, config.text_column, config.label_column) if config.test_data else None
+    train = read_table(config.dataset, config.text_column, config.label_column, on_bad_rows=config.on_bad_rows)
+    test = None
+    if config.test_data:
+        test = read_table(config.test_data, config.text_column, config.label_column, on_bad_rows=config.on_bad_rows)
     return train, test, None
 
 
@@ -42,24 +52,76 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def train_run(config: RunConfig, argv: Sequence[str] | None = None) -> Path:
-    """Train as ``config`` says, report test metrics, and write the run directory; returns its path."""
+@contextmanager
+def locked(run_dir: Path):
+    """Hold an exclusive lock on ``run_dir`` so that two processes never write one run directory.
+
+    The lock is an OS file lock (flock): it goes away with the process, even after SIGKILL, so a
+    crashed run never leaves a stale lock behind.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunDirError(f"{run_dir} is in use by {holder}; wait for it to finish or choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def train_run(config: RunConfig, argv: Sequence[str] | None = None, resume: bool = False) -> Path:
+    """Train as ``config`` says, report test metrics, and write the run directory; returns its path.
+
+    With ``resume``, continue the interrupted run in ``config.out`` from its last checkpoint.
+    """
     run_dir = Path(config.out) if config.out else default_run_dir(config)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise DataError(f"run directory {run_dir} already exists and is not empty; choose another --out")
+    if not resume and run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
+        raise RunDirError(f"run directory {run_dir} already exists and is not empty; choose another --out "
+                          f"(or continue an interrupted run with --resume {run_dir})")
+    with locked(run_dir):
+        return _train_run(config, run_dir, argv, resume)
+
+
+def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, resume: bool) -> Path:
     started_at = datetime.now(timezone.utc)
     wall_start = time.perf_counter()
+    if not resume:
+        write_json_atomic(run_dir / "run.json", run_record(config, argv, started_at, status="running"))
 
     train_all, test, classes = load_training_data(config)
     train, val = train_val_split(train_all, config.val_size, config.seed)
     log(f"data: {train_all.describe()}")
     log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
         + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
+    skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
+    for note in [note for dataset in (train_all, test) if dataset for note in dataset.notes]:
+        log(f"  note: {note}")
+    if skipped:
+        write_bytes_atomic(run_dir / "skipped_rows.jsonl",
+                           "".join(json.dumps(row.record(), ensure_ascii=False) + "\n" for row in skipped).encode())
+        log(f"  skipped {len(skipped):,} bad rows (listed in {run_dir / 'skipped_rows.jsonl'}); the first: {skipped[0]}")
 
     params = {name: getattr(config, name) for name in CLASSIFIER_PARAM_NAMES}
     clf = TextRNNClassifier(**params)
-    clf.fit(train.texts, train.labels, validation_data=(val.texts, val.labels) if val else None, classes=classes)
+    try:
+        clf.fit(train.texts, train.labels, validation_data=(val.texts, val.labels) if val else None, classes=classes,
+                checkpoint_dir=run_dir, resume=resume)
+    except TrainingInterrupted as stop:
+        log(f"\n{stop.signal_name}: training stopped in epoch {stop.state.epoch} after {stop.state.step} batches; "
+            f"the checkpoint is saved. Continue with: textrnn train --resume {run_dir}")
+        raise
 
+    truncated_test = clf.vectorizer_.truncated_count(test.texts) if test else 0
     metrics: dict[str, Any] = {
         "data": {
             "train_source": train_all.source,
@@ -67,7 +129,11 @@ def train_run(config: RunConfig, argv: Sequence[str] | None = None) -> Path:
             "validation_rows": 0 if val is None else len(val),
             "test_source": test.source if test else None,
             "test_rows": len(test) if test else 0,
+            "skipped_rows": len(skipped),
+            "notes": [note for dataset in (train_all, test) if dataset for note in dataset.notes],
+            "max_length": config.max_length,
             "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
+            "truncated_test_texts": truncated_test,
         },
         "validation": clf.evaluate(val.texts, val.labels, val.source) if val else None,
         "test": clf.evaluate(test.texts, test.labels, test.source) if test else None,
@@ -83,7 +149,12 @@ def train_run(config: RunConfig, argv: Sequence[str] | None = None) -> Path:
     metrics["timing"]["wall_seconds"] = time.perf_counter() - wall_start
     clf.save(run_dir)
     write_json_atomic(run_dir / "metrics.json", metrics)
-    write_json_atomic(run_dir / "run.json", run_record(config, argv, started_at))
+    record = read_json(run_dir / "run.json") if resume else run_record(config, argv, started_at, status="running")
+    record.update(status="finished", finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if resume:
+        record.setdefault("resumed", []).append({"command": list(argv) if argv else None, "at": started_at.isoformat()})
+    write_json_atomic(run_dir / "run.json", record)
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
 
     if test:
         log(f"\ntest metrics ({test.source}; model trained on {len(train):,} rows of {train_all.source}):")
@@ -92,7 +163,7 @@ def train_run(config: RunConfig, argv: Sequence[str] | None = None) -> Path:
     return run_dir
 
 
-def run_record(config: RunConfig, argv: Sequence[str] | None, started_at: datetime) -> dict:
+def run_record(config: RunConfig, argv: Sequence[str] | None, started_at: datetime, status: str) -> dict:
     import lightning_fabric
     import tokenizers
     import torch
@@ -100,8 +171,8 @@ def run_record(config: RunConfig, argv: Sequence[str] | None, started_at: dateti
     return {
         "command": list(argv) if argv is not None else None,
         "config": config.model_dump(),
+        "status": status,
         "started": started_at.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "textrnn": __version__,
             "python": platform.python_version(),
@@ -136,22 +207,24 @@ def evaluation_data(
     data_dir: str | None = None,
     text_column: Sequence[str] | None = None,
     label_column: str | None = None,
+    on_bad_rows: str = "error",
 ) -> Dataset:
     """The labeled data to evaluate a run on: a file, or by default the test split the run was trained for."""
     config = read_run_config(run_dir)
     columns = list(text_column or (config.text_column if config else ["text"]))
     label = label_column or (config.label_column if config else "label")
     if data in (None, "ag_news") and (data == "ag_news" or (config and config.dataset == "ag_news")):
-        return load_ag_news("test", data_dir or (config.data_dir if config else None), columns)
+        return load_ag_news("test", data_dir or (config.data_dir if config else None), columns, on_bad_rows)
     if data is None and config and config.test_data:
         data = config.test_data
     if data is None:
         raise DataError(f"{run_dir}: no test data recorded for this run; pass --data FILE")
-    return read_table(data, columns, label)
+    return read_table(data, columns, label, on_bad_rows=on_bad_rows)
 
 
 def evaluate_run(run_dir: str | Path, dataset: Dataset) -> dict:
     clf = TextRNNClassifier.load(run_dir)
     metrics = clf.evaluate(dataset.texts, dataset.labels, dataset.source)
     metrics["source"] = dataset.source
+    metrics["skipped_rows"] = [row.record() for row in dataset.skipped]
     return metrics

@@ -8,10 +8,13 @@ without a better validation accuracy.
 
 from __future__ import annotations
 
-import copy
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .batching import EncodedTexts, inference_batches, training_batches
+from .checkpoint import Checkpoint, TrainState, save_checkpoint
 from .config import ClassifierParams
 
 PREDICT_BATCH_SIZE = 256
@@ -30,6 +34,14 @@ class TrainResult:
     best_epoch: int = 0
     seconds: float = 0.0
     samples_per_second: float = 0.0
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; a checkpoint was written and the run can be resumed."""
+
+    def __init__(self, signal_name: str, state: TrainState, checkpoint: Path) -> None:
+        self.signal_name, self.state, self.checkpoint = signal_name, state, checkpoint
+        super().__init__(f"{signal_name}: stopped in epoch {state.epoch} after {state.step} batches; checkpoint {checkpoint}")
 
 
 def resolve_device(device: str) -> str:
@@ -52,6 +64,23 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@contextmanager
+def stop_signals(enabled: bool):
+    """While training with checkpoints, SIGINT/SIGTERM only raise a flag; the loop saves and stops cleanly."""
+    received: list[str] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda number, frame: received.append(signal.Signals(number).name))
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def train_model(
     model: nn.Module,
     train_x: EncodedTexts,
@@ -59,79 +88,163 @@ def train_model(
     val_x: EncodedTexts | None,
     val_y: np.ndarray | None,
     params: ClassifierParams,
+    checkpoint_path: Path | None = None,
+    checkpoint_extra: dict | None = None,
+    resume: Checkpoint | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; on return it holds the weights of the best validation epoch."""
+    """Train ``model`` in place; on return it holds the weights of the best validation epoch.
+
+    With ``checkpoint_path``, the full training state is saved there every ``checkpoint_every`` steps,
+    at the end of every epoch, and on SIGINT/SIGTERM (then :class:`TrainingInterrupted` is raised).
+    ``resume`` continues from such a checkpoint and ends exactly where an uninterrupted run would.
+    """
     fabric = make_fabric(params.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    state, best_weights = TrainState(), None
+    if resume is not None:
+        model.load_state_dict(resume.model)
+        optimizer.load_state_dict(resume.optimizer)
+        state, best_weights = resume.state, resume.best
+    else:
+        state.epoch_rng_state = np.random.default_rng(params.seed).bit_generator.state
     model, optimizer = fabric.setup(model, optimizer)
+    if resume is not None:  # after setup, so that nothing between here and the first batch draws from it
+        torch.set_rng_state(resume.torch_rng)
+        if resume.cuda_rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(resume.cuda_rng)
     loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(params.seed)
-    result = TrainResult()
-    best_accuracy, best_state, stale_epochs = -1.0, None, 0
-    started = time.perf_counter()
-    trained_samples = 0
     show_bar = params.verbose and sys.stderr.isatty()
 
-    for epoch in range(1, params.epochs + 1):
-        model.train()
-        epoch_start = time.perf_counter()
-        batches = training_batches(train_x.lengths, params.batch_size, rng, bucketed=params.mask)
-        total_loss, total_correct, seen = 0.0, 0, 0
-        bar = tqdm(
-            total=len(train_x), unit="text", unit_scale=True, desc=f"epoch {epoch}/{params.epochs}",
-            disable=not show_bar, leave=False, dynamic_ncols=True,
+    def save() -> None:
+        if checkpoint_path is not None:
+            save_checkpoint(checkpoint_path, state, model, optimizer, best_weights, checkpoint_extra or {})
+
+    with stop_signals(checkpoint_path is not None) as stop_requests:
+        while not state.done and state.epoch <= params.epochs:
+            model.train()
+            rng = np.random.default_rng()
+            rng.bit_generator.state = state.epoch_rng_state
+            batches = training_batches(train_x.lengths, params.batch_size, rng, bucketed=params.mask)
+            next_epoch_rng_state = rng.bit_generator.state
+            bar = tqdm(
+                total=len(train_x), initial=state.seen, unit="text", unit_scale=True,
+                desc=f"epoch {state.epoch}/{params.epochs}", disable=not show_bar, leave=False, dynamic_ncols=True,
+            )
+            resumed_at = time.perf_counter() - state.epoch_seconds
+            for index in batches[state.step :]:
+                ids, lengths = train_x.batch(index)
+                targets = torch.from_numpy(train_y[index])
+                ids, lengths, targets = fabric.to_device((ids, lengths, targets))
+                logits = model(ids, lengths)
+                loss = loss_fn(logits, targets)
+                optimizer.zero_grad(set_to_none=True)
+                fabric.backward(loss)
+                if params.clip_grad_norm is not None:
+                    fabric.clip_gradients(model, optimizer, max_norm=params.clip_grad_norm)
+                optimizer.step()
+
+                state.loss_sum += loss.item() * len(index)
+                state.correct += int((logits.argmax(dim=1) == targets).sum())
+                state.seen += len(index)
+                state.step += 1
+                state.global_step += 1
+                state.epoch_seconds = time.perf_counter() - resumed_at
+                bar.update(len(index))
+                bar.set_postfix(loss=f"{state.loss_sum / state.seen:.4f}", acc=f"{state.correct / state.seen:.4f}",
+                                refresh=False)
+                if stop_requests:
+                    bar.close()
+                    save()
+                    raise TrainingInterrupted(stop_requests[0], state, checkpoint_path)
+                if params.checkpoint_every and state.global_step % params.checkpoint_every == 0:
+                    save()
+            bar.close()
+
+            record = {
+                "epoch": state.epoch,
+                "train_loss": state.loss_sum / state.seen,
+                "train_accuracy": state.correct / state.seen,
+                "seconds": state.epoch_seconds,
+                "samples_per_second": state.seen / state.epoch_seconds,
+            }
+            if val_x is not None:
+                probabilities = predict_probabilities(model, val_x, params)
+                chosen = probabilities[np.arange(len(val_y)), val_y]
+                record["val_loss"] = float(-np.log(np.maximum(chosen, 1e-12)).mean())
+                record["val_accuracy"] = float((probabilities.argmax(axis=1) == val_y).mean())
+            state.history.append(record)
+            if params.verbose:
+                log(format_epoch(record, params.epochs))
+
+            score = record.get("val_accuracy", state.epoch)  # without validation data the last epoch is kept
+            if score > state.best_score:
+                state.best_score, state.best_epoch, state.stale_epochs = score, state.epoch, 0
+                best_weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
+            else:
+                state.stale_epochs += 1
+                if params.patience is not None and state.stale_epochs >= params.patience:
+                    if params.verbose:
+                        log(f"early stop: no better validation accuracy for {state.stale_epochs} epochs")
+                    state.done = True
+            state.epoch += 1
+            state.step, state.seen, state.correct, state.loss_sum, state.epoch_seconds = 0, 0, 0, 0.0, 0.0
+            state.epoch_rng_state = next_epoch_rng_state
+            state.done = state.done or state.epoch > params.epochs
+            save()
+
+    model.load_state_dict(best_weights)
+    total_seconds = sum(r["seconds"] for r in state.history)
+    return TrainResult(
+        history=state.history,
+        best_epoch=state.best_epoch,
+        seconds=total_seconds,
+        samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in state.history) / total_seconds,
+    )
+
+
+class MemoryBudgetError(ValueError):
+    """A batch would need more memory than the budget allows; raised before it is tried."""
+
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def available_memory_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(model: nn.Module, params: ClassifierParams, batch: int, steps: int, training: bool) -> None:
+    """Stop with advice, instead of being killed by the kernel, when a batch cannot fit in memory.
+
+    The estimate is deliberately generous: parameters with their gradients and Adam moments (and the
+    best-epoch copy), plus per step and text the embedding and, per layer and direction, the gate
+    pre-activations and outputs that backpropagation keeps, three times over for workspace and copies.
+    """
+    budget = params.memory_budget_gb * 1e9 if params.memory_budget_gb else None
+    if budget is None:
+        available = available_memory_bytes()
+        if available is None:
+            return
+        budget = 0.9 * available
+    weights = sum(p.numel() for p in model.parameters()) * 4
+    directions = 2 if params.bidirectional else 1
+    per_step = params.embed_dim + params.num_layers * directions * params.hidden_size * (GATES[params.cell] + 2)
+    activations = batch * max(steps, 1) * per_step * 4 * (3 if training else 1)
+    needed = activations + weights * (6 if training else 1)
+    if needed > budget:
+        source = "memory_budget_gb" if params.memory_budget_gb else "90% of the memory available now"
+        raise MemoryBudgetError(
+            f"a {'training' if training else 'prediction'} batch of {batch:,} texts of up to {steps:,} tokens needs "
+            f"about {needed / 1e9:.2f} GB, more than the budget of {budget / 1e9:.2f} GB ({source}); "
+            f"lower batch_size or cap the text length with max_length (--max-length)"
         )
-        for index in batches:
-            ids, lengths = train_x.batch(index)
-            targets = torch.from_numpy(train_y[index])
-            ids, lengths, targets = fabric.to_device((ids, lengths, targets))
-            logits = model(ids, lengths)
-            loss = loss_fn(logits, targets)
-            optimizer.zero_grad(set_to_none=True)
-            fabric.backward(loss)
-            if params.clip_grad_norm is not None:
-                fabric.clip_gradients(model, optimizer, max_norm=params.clip_grad_norm)
-            optimizer.step()
-
-            total_loss += loss.item() * len(index)
-            total_correct += int((logits.argmax(dim=1) == targets).sum())
-            seen += len(index)
-            bar.update(len(index))
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}", refresh=False)
-        bar.close()
-        epoch_seconds = time.perf_counter() - epoch_start
-        trained_samples += seen
-
-        record = {
-            "epoch": epoch,
-            "train_loss": total_loss / seen,
-            "train_accuracy": total_correct / seen,
-            "seconds": epoch_seconds,
-            "samples_per_second": seen / epoch_seconds,
-        }
-        if val_x is not None:
-            probabilities = predict_probabilities(model, val_x, params)
-            record["val_loss"] = float(-np.log(np.maximum(probabilities[np.arange(len(val_y)), val_y], 1e-12)).mean())
-            record["val_accuracy"] = float((probabilities.argmax(axis=1) == val_y).mean())
-        result.history.append(record)
-        if params.verbose:
-            log(format_epoch(record, params.epochs))
-
-        score = record.get("val_accuracy", epoch)  # without validation data the last epoch is kept
-        if score > best_accuracy:
-            best_accuracy, result.best_epoch, stale_epochs = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale_epochs += 1
-            if params.patience is not None and stale_epochs >= params.patience:
-                if params.verbose:
-                    log(f"early stop: no better validation accuracy for {stale_epochs} epochs")
-                break
-
-    model.load_state_dict(best_state)
-    result.seconds = time.perf_counter() - started
-    result.samples_per_second = trained_samples / sum(r["seconds"] for r in result.history)
-    return result
 
 
 def format_epoch(record: dict, epochs: int) -> str:
@@ -155,8 +268,11 @@ def predict_probabilities(model: nn.Module, texts: EncodedTexts, params: Classif
     model.eval()
     device = next(model.parameters()).device
     batch_size = PREDICT_BATCH_SIZE if params.mask else params.batch_size
+    batches = inference_batches(texts.lengths, batch_size, sort=params.mask)
+    longest = max(batches, key=lambda index: len(index) * int(texts.lengths[index].max()))
+    check_memory(model, params, batch=len(longest), steps=int(texts.lengths[longest].max()), training=False)
     out = None
-    for index in inference_batches(texts.lengths, batch_size, sort=params.mask):
+    for index in batches:
         ids, lengths = texts.batch(index)
         logits = model(ids.to(device), lengths.to(device))
         probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
