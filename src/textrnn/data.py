@@ -231,10 +231,13 @@ def read_table(
 
 
 def check_cell(path: Path, where: str, column: str, record: dict, text: bool) -> None:
-    """A text cell must be a string; a label may also be an integer. Nothing may be missing or NaN."""
+    """A text cell must be a string; a label may also be an integer (or a float that holds one).
+    Nothing may be missing or NaN."""
     value = record[column]
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise RowError(path, where, "missing value", column, record)
+    if not text and isinstance(value, float) and value.is_integer():
+        record[column] = value = int(value)  # integer labels come back as floats from columns that held NaN
     allowed = (str,) if text else (str, int)
     if not isinstance(value, allowed) or isinstance(value, bool):
         expected = "text" if text else "text or an integer"
