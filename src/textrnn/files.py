@@ -8,9 +8,20 @@ import tempfile
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; saved models get the usual permissions instead.
+FILE_MODE = 0o666 & ~_current_umask()
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(temporary, FILE_MODE)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
@@ -38,6 +49,7 @@ def write_files_atomic(directory: str | os.PathLike, files: dict[str, bytes], la
     try:
         for name, data in files.items():
             handle, temporaries[name] = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+            os.chmod(temporaries[name], FILE_MODE)
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
                 out.flush()
