@@ -81,6 +81,7 @@ class TextRNNClassifier:
         classes: Sequence[str] | None = None,
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
+        tensorboard_dir: str | Path | None = None,
     ) -> "TextRNNClassifier":
         """Learn the vocabulary and the weights from ``texts`` and their ``labels``.
 
@@ -89,6 +90,7 @@ class TextRNNClassifier:
         (default: the sorted distinct labels). With ``checkpoint_dir``, training can be interrupted
         (SIGINT, SIGTERM, even SIGKILL) and continued by calling ``fit`` again with the same data,
         parameters and ``resume=True``; the result is the same as without the interruption.
+        ``tensorboard_dir`` also logs the training curves for TensorBoard (needs ``tensorboardX``).
         """
         params: ClassifierParams = validate(ClassifierParams, self.get_params())
         texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
@@ -142,7 +144,8 @@ class TextRNNClassifier:
         extra = {"params": params.model_dump(), "classes": classes, "train_rows": len(texts),
                  "vectorizer": self.vectorizer_.to_dict()}
         result = train_model(self.model_, train_x, train_y, val_x, val_y, params,
-                             checkpoint_path=checkpoint_path, checkpoint_extra=extra, resume=checkpoint)
+                             checkpoint_path=checkpoint_path, checkpoint_extra=extra, resume=checkpoint,
+                             tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir is not None else None)
         self.model_ = self.model_.cpu().eval()
         self.history_ = result.history
         self.fit_info_ = {
@@ -177,6 +180,9 @@ class TextRNNClassifier:
 
     # -------------------------------------------------------------------------------------- predict
 
+    def _params(self) -> ClassifierParams:
+        return validate(ClassifierParams, self.get_params())
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise RuntimeError("this TextRNNClassifier is not fitted yet: call fit(texts, labels) or load(directory)")
@@ -188,7 +194,7 @@ class TextRNNClassifier:
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         encoded = EncodedTexts(self.vectorizer_.encode(texts))
-        return predict_probabilities(self.model_, encoded, validate(ClassifierParams, self.get_params()))
+        return predict_probabilities(self.model_, encoded, self._params())
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class name of each text."""

@@ -91,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format")
     predict.add_argument("--output", help="write here instead of stdout")
 
+    report = commands.add_parser("report", help="write the HTML report (and PNG figures) of a run")
+    report.add_argument("run_dir")
+    report.add_argument("--mistakes", type=int, default=10, help="how many confident mistakes to explain")
+    report.add_argument("--open", action="store_true", help="open the report in a web browser")
+
+    explain_parser = commands.add_parser("explain", help="show which words pushed a prediction")
+    explain_parser.add_argument("run_dir")
+    explain_parser.add_argument("texts", nargs="+", help="texts to explain")
+    explain_parser.add_argument("--label", help="explain this class instead of the predicted one")
+    explain_parser.add_argument("--top", type=int, default=5, help="list this many most decisive words")
+
+    compare = commands.add_parser("compare", help="compare finished runs side by side")
+    compare.add_argument("run_dirs", nargs="+")
+    compare.add_argument("--plot", help="also write a bar chart of accuracy and time to this PNG file")
+
     commands.add_parser("presets", help="list the named presets")
     return parser
 
@@ -105,6 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return evaluate_command(args)
         if args.command == "predict":
             return predict_command(args)
+        if args.command == "report":
+            return report_command(args)
+        if args.command == "explain":
+            return explain_command(args)
+        if args.command == "compare":
+            return compare_command(args)
         for name, description in DESCRIPTIONS.items():
             print(f"{name:<20} {description}")
         return 0
@@ -202,6 +223,43 @@ def predict_command(args: argparse.Namespace) -> int:
     finally:
         if args.output:
             out.close()
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.run_dir, mistakes=args.mistakes)
+    print(path)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    from .explain import explain, to_terminal
+
+    clf = TextRNNClassifier.load(args.run_dir)
+    if args.label is not None and args.label not in clf.classes_:
+        raise ConfigError(f"label: {args.label!r} is not one of the classes ({', '.join(clf.classes_)})")
+    for text in args.texts:
+        explanation = explain(clf, text, args.label)
+        print(f"{explanation.label} {explanation.probability:.3f}")
+        print(to_terminal(explanation) if sys.stdout.isatty() else " ".join(explanation.tokens))
+        for token, score in explanation.ranked()[: args.top]:
+            print(f"  {score:+.3f}  {token}")
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from .compare import compare_runs, format_comparison, plot_comparison
+
+    rows, differing = compare_runs(args.run_dirs)
+    print(format_comparison(rows, differing))
+    if args.plot:
+        plot_comparison(rows, args.plot)
     return 0
 
 

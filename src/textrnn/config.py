@@ -74,6 +74,7 @@ class RunConfig(ClassifierParams):
     test_data: str | None = Field(None, description="labeled file to report test metrics on (AG News: its test split)")
     out: str | None = Field(None, description="run directory to write (default: runs/<preset-or-model>-<time>)")
     preset: str | None = Field(None, description="start from a named preset; other parameters override it")
+    tensorboard: bool = Field(False, description="also log the training curves to RUN_DIR/tensorboard (tensorboardX)")
     on_bad_rows: Literal["error", "skip"] = Field(
         "error", description="stop at the first bad data row, or skip bad rows and list them in skipped_rows.jsonl"
     )

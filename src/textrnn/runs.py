@@ -27,6 +27,7 @@ from .config import CLASSIFIER_PARAM_NAMES, RunConfig
 from .data import AG_NEWS_LABELS, DataError, Dataset, load_ag_news, read_table, train_val_split
 from .files import write_bytes_atomic, write_json_atomic
 from .metrics import format_metrics
+from .report import write_report
 from .training import TrainingInterrupted, log
 
 
@@ -88,8 +89,21 @@ def train_run(config: RunConfig, argv: Sequence[str] | None = None, resume: bool
     if not resume and run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
         raise RunDirError(f"run directory {run_dir} already exists and is not empty; choose another --out "
                           f"(or continue an interrupted run with --resume {run_dir})")
+    if not resume:
+        config = with_absolute_paths(config)
     with locked(run_dir):
         return _train_run(config, run_dir, argv, resume)
+
+
+def with_absolute_paths(config: RunConfig) -> RunConfig:
+    """Record where the data was found, so that evaluate and report find it again from anywhere."""
+    data_dir = config.data_dir or (os.environ.get("TEXTRNN_DATA_DIR") if config.dataset == "ag_news" else None)
+    absolute = lambda path: str(Path(path).expanduser().resolve()) if path else None
+    return config.model_copy(update={
+        "data_dir": absolute(data_dir),
+        "dataset": config.dataset if config.dataset == "ag_news" else absolute(config.dataset),
+        "test_data": absolute(config.test_data),
+    })
 
 
 def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, resume: bool) -> Path:
@@ -115,7 +129,8 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
     clf = TextRNNClassifier(**params)
     try:
         clf.fit(train.texts, train.labels, validation_data=(val.texts, val.labels) if val else None, classes=classes,
-                checkpoint_dir=run_dir, resume=resume)
+                checkpoint_dir=run_dir, resume=resume,
+                tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
     except TrainingInterrupted as stop:
         log(f"\n{stop.signal_name}: training stopped in epoch {stop.state.epoch} after {stop.state.step} batches; "
             f"the checkpoint is saved. Continue with: textrnn train --resume {run_dir}")
@@ -155,11 +170,12 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
         record.setdefault("resumed", []).append({"command": list(argv) if argv else None, "at": started_at.isoformat()})
     write_json_atomic(run_dir / "run.json", record)
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
+    report = write_report(run_dir, train, test)
 
     if test:
         log(f"\ntest metrics ({test.source}; model trained on {len(train):,} rows of {train_all.source}):")
         log(format_metrics(metrics["test"]))
-    log(f"\nwall time {metrics['timing']['wall_seconds']:.1f} s; run directory: {run_dir}")
+    log(f"\nwall time {metrics['timing']['wall_seconds']:.1f} s; run directory: {run_dir}; report: {report}")
     return run_dir
 
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .batching import EncodedTexts, inference_batches, training_batches
 from .checkpoint import Checkpoint, TrainState, save_checkpoint
-from .config import ClassifierParams
+from .config import ClassifierParams, ConfigError
 
 PREDICT_BATCH_SIZE = 256
 
@@ -48,16 +48,24 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: {device!r} was asked for, but PyTorch sees no CUDA device here")
+        raise ConfigError(f"device: {device!r} was asked for, but PyTorch sees no CUDA device here")
     return device
 
 
-def make_fabric(device: str):
+def make_fabric(device: str, tensorboard_dir: Path | None = None):
     from lightning_fabric import Fabric  # imported here: it adds seconds to start-up that prediction does not need
 
+    loggers = []
+    if tensorboard_dir is not None:
+        from lightning_fabric.loggers import TensorBoardLogger
+
+        try:
+            loggers.append(TensorBoardLogger(root_dir=str(tensorboard_dir), name="", version=""))
+        except ModuleNotFoundError:
+            raise ConfigError("tensorboard: needs the tensorboardX package: pip install 'textrnn[tensorboard]'") from None
     device = resolve_device(device)
     accelerator, _, index = device.partition(":")
-    return Fabric(accelerator=accelerator, devices=[int(index)] if index else 1, precision="32-true")
+    return Fabric(accelerator=accelerator, devices=[int(index)] if index else 1, precision="32-true", loggers=loggers)
 
 
 def log(message: str) -> None:
@@ -91,14 +99,16 @@ def train_model(
     checkpoint_path: Path | None = None,
     checkpoint_extra: dict | None = None,
     resume: Checkpoint | None = None,
+    tensorboard_dir: Path | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
     With ``checkpoint_path``, the full training state is saved there every ``checkpoint_every`` steps,
     at the end of every epoch, and on SIGINT/SIGTERM (then :class:`TrainingInterrupted` is raised).
     ``resume`` continues from such a checkpoint and ends exactly where an uninterrupted run would.
+    With ``tensorboard_dir``, the training loss (every 50 steps) and the epoch figures are logged there.
     """
-    fabric = make_fabric(params.device)
+    fabric = make_fabric(params.device, tensorboard_dir)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     state, best_weights = TrainState(), None
     if resume is not None:
@@ -158,6 +168,8 @@ def train_model(
                     raise TrainingInterrupted(stop_requests[0], state, checkpoint_path)
                 if params.checkpoint_every and state.global_step % params.checkpoint_every == 0:
                     save()
+                if state.global_step % 50 == 0:
+                    fabric.log("train/loss", loss.item(), step=state.global_step)
             bar.close()
 
             record = {
@@ -173,6 +185,7 @@ def train_model(
                 record["val_loss"] = float(-np.log(np.maximum(chosen, 1e-12)).mean())
                 record["val_accuracy"] = float((probabilities.argmax(axis=1) == val_y).mean())
             state.history.append(record)
+            fabric.log_dict({f"epoch/{k}": v for k, v in record.items() if k != "epoch"}, step=state.epoch)
             if params.verbose:
                 log(format_epoch(record, params.epochs))
 
@@ -192,6 +205,8 @@ def train_model(
             state.done = state.done or state.epoch > params.epochs
             save()
 
+    for logger in fabric.loggers:
+        logger.finalize("success")
     model.load_state_dict(best_weights)
     total_seconds = sum(r["seconds"] for r in state.history)
     return TrainResult(

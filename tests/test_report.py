@@ -1,0 +1,110 @@
+"""The run report, explanations and run comparison."""
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from conftest import synthetic_corpus
+from textrnn import TextRNNClassifier
+from textrnn.cli import main
+from textrnn.compare import compare_runs
+from textrnn.explain import explain, to_html, to_terminal
+
+SMALL = ["--embed-dim", "16", "--hidden-size", "16", "--epochs", "2", "--lr", "0.005", "--no-verbose"]
+SECTIONS = ("<h2>Configuration</h2>", "<h2>Data</h2>", "<h2>Training</h2>", "<h2>Test</h2>",
+            "<h2>Most confident mistakes</h2>", "<h2>Timing</h2>")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("data")
+    for name, (rows, seed) in {"train.jsonl": (900, 0), "test.jsonl": (300, 1)}.items():
+        texts, labels = synthetic_corpus(rows, seed)
+        # A few mislabeled test rows, so that there are mistakes to show.
+        labels = ["tech" if (name == "test.jsonl" and i % 40 == 0 and l != "tech") else l for i, l in enumerate(labels)]
+        (directory / name).write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for t, l in zip(texts, labels)))
+    return directory
+
+
+def train(data_dir, out, *extra):
+    assert main(["train", "--dataset", str(data_dir / "train.jsonl"), "--test-data", str(data_dir / "test.jsonl"),
+                 "--out", str(out), *SMALL, *extra]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(data_dir, tmp_path_factory):
+    return train(data_dir, tmp_path_factory.mktemp("runs") / "small", "--tensorboard")
+
+
+def test_training_writes_a_self_contained_report_with_every_section(run):
+    html = (run / "report.html").read_text()
+    for section in SECTIONS:
+        assert section in html
+    assert 'src="http' not in html and "<script" not in html  # nothing to fetch: it opens offline
+    assert html.count('src="data:image/png;base64,') == 3
+    assert "pushed towards the wrong prediction" in html and html.count("<span style=\"background:rgba") > 10
+
+
+@pytest.mark.parametrize("name", ["curves.png", "confusion_matrix.png", "data.png"])
+def test_figures_are_valid_png_images(run, name):
+    with Image.open(run / name) as image:
+        image.verify()
+    with Image.open(run / name) as image:
+        assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 200
+
+
+def test_report_command_rebuilds_it_and_copes_with_missing_data(run, data_dir, tmp_path, capsys):
+    (run / "report.html").unlink()
+    assert main(["report", str(run)]) == 0
+    assert all(section in (run / "report.html").read_text() for section in SECTIONS)
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)
+    record = json.loads((moved / "run.json").read_text())
+    record["config"]["dataset"] = str(tmp_path / "gone.jsonl")
+    (moved / "run.json").write_text(json.dumps(record))
+    assert main(["report", str(moved)]) == 0
+    html = (moved / "report.html").read_text()
+    assert "could not be read again" in html and "gone.jsonl" in html and "<h2>Test</h2>" in html
+
+
+def test_tensorboard_logs_are_written(run):
+    events = list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+
+
+def test_explanation_puts_the_decisive_word_first():
+    texts, labels = synthetic_corpus(900)
+    clf = TextRNNClassifier(embed_dim=16, hidden_size=16, epochs=3, lr=5e-3).fit(texts, labels)
+    for text, word, label in [("the report today new goal on week", "goal", "sport"),
+                              ("after the big week a new robot says", "robot", "tech"),
+                              ("in the market today the report", "market", "money")]:
+        explanation = explain(clf, text)
+        assert explanation.label == label
+        assert explanation.ranked()[0][0] == word
+        assert len(explanation.scores) == len(text.split())
+    colored = to_terminal(explain(clf, "a goal and a zzzunknown word"))
+    assert "\033[48;5;" in colored and "zzzunknown[?]" in colored
+    assert "<span" in to_html(explain(clf, "goal"))
+
+
+def test_explain_command(run, capsys):
+    assert main(["explain", str(run), "the coach and the team after a goal", "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("sport ") and len(lines) == 4
+    assert main(["explain", str(run), "x", "--label", "weather"]) == 2
+
+
+def test_compare_lists_metrics_and_the_parameters_that_differ(run, data_dir, tmp_path, capsys):
+    other = train(data_dir, tmp_path / "other", "--hidden-size", "8", "--cell", "lstm")
+    rows, differing = compare_runs([run, other])
+    assert {"hidden_size", "cell"} <= set(differing) and "seed" not in differing
+    assert rows[0]["parameters"] > rows[1]["parameters"] > 0
+    assert main(["compare", str(run), str(other), "--plot", str(tmp_path / "cmp.png")]) == 0
+    out = capsys.readouterr().out
+    assert "small" in out and "other" in out and "hidden_size" in out and "%" in out
+    with Image.open(tmp_path / "cmp.png") as image:
+        assert image.format == "PNG"
+    assert main(["compare", str(run), str(tmp_path / "nothing")]) == 2
