@@ -29,6 +29,8 @@ from .data import DataError, read_table
 from .metrics import format_metrics
 from .presets import DESCRIPTIONS, PRESETS, preset
 from .runs import RunDirError, read_run_config, train_run
+from .runtime import ExportError
+from .serve import ServeSettings
 from .training import MemoryBudgetError, TrainingInterrupted
 
 
@@ -106,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_dirs", nargs="+")
     compare.add_argument("--plot", help="also write a bar chart of accuracy and time to this PNG file")
 
+    export = commands.add_parser("export", help="export a trained model to ONNX, checked against PyTorch")
+    export.add_argument("run_dir")
+    export.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default: onnx)")
+    export.add_argument("--quantize", choices=("int8",), help="int8 dynamic quantization of the weights")
+    export.add_argument("--out", help="export directory (default: RUN_DIR/onnx or RUN_DIR/onnx-int8)")
+
+    serve = commands.add_parser("serve", help="serve a run directory or an ONNX export over HTTP")
+    serve.add_argument("model_path", metavar="RUN_DIR_OR_EXPORT")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
+    for name, field in ServeSettings.model_fields.items():
+        if name != "model_path":
+            serve.add_argument("--" + name.replace("_", "-"), type=type(field.default), default=field.default,
+                               help=f"{field.description} (default: {field.default})")
+
     commands.add_parser("presets", help="list the named presets")
     return parser
 
@@ -126,12 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return explain_command(args)
         if args.command == "compare":
             return compare_command(args)
+        if args.command == "export":
+            return export_command(args)
+        if args.command == "serve":
+            return serve_command(args)
         for name, description in DESCRIPTIONS.items():
             print(f"{name:<20} {description}")
         return 0
     except TrainingInterrupted as stop:
         return 128 + signal.Signals[stop.signal_name].value
-    except (ConfigError, DataError, ModelFileError, CheckpointError, MemoryBudgetError, RunDirError) as error:
+    except (ConfigError, DataError, ModelFileError, CheckpointError, MemoryBudgetError, RunDirError,
+            ExportError) as error:
         print(f"textrnn: error: {error}", file=sys.stderr)
         return 2
 
@@ -260,6 +283,22 @@ def compare_command(args: argparse.Namespace) -> int:
     print(format_comparison(rows, differing))
     if args.plot:
         plot_comparison(rows, args.plot)
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from .export import describe, export_onnx, load_check_texts
+
+    out, agreement = export_onnx(args.run_dir, args.out, args.quantize, check_texts=load_check_texts(Path(args.run_dir)))
+    print(f"{out}: ONNX export checked against PyTorch: {describe(agreement)}")
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    settings = validate(ServeSettings, {name: getattr(args, name) for name in ServeSettings.model_fields})
+    serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 

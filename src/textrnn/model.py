@@ -94,27 +94,37 @@ class RNNClassifier(nn.Module):
         """Class logits for a batch: ``ids`` is (batch, time), right-padded with 0; ``lengths`` is (batch,)."""
         steps = ids.shape[1]
         lengths = lengths.clamp(min=1)  # an empty text is read as a single padding step
+        if not self.mask or not bool((lengths != steps).any()):
+            return self.forward_unpadded(ids)
         embedded = self.embedding_dropout(self.embedding(ids))
-        packed = self.mask and bool((lengths != steps).any())
-        if packed:
-            sequence = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            outputs, state = self.rnn(sequence)
-            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=steps)
-        else:
-            outputs, state = self.rnn(embedded)
+        sequence = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, state = self.rnn(sequence)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=steps)
+        valid = torch.arange(steps, device=ids.device)[None, :] < lengths[:, None]
+        return self._pool_and_classify(outputs, state, valid)
+
+    def forward_unpadded(self, ids: torch.Tensor) -> torch.Tensor:
+        """Class logits for a batch in which every row is a whole text: no padding, so no packing and no mask.
+
+        The fast path for equal-length batches, and the graph exported to ONNX (whose runtime batches
+        texts of equal length together).
+        """
+        outputs, state = self.rnn(self.embedding_dropout(self.embedding(ids)))
+        return self._pool_and_classify(outputs, state, None)
+
+    def _pool_and_classify(self, outputs: torch.Tensor, state, valid: torch.Tensor | None) -> torch.Tensor:
+        """Pool the per-step ``outputs`` over the ``valid`` steps (None: all of them), then apply the head."""
         if self.pooling == "last":
             hidden = state[0] if isinstance(state, tuple) else state  # an LSTM returns (h, c)
             # The final layer's state, one per direction; packing makes each the state at the last real token.
             pooled = torch.cat(list(hidden[-self.num_directions :]), dim=1)
+        elif self.pooling == "max":
+            pooled = (outputs if valid is None else outputs.masked_fill(~valid[..., None], float("-inf"))).amax(dim=1)
+        elif self.pooling == "mean":
+            pooled = outputs.mean(dim=1) if valid is None else (
+                (outputs * valid[..., None]).sum(dim=1) / valid.sum(dim=1, keepdim=True))
         else:
-            if self.mask:
-                valid = torch.arange(steps, device=ids.device)[None, :] < lengths[:, None]
-            else:
-                valid = torch.ones(ids.shape, dtype=torch.bool, device=ids.device)
-            if self.pooling == "max":
-                pooled = outputs.masked_fill(~valid[..., None], float("-inf")).amax(dim=1)
-            elif self.pooling == "mean":
-                pooled = (outputs * valid[..., None]).sum(dim=1) / valid.sum(dim=1, keepdim=True)
-            else:
-                pooled = self.attention(outputs, valid)
+            if valid is None:
+                valid = torch.ones(outputs.shape[:2], dtype=torch.bool, device=outputs.device)
+            pooled = self.attention(outputs, valid)
         return self.head(self.head_dropout(pooled))

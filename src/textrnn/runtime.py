@@ -1,0 +1,80 @@
+"""Predict from an ONNX export with ONNX Runtime and the tokenizer alone: this module never imports torch.
+
+    from textrnn.runtime import OnnxClassifier
+    clf = OnnxClassifier("runs/my-run/onnx")
+    clf.predict(["Stocks slide as oil jumps"])
+
+The exported graph has no padding logic. Instead, texts are grouped by their exact length and each
+group runs as one batch, so no text ever shares a step with padding: the results equal the PyTorch
+model's (checked at export time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .vectorizer import PAD_ID, TextVectorizer
+
+EXPORT_FORMAT = "textrnn.onnx/1"
+BATCH_SIZE = 256
+
+
+class ExportError(ValueError):
+    """An export directory is missing a file or holds files that do not fit together."""
+
+
+class OnnxClassifier:
+    """The prediction half of :class:`textrnn.TextRNNClassifier`, on ONNX Runtime."""
+
+    def __init__(self, directory: str | os.PathLike, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        directory = Path(directory)
+        manifest_path = directory / "export.json"
+        if not manifest_path.is_file():
+            raise ExportError(f"{directory}: no export.json, so not a textrnn ONNX export (see textrnn export)")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != EXPORT_FORMAT:
+            raise ExportError(f"{manifest_path}: not a textrnn ONNX export (format {EXPORT_FORMAT!r})")
+        for name, expected in manifest.get("sha256", {}).items():
+            path = directory / name
+            if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+                raise ExportError(f"{path} is missing or not the file this export was written with (SHA-256)")
+        self.manifest = manifest
+        self.classes_ = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+        self.vectorizer_ = TextVectorizer.load(directory / "vectorizer.json")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(directory / manifest["model_file"]), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def predict_encoded(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """Probabilities for token-id sequences, run in batches of texts of one length each."""
+        lengths = np.fromiter((max(len(s), 1) for s in sequences), dtype=np.int64, count=len(sequences))
+        out = np.empty((len(sequences), len(self.classes_)), dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")
+        for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):
+            if not len(group):
+                continue
+            steps = int(lengths[group[0]])
+            for start in range(0, len(group), BATCH_SIZE):
+                rows = group[start : start + BATCH_SIZE]
+                ids = np.array([list(sequences[i]) or [PAD_ID] for i in rows], dtype=np.int64).reshape(len(rows), steps)
+                out[rows] = self.session.run(None, {"ids": ids})[0]
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("predict_proba takes a list of texts, not a single string")
+        return self.predict_encoded(self.vectorizer_.encode(texts))
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.classes_, dtype=object)[self.predict_proba(texts).argmax(axis=1)]
