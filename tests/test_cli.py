@@ -62,9 +62,10 @@ def test_predict_formats(ag_news_run, capsys, tmp_path):
     source.write_text("id,headline\n1,Stocks fall\n2,\n")
     out = tmp_path / "out.csv"
     assert main(["predict", str(ag_news_run), "--input", str(source), "--text-column", "headline",
-                 "--format", "csv", "--output", str(out)]) == 0
+                 "--output", str(out), "--top-k", "2"]) == 0
     table = list(csv.DictReader(out.open()))
-    assert [r["text"] for r in table] == ["Stocks fall", ""]
+    assert [r["headline"] for r in table] == ["Stocks fall", ""] and [r["id"] for r in table] == ["1", "2"]
+    assert all(float(r["probability"]) >= float(r["probability_2"]) for r in table)
     assert all(r["label"] in ("World", "Sports", "Business", "Sci/Tech") for r in table)
 
     assert main(["predict", str(ag_news_run), "Stocks fall"]) == 0

@@ -85,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="also write the metrics to this JSON file")
 
     predict = commands.add_parser("predict", help="label texts with a trained model")
-    predict.add_argument("run_dir", help="run directory (or saved model directory)")
+    predict.add_argument("run_dir", help="run directory, saved model directory or ONNX export")
     predict.add_argument("texts", nargs="*", help="texts to label; none: read --input, or lines from stdin")
-    predict.add_argument("--input", help="CSV/TSV/JSONL/Parquet file of texts")
+    predict.add_argument("--input", help="CSV/TSV/JSONL/Parquet file of any size, read in chunks (needs --output)")
     predict.add_argument("--text-column", nargs="+", default=None, help="text column(s) of --input (default: text)")
     predict.add_argument("--top-k", type=int, default=1, help="how many labels to show per text (default: 1)")
-    predict.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format")
+    predict.add_argument("--format", choices=("table", "csv", "jsonl"), default="table",
+                         help="output format for texts given as arguments or on stdin")
     predict.add_argument("--output", help="write here instead of stdout")
 
     report = commands.add_parser("report", help="write the HTML report (and PNG figures) of a run")
@@ -222,22 +223,27 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 
 def predict_command(args: argparse.Namespace) -> int:
+    from .runtime import load_predictor
+
     if args.top_k < 1:
         raise ConfigError(f"top_k: must be at least 1 (got {args.top_k})")
     if args.texts and args.input:
         raise ConfigError("give texts as arguments or --input FILE, not both")
-    if args.texts:
-        texts = list(args.texts)
-    elif args.input:
-        texts = read_table(args.input, args.text_column or ["text"], None, allow_empty_text=True).texts
-    else:
-        texts = [line.rstrip("\n") for line in sys.stdin]
-    clf = TextRNNClassifier.load(args.run_dir)
-    probabilities = clf.predict_proba(texts)
-    k = min(args.top_k, len(clf.classes_))
+    model = load_predictor(args.run_dir)
+    if args.input:
+        from .batch_predict import predict_file
+
+        if not args.output:
+            raise ConfigError("--input needs --output FILE (its extension picks the format: csv, tsv, jsonl, parquet)")
+        rows = predict_file(model, args.input, args.output, args.text_column or ["text"], args.top_k)
+        print(f"{rows:,} rows labeled into {args.output}", file=sys.stderr)
+        return 0
+    texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin]
+    probabilities = model.predict_proba(texts)
+    k = min(args.top_k, len(model.classes_))
     ranked = probabilities.argsort(axis=1)[:, ::-1][:, :k]
     rows = [
-        {"text": text, "top_k": [{"label": clf.classes_[j], "probability": float(p[j])} for j in order]}
+        {"text": text, "top_k": [{"label": model.classes_[j], "probability": float(p[j])} for j in order]}
         for text, p, order in zip(texts, probabilities, ranked)
     ]
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout

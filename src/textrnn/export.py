@@ -93,10 +93,12 @@ def export_onnx(
         example = torch.randint(2, max(3, clf.vectorizer_.vocab_size), (2, 7))
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
             warnings.simplefilter("ignore")  # the exporter's progress, deprecation and torchvision chatter
+            # The TorchScript exporter: the torch.export-based one specialises the sequence length of some
+            # graphs (an Elman RNN read through its last state) instead of keeping it dynamic.
             torch.onnx.export(
                 _Unpadded(clf.model_.eval()), (example,), str(float_path), input_names=["ids"],
-                output_names=["probabilities"], opset_version=OPSET, dynamo=True, external_data=False,
-                dynamic_shapes=({0: torch.export.Dim("batch"), 1: torch.export.Dim("steps")},), verbose=False,
+                output_names=["probabilities"], opset_version=OPSET, dynamo=False,
+                dynamic_axes={"ids": {0: "batch", 1: "steps"}, "probabilities": {0: "batch"}},
             )
         onnx_path = float_path
         if quantize == "int8":

@@ -78,3 +78,17 @@ class OnnxClassifier:
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self.classes_, dtype=object)[self.predict_proba(texts).argmax(axis=1)]
+
+
+def load_predictor(path: str | os.PathLike, threads: int | None = None):
+    """An ONNX export (runs without torch) or a run directory (loads torch): whatever ``path`` holds."""
+    path = Path(path)
+    if (path / "export.json").is_file():
+        return OnnxClassifier(path, threads=threads)
+    import torch
+
+    from .classifier import TextRNNClassifier
+
+    if threads:
+        torch.set_num_threads(threads)
+    return TextRNNClassifier.load(path)

@@ -56,21 +56,14 @@ class Predictor:
     def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
         path = Path(path)
         self.info: dict[str, Any] = {"path": str(path), "textrnn_version": __version__}
-        if (path / "export.json").is_file():
-            from .runtime import OnnxClassifier
+        from .runtime import OnnxClassifier, load_predictor
 
-            self.model = OnnxClassifier(path, threads=threads)
+        self.model = load_predictor(path, threads)
+        if isinstance(self.model, OnnxClassifier):
             manifest = self.model.manifest
             self.info.update(backend="onnxruntime", quantize=manifest.get("quantize"), params=manifest.get("params"))
             source = Path(manifest.get("source_run", ""))
         else:
-            import torch
-
-            from .classifier import TextRNNClassifier
-
-            if threads:
-                torch.set_num_threads(threads)
-            self.model = TextRNNClassifier.load(path)
             self.info.update(backend="pytorch", params=self.model.get_params())
             source = path
         self.classes = list(self.model.classes_)
@@ -96,7 +89,7 @@ class MicroBatcher:
         self.predict, self.max_batch, self.max_wait = predict, max_batch, max_wait_ms / 1000
         self.queue: asyncio.Queue = asyncio.Queue()
         self.worker: asyncio.Task | None = None
-        self.batches = 0
+        self.served = {"requests": 0, "texts": 0, "batches": 0}
 
     def start(self) -> None:
         self.worker = asyncio.create_task(self._run())
@@ -134,7 +127,9 @@ class MicroBatcher:
             texts = [text for request_texts, _ in pending for text in request_texts]
             try:
                 probabilities = await asyncio.to_thread(self.predict, texts)
-                self.batches += 1
+                self.served["batches"] += 1
+                self.served["requests"] += len(pending)
+                self.served["texts"] += len(texts)
                 start = 0
                 for request_texts, future in pending:
                     if not future.done():
@@ -235,7 +230,7 @@ def create_app(settings: ServeSettings):
         if not state["ready"]:
             raise HTTPException(503, "the model is not loaded yet")
         limits = settings.model_dump(exclude={"model_path"})
-        return {**state["predictor"].info, "limits": limits}
+        return {**state["predictor"].info, "limits": limits, "served": dict(state["batcher"].served)}
 
     @app.get("/healthz")
     async def healthz() -> dict:

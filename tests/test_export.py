@@ -1,0 +1,113 @@
+"""ONNX export: agreement with PyTorch for every cell and pooling, quantization, refusal, the torch-free runtime."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from textrnn import TextRNNClassifier, load_ag_news
+from textrnn import export as export_module
+from textrnn.batch_predict import predict_file
+from textrnn.export import agreement_on_labeled, export_onnx
+from textrnn.runtime import ExportError, OnnxClassifier
+
+CELLS, POOLINGS = ("rnn", "lstm", "gru"), ("last", "max", "mean", "attention")
+
+
+@pytest.fixture(scope="module")
+def ag(ag_news_dir):
+    train = load_ag_news("train", ag_news_dir)
+    test = load_ag_news("test", ag_news_dir)
+    step = len(train) // 3000
+    return (train.texts[::step][:3000], train.labels[::step][:3000]), (test.texts[:2000], test.labels[:2000])
+
+
+def trained(ag, tmp_path, **params):
+    (texts, labels), _ = ag
+    clf = TextRNNClassifier(embed_dim=16, hidden_size=16, epochs=1, val_size=0, **params).fit(texts, labels)
+    return clf.save(tmp_path / "run")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_export_agrees_with_pytorch_on_2000_ag_news_texts(cell, pooling, ag, tmp_path):
+    run = trained(ag, tmp_path, cell=cell, pooling=pooling, bidirectional=True, num_layers=2)
+    _, (test_texts, _) = ag
+    out, agreement = export_onnx(run, check_texts=test_texts)
+    assert agreement["texts"] >= 2000
+    assert agreement["label_agreement"] == 1.0 and agreement["max_probability_difference"] < 1e-4
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest["agreement"] == agreement and manifest["model_file"] == "model.onnx"
+
+
+def test_int8_export_reports_its_agreement_and_accuracy_change(ag, tmp_path):
+    run = trained(ag, tmp_path, cell="lstm")
+    _, (test_texts, test_labels) = ag
+    out, agreement = export_onnx(run, quantize="int8", check_texts=test_texts)
+    assert (out / "model.int8.onnx").is_file() and agreement["label_agreement"] >= 0.97
+    report = agreement_on_labeled(TextRNNClassifier.load(run), OnnxClassifier(out), test_texts, test_labels)
+    assert abs(report["onnx_accuracy"] - report["pytorch_accuracy"]) < 0.02
+
+
+def test_an_export_that_disagrees_is_not_written(ag, tmp_path, monkeypatch):
+    run = trained(ag, tmp_path, cell="gru")
+    real_forward = export_module._Unpadded.forward
+    monkeypatch.setattr(export_module._Unpadded, "forward", lambda self, ids: real_forward(self, ids).flip(1))
+    with pytest.raises(ExportError, match="disagrees with the PyTorch model"):
+        export_onnx(run, out=tmp_path / "bad")
+    assert not (tmp_path / "bad" / "export.json").exists() and not (tmp_path / "bad" / "model.onnx").exists()
+
+
+def test_unmasked_models_and_tampered_exports_are_refused(ag, tmp_path):
+    with pytest.raises(ExportError, match="unmasked"):
+        export_onnx(trained(ag, tmp_path, mask=False, pooling="last"))
+    out, _ = export_onnx(trained(ag, tmp_path / "ok", cell="rnn"))
+    (out / "labels.json").write_text('["a", "b", "c", "d"]')
+    with pytest.raises(ExportError, match="labels.json .*SHA-256"):
+        OnnxClassifier(out)
+
+
+def test_runtime_predicts_without_importing_torch(ag, tmp_path):
+    run = trained(ag, tmp_path, cell="gru")
+    out, _ = export_onnx(run)
+    _, (test_texts, _) = ag
+    probe = test_texts[:300] + ["", "a"]
+    script = (
+        "import json, sys\n"
+        "from textrnn.runtime import OnnxClassifier\n"
+        f"clf = OnnxClassifier({str(out)!r})\n"
+        "texts = json.load(sys.stdin)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'p': clf.predict_proba(texts).tolist()}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], input=json.dumps(probe), capture_output=True, text=True,
+                            check=True)
+    answer = json.loads(result.stdout)
+    assert answer["torch"] is False
+    np.testing.assert_allclose(answer["p"], TextRNNClassifier.load(run).predict_proba(probe), atol=1e-5)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_batch_prediction_streams_and_keeps_the_input_columns(ag, tmp_path, suffix):
+    import pyarrow.parquet as pq
+
+    run = trained(ag, tmp_path, cell="gru")
+    _, (test_texts, _) = ag
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "headline": t}) + "\n" for i, t in enumerate(test_texts[:500])))
+    target = tmp_path / f"out.{suffix}"
+    model = OnnxClassifier(export_onnx(run)[0])
+    assert predict_file(model, source, target, ["headline"], top_k=2, chunk_rows=64, progress=False) == 500
+    if suffix == "parquet":
+        rows = pq.read_table(target).to_pylist()
+    elif suffix == "jsonl":
+        rows = [json.loads(line) for line in target.read_text().splitlines()]
+    else:
+        import csv
+
+        rows = list(csv.DictReader(target.open()))
+    assert [str(r["id"]) for r in rows] == [str(i) for i in range(500)]
+    assert [r["label"] for r in rows] == list(model.predict(test_texts[:500]))
+    assert all(float(r["probability"]) >= float(r["probability_2"]) for r in rows)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

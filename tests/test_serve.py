@@ -1,0 +1,152 @@
+"""The HTTP service, started for real on a free loopback port: every endpoint, every error, batching, shutdown."""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import synthetic_corpus
+from textrnn import TextRNNClassifier
+from textrnn.export import export_onnx
+
+LIMITS = ["--max-texts", "20", "--max-chars", "200", "--max-body-bytes", "20000"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model_path, *extra):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "textrnn", "serve", str(model_path), "--port", str(port), *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    texts, labels = synthetic_corpus(600)
+    directory = tmp_path_factory.mktemp("serve")
+    TextRNNClassifier(embed_dim=16, hidden_size=16, epochs=3, lr=5e-3).fit(texts, labels).save(directory / "run")
+    export_onnx(directory / "run", directory / "onnx")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    process, base = start_server(model_dir / "onnx", *LIMITS)
+    yield base
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def test_predict_returns_labels_and_probabilities(server):
+    response = httpx.post(f"{server}/v1/predict", json={"texts": ["a late goal for the team", "shares fell"], "top_k": 2})
+    assert response.status_code == 200
+    predictions = response.json()["predictions"]
+    assert [p["label"] for p in predictions] == ["sport", "money"]
+    for p in predictions:
+        assert len(p["top_k"]) == 2 and p["top_k"][0]["label"] == p["label"] and p["truncated"] is False
+        assert p["top_k"][0]["probability"] >= p["top_k"][1]["probability"]
+
+
+def test_model_health_ready_and_openapi(server, model_dir):
+    info = httpx.get(f"{server}/v1/model").json()
+    assert info["labels"] == ["money", "sport", "tech"] and info["backend"] == "onnxruntime"
+    assert info["params"]["cell"] == "gru" and info["vocab_size"] > 10 and info["textrnn_version"]
+    assert info["limits"]["max_texts"] == 20
+    assert httpx.get(f"{server}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server}/readyz").json() == {"status": "ready"}
+    assert "/v1/predict" in httpx.get(f"{server}/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("body,status,message", [
+    ({"texts": []}, 422, "at least 1 item"),
+    ({"texts": "not a list"}, 422, "valid list"),
+    ({"texts": [3]}, 422, "valid string"),
+    ({"texts": ["x"], "top_k": 0}, 422, "greater than or equal to 1"),
+    ({"texts": ["x"], "extra": 1}, 422, "Extra inputs"),
+    ({}, 422, "Field required"),
+    ({"texts": ["x"] * 21}, 422, "too many texts: 21, at most 20"),
+])
+def test_client_mistakes_are_json_4xx(server, body, status, message):
+    response = httpx.post(f"{server}/v1/predict", json=body)
+    assert response.status_code == status and message in json.dumps(response.json())
+
+
+def test_body_encoding_size_and_length_limits(server):
+    too_big = httpx.post(f"{server}/v1/predict", json={"texts": ["goal " * 5000]})
+    assert too_big.status_code == 413 and "body too large" in too_big.json()["detail"]
+    not_utf8 = httpx.post(f"{server}/v1/predict", content=b'{"texts": ["\xff\xfe"]}',
+                          headers={"content-type": "application/json"})
+    assert not_utf8.status_code == 400 and "UTF-8" in not_utf8.json()["detail"]
+    broken = httpx.post(f"{server}/v1/predict", content=b'{"texts": [', headers={"content-type": "application/json"})
+    assert broken.status_code == 422
+    long = httpx.post(f"{server}/v1/predict", json={"texts": ["goal " * 100, "goal"]}).json()["predictions"]
+    assert [p["truncated"] for p in long] == [True, False]
+
+
+def test_concurrent_requests_share_batches(server):
+    before = httpx.get(f"{server}/v1/model").json()["served"]
+    results = []
+
+    def call(i):
+        results.append(httpx.post(f"{server}/v1/predict", json={"texts": [f"the team scored goal {i}"]}, timeout=30))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = httpx.get(f"{server}/v1/model").json()["served"]
+    assert all(r.status_code == 200 and r.json()["predictions"][0]["label"] == "sport" for r in results)
+    assert after["texts"] - before["texts"] == 60
+    assert after["batches"] - before["batches"] < 60  # some requests went through the model together
+
+
+def test_sigterm_lets_in_flight_requests_finish(model_dir):
+    process, base = start_server(model_dir / "run", "--max-texts", "5000", "--max-body-bytes", "10000000")
+    answer = {}
+
+    def slow_request():
+        answer["response"] = httpx.post(f"{base}/v1/predict", json={"texts": ["goal " * 300] * 4000}, timeout=60)
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    thread.join()
+    _, err = process.communicate(timeout=30)
+    assert answer["response"].status_code == 200 and len(answer["response"].json()["predictions"]) == 4000
+    # Uvicorn shuts down gracefully, then re-raises the signal so that the exit status tells what stopped it.
+    assert process.returncode in (0, -signal.SIGTERM) and "Finished server process" in err
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(entry["path"] == "/v1/predict" and entry["status"] == 200 and entry["ms"] > 0 for entry in logs)
+
+
+def test_fuzzed_requests_never_get_a_server_error(server):
+    """Schemathesis generates requests from the OpenAPI document (valid and invalid); none may get a 5xx."""
+    fuzzer = Path(sys.executable).parent / "schemathesis"
+    result = subprocess.run([str(fuzzer), "run", f"{server}/openapi.json", "--checks", "not_a_server_error",
+                             "--max-examples", "200", "--seed", "1"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "No issues found" in result.stdout
