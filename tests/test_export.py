@@ -111,3 +111,18 @@ def test_batch_prediction_streams_and_keeps_the_input_columns(ag, tmp_path, suff
     assert [r["label"] for r in rows] == list(model.predict(test_texts[:500]))
     assert all(float(r["probability"]) >= float(r["probability_2"]) for r in rows)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_predict_and_serve_commands_with_an_export_do_not_import_torch(ag, tmp_path):
+    out, _ = export_onnx(trained(ag, tmp_path, cell="gru"))
+    script = (
+        "import sys\n"
+        "from textrnn.cli import main\n"
+        f"assert main(['predict', {str(out)!r}, 'Stocks fall', '--format', 'jsonl']) == 0\n"
+        "from textrnn.serve import Predictor\n"
+        f"Predictor({str(out)!r})\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["label"] in ("World", "Sports", "Business", "Sci/Tech")

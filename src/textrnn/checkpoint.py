@@ -17,14 +17,11 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from .errors import CheckpointError
 from .files import write_bytes_atomic
 
 CHECKPOINT_FORMAT = "textrnn.checkpoint/1"
 CHECKPOINT_FILE = "checkpoint.safetensors"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable, or does not belong to this run."""
 
 
 @dataclass

@@ -28,8 +28,9 @@ from safetensors.torch import save as save_safetensors
 from . import __version__
 from .batching import EncodedTexts
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
-from .config import CLASSIFIER_PARAM_NAMES, ClassifierParams, ConfigError, validate
+from .config import CLASSIFIER_PARAM_NAMES, RESUME_MAY_CHANGE, ClassifierParams, ConfigError, validate
 from .data import DataError
+from .errors import ModelFileError
 from .files import write_files_atomic
 from .metrics import classification_metrics
 from .model import RNNClassifier
@@ -39,10 +40,6 @@ from .vectorizer import TextVectorizer
 MODEL_FORMAT = "textrnn.model/1"
 MODEL_FILES = ("model.safetensors", "config.json", "vectorizer.json", "labels.json")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".bin", ".joblib")
-
-
-class ModelFileError(ValueError):
-    """A saved model directory is missing a file or holds something that does not fit together."""
 
 
 class TextRNNClassifier:
@@ -305,10 +302,6 @@ class TextRNNClassifier:
         clf.model_.load_state_dict(weights)
         clf.model_.eval()
         return clf
-
-
-# Parameters that may differ between an interrupted fit and its resumption: they change no result.
-RESUME_MAY_CHANGE = ("verbose", "device", "checkpoint_every", "memory_budget_gb")
 
 
 def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], train_rows: int) -> None:

@@ -22,16 +22,13 @@ import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-from .checkpoint import CheckpointError
-from .classifier import RESUME_MAY_CHANGE, ModelFileError, TextRNNClassifier
-from .config import ConfigError, RunConfig, validate
-from .data import DataError, read_table
-from .metrics import format_metrics
-from .presets import DESCRIPTIONS, PRESETS, preset
-from .runs import RunDirError, read_run_config, train_run
-from .runtime import ExportError
+# Only light modules here: `textrnn predict`/`serve` with an ONNX export must run without importing torch.
+from .config import RESUME_MAY_CHANGE, ConfigError, RunConfig, validate
+from .data import DataError
+from .errors import (CheckpointError, ExportError, MemoryBudgetError, ModelFileError, RunDirError,
+                     TrainingInterrupted)
+from .presets import DESCRIPTIONS, preset
 from .serve import ServeSettings
-from .training import MemoryBudgetError, TrainingInterrupted
 
 
 def optional(kind: type):
@@ -161,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def train_command(args: argparse.Namespace, argv: list[str]) -> int:
+    from .runs import train_run
+
     flag_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume")}
     if args.resume:
         return resume_command(args.resume, flag_values, argv)
@@ -175,6 +174,8 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def resume_command(run_dir: str, flag_values: dict[str, Any], argv: list[str]) -> int:
+    from .runs import read_run_config, train_run
+
     config = read_run_config(run_dir)
     if config is None:
         raise ConfigError(f"resume: {run_dir} has no run.json, so it is not a textrnn run directory")
@@ -208,6 +209,7 @@ def read_yaml_config(path: Path) -> dict[str, Any]:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
+    from .metrics import format_metrics
     from .runs import evaluate_run, evaluation_data
 
     dataset = evaluation_data(args.run_dir, args.data, args.data_dir, args.text_column, args.label_column,
@@ -268,6 +270,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def explain_command(args: argparse.Namespace) -> int:
+    from .classifier import TextRNNClassifier
     from .explain import explain, to_terminal
 
     clf = TextRNNClassifier.load(args.run_dir)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from .classifier import ModelFileError, read_json
+from .classifier import read_json
+from .errors import ModelFileError
 
 COLUMNS = ("run", "test accuracy", "macro-F1", "best val. accuracy", "train time", "texts/s", "parameters",
            "training rows")

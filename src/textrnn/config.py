@@ -101,3 +101,5 @@ def validate(cls: type[BaseModel], values: dict[str, Any]) -> Any:
 
 
 CLASSIFIER_PARAM_NAMES: tuple[str, ...] = tuple(ClassifierParams.model_fields)
+# Parameters that may differ between an interrupted fit and its resumption: they change no result.
+RESUME_MAY_CHANGE = ("verbose", "device", "checkpoint_every", "memory_budget_gb")

@@ -22,17 +22,14 @@ from typing import Any, Sequence
 
 from . import __version__
 from .checkpoint import CHECKPOINT_FILE
-from .classifier import ModelFileError, TextRNNClassifier, read_json
+from .classifier import TextRNNClassifier, read_json
+from .errors import ModelFileError, RunDirError
 from .config import CLASSIFIER_PARAM_NAMES, RunConfig
 from .data import AG_NEWS_LABELS, DataError, Dataset, load_ag_news, read_table, train_val_split
 from .files import write_bytes_atomic, write_json_atomic
 from .metrics import format_metrics
 from .report import write_report
 from .training import TrainingInterrupted, log
-
-
-class RunDirError(ValueError):
-    """The run directory cannot be used: it holds another run, or another process is writing to it."""
 
 
 def load_training_data(config: RunConfig) -> tuple[Dataset, Dataset | None, list[str] | None]:

@@ -19,14 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import ExportError
 from .vectorizer import PAD_ID, TextVectorizer
 
 EXPORT_FORMAT = "textrnn.onnx/1"
 BATCH_SIZE = 256
-
-
-class ExportError(ValueError):
-    """An export directory is missing a file or holds files that do not fit together."""
 
 
 class OnnxClassifier:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .batching import EncodedTexts, inference_batches, training_batches
 from .checkpoint import Checkpoint, TrainState, save_checkpoint
 from .config import ClassifierParams, ConfigError
+from .errors import MemoryBudgetError, TrainingInterrupted
 
 PREDICT_BATCH_SIZE = 256
 
@@ -34,14 +35,6 @@ class TrainResult:
     best_epoch: int = 0
     seconds: float = 0.0
     samples_per_second: float = 0.0
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived; a checkpoint was written and the run can be resumed."""
-
-    def __init__(self, signal_name: str, state: TrainState, checkpoint: Path) -> None:
-        self.signal_name, self.state, self.checkpoint = signal_name, state, checkpoint
-        super().__init__(f"{signal_name}: stopped in epoch {state.epoch} after {state.step} batches; checkpoint {checkpoint}")
 
 
 def resolve_device(device: str) -> str:
@@ -215,10 +208,6 @@ def train_model(
         seconds=total_seconds,
         samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in state.history) / total_seconds,
     )
-
-
-class MemoryBudgetError(ValueError):
-    """A batch would need more memory than the budget allows; raised before it is tried."""
 
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
