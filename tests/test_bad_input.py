@@ -8,10 +8,10 @@ import math
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import synthetic_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import synthetic_corpus
 from textrnn import DataError, TextRNNClassifier, read_table
 from textrnn.cli import main
 from textrnn.data import MAX_FIELD_CHARS

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from textrnn import ConfigError, DataError, ModelFileError, TextRNNClassifier
 from textrnn.model import RNNClassifier

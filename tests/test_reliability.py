@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import synthetic_corpus
+
 from textrnn import ModelFileError, TextRNNClassifier
 from textrnn import files as files_module
 from textrnn.checkpoint import CHECKPOINT_FILE, load_checkpoint

@@ -4,9 +4,9 @@ import json
 import shutil
 
 import pytest
+from conftest import synthetic_corpus
 from PIL import Image
 
-from conftest import synthetic_corpus
 from textrnn import TextRNNClassifier
 from textrnn.cli import main
 from textrnn.compare import compare_runs

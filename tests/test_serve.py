@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import synthetic_corpus
+
 from textrnn import TextRNNClassifier
 from textrnn.export import export_onnx
 

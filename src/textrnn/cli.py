@@ -25,8 +25,7 @@ from typing import Any, Sequence
 # Only light modules here: `textrnn predict`/`serve` with an ONNX export must run without importing torch.
 from .config import RESUME_MAY_CHANGE, ConfigError, RunConfig, validate
 from .data import DataError
-from .errors import (CheckpointError, ExportError, MemoryBudgetError, ModelFileError, RunDirError,
-                     TrainingInterrupted)
+from .errors import CheckpointError, ExportError, MemoryBudgetError, ModelFileError, RunDirError, TrainingInterrupted
 from .presets import DESCRIPTIONS, preset
 from .serve import ServeSettings
 

@@ -204,8 +204,6 @@ def read_table(
     naming the row and field, or with ``on_bad_rows="skip"`` is left out and listed in ``Dataset.skipped``.
     Problems with the whole file (unreadable, no such column, no rows) always stop.
     """
-    if on_bad_rows not in ON_BAD_ROWS:
-        raise DataError(f"on_bad_rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -442,13 +440,3 @@ def train_val_split(dataset: Dataset, val_size: float, seed: int) -> tuple[Datas
         )
 
     return subset(~is_val, "train part"), subset(is_val, f"validation part, seed {seed}")
-
-
-def check_labels_known(dataset: Dataset, classes: Sequence[str]) -> None:
-    """Stop on the first label the model was not trained on, naming the row and the known labels."""
-    known = set(classes)
-    for row, label in enumerate(dataset.labels or [], start=1):
-        if label not in known:
-            raise DataError(
-                f"{dataset.source}, data row {row}: label {label!r} is not one the model knows ({', '.join(classes)})"
-            )

@@ -23,9 +23,9 @@ from typing import Any, Sequence
 from . import __version__
 from .checkpoint import CHECKPOINT_FILE
 from .classifier import TextRNNClassifier, read_json
-from .errors import ModelFileError, RunDirError
 from .config import CLASSIFIER_PARAM_NAMES, RunConfig
 from .data import AG_NEWS_LABELS, DataError, Dataset, load_ag_news, read_table, train_val_split
+from .errors import ModelFileError, RunDirError
 from .files import write_bytes_atomic, write_json_atomic
 from .metrics import format_metrics
 from .report import write_report
