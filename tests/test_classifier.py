@@ -130,3 +130,11 @@ def test_lesson_presets_have_the_lesson_architecture(name):
     total = sum(p.numel() for p in model.parameters())
     assert total - extra_pytorch_biases == keras_parameter_count(preset)
     assert preset["pooling"] == "last" and preset["epochs"] == 1 and preset["batch_size"] == 16
+
+
+def test_on_epoch_end_sees_every_epoch_record_and_the_model(synthetic):
+    texts, labels = synthetic
+    seen = []
+    clf = TextRNNClassifier(**SMALL)
+    clf.fit(texts, labels, on_epoch_end=lambda record, model: seen.append((record["epoch"], model.training)))
+    assert [epoch for epoch, _ in seen] == [r["epoch"] for r in clf.history_] == [1, 2, 3]

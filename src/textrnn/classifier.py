@@ -18,7 +18,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -79,6 +79,7 @@ class TextRNNClassifier:
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
         tensorboard_dir: str | Path | None = None,
+        on_epoch_end: Callable[[dict, torch.nn.Module], None] | None = None,
     ) -> "TextRNNClassifier":
         """Learn the vocabulary and the weights from ``texts`` and their ``labels``.
 
@@ -88,6 +89,8 @@ class TextRNNClassifier:
         (SIGINT, SIGTERM, even SIGKILL) and continued by calling ``fit`` again with the same data,
         parameters and ``resume=True``; the result is the same as without the interruption.
         ``tensorboard_dir`` also logs the training curves for TensorBoard (needs ``tensorboardX``).
+        ``on_epoch_end(record, model)`` runs after every epoch with its figures (benchmarks use it to
+        follow test accuracy; its time is not counted as training time).
         """
         params: ClassifierParams = validate(ClassifierParams, self.get_params())
         texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
@@ -142,7 +145,8 @@ class TextRNNClassifier:
                  "vectorizer": self.vectorizer_.to_dict()}
         result = train_model(self.model_, train_x, train_y, val_x, val_y, params,
                              checkpoint_path=checkpoint_path, checkpoint_extra=extra, resume=checkpoint,
-                             tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir is not None else None)
+                             tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir is not None else None,
+                             on_epoch_end=on_epoch_end)
         self.model_ = self.model_.cpu().eval()
         self.history_ = result.history
         self.fit_info_ = {

@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -93,6 +94,7 @@ def train_model(
     checkpoint_extra: dict | None = None,
     resume: Checkpoint | None = None,
     tensorboard_dir: Path | None = None,
+    on_epoch_end: Callable[[dict, nn.Module], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
@@ -100,6 +102,7 @@ def train_model(
     at the end of every epoch, and on SIGINT/SIGTERM (then :class:`TrainingInterrupted` is raised).
     ``resume`` continues from such a checkpoint and ends exactly where an uninterrupted run would.
     With ``tensorboard_dir``, the training loss (every 50 steps) and the epoch figures are logged there.
+    ``on_epoch_end(record, model)`` is called after each epoch's validation (outside the timed part).
     """
     fabric = make_fabric(params.device, tensorboard_dir)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
@@ -178,6 +181,8 @@ def train_model(
                 record["val_loss"] = float(-np.log(np.maximum(chosen, 1e-12)).mean())
                 record["val_accuracy"] = float((probabilities.argmax(axis=1) == val_y).mean())
             state.history.append(record)
+            if on_epoch_end is not None:
+                on_epoch_end(record, model)
             fabric.log_dict({f"epoch/{k}": v for k, v in record.items() if k != "epoch"}, step=state.epoch)
             if params.verbose:
                 log(format_epoch(record, params.epochs))

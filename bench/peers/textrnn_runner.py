@@ -1,0 +1,52 @@
+"""textrnn with a preset: train epoch by epoch (test accuracy after each), then PyTorch and ONNX inference."""
+
+import json
+import sys
+import tempfile
+
+from common import emit, latency_ms, load, throughput
+
+args = json.loads(sys.argv[1])
+train_texts, train_labels, test_texts, test_labels = load(args["data_dir"], args["quick"])
+import numpy as np  # noqa: E402
+
+from textrnn import TextRNNClassifier  # noqa: E402
+from textrnn.batching import EncodedTexts  # noqa: E402
+from textrnn.export import export_onnx  # noqa: E402
+from textrnn.presets import PRESETS  # noqa: E402
+from textrnn.runtime import OnnxClassifier  # noqa: E402
+from textrnn.training import predict_probabilities  # noqa: E402
+
+params = {k: v for k, v in PRESETS[args["preset"]].items() if k != "text_column"}
+params.update(epochs=args["epochs"], batch_size=args["batch_size"], patience=None, val_size=0.0, seed=0)
+clf = TextRNNClassifier(**params)
+labels = np.array(test_labels)
+epochs = []
+
+
+def on_epoch_end(record, model):
+    encoded = EncodedTexts(clf.vectorizer_.encode(test_texts))
+    predicted = predict_probabilities(model, encoded, clf._params()).argmax(axis=1)
+    classes = [clf.classes_.index(str(c)) for c in range(4)]
+    accuracy = float((predicted == np.array(classes)[labels]).mean())
+    previous = epochs[-1]["cumulative_seconds"] if epochs else 0.0
+    epochs.append({"epoch": record["epoch"], "train_seconds": record["seconds"],
+                   "cumulative_seconds": previous + record["seconds"],
+                   "samples_per_second": record["samples_per_second"], "test_accuracy": accuracy})
+    print(epochs[-1], file=sys.stderr, flush=True)
+
+
+clf.fit(train_texts, [str(label) for label in train_labels], on_epoch_end=on_epoch_end)
+result = {"epochs": epochs,
+          "inference_docs_per_second": throughput(clf.predict_proba, test_texts),
+          "latency_ms": latency_ms(lambda t: clf.predict_proba([t]), test_texts)}
+with tempfile.TemporaryDirectory() as scratch:
+    clf.save(f"{scratch}/run")
+    for quantize in (None, "int8"):
+        out, agreement = export_onnx(f"{scratch}/run", quantize=quantize, check_texts=test_texts[:2000])
+        onnx = OnnxClassifier(out, threads=None)
+        name = "onnx_int8" if quantize else "onnx"
+        result[name] = {"inference_docs_per_second": throughput(onnx.predict_proba, test_texts),
+                        "latency_ms": latency_ms(lambda t: onnx.predict_proba([t]), test_texts),
+                        "agreement": agreement}
+emit(result)
