@@ -53,8 +53,8 @@ def test_int8_export_reports_its_agreement_and_accuracy_change(ag, tmp_path):
 
 def test_an_export_that_disagrees_is_not_written(ag, tmp_path, monkeypatch):
     run = trained(ag, tmp_path, cell="gru")
-    real_forward = export_module._Unpadded.forward
-    monkeypatch.setattr(export_module._Unpadded, "forward", lambda self, ids: real_forward(self, ids).flip(1))
+    real_forward = export_module._Exported.forward
+    monkeypatch.setattr(export_module._Exported, "forward", lambda self, ids, lengths: real_forward(self, ids, lengths).flip(1))
     with pytest.raises(ExportError, match="disagrees with the PyTorch model"):
         export_onnx(run, out=tmp_path / "bad")
     assert not (tmp_path / "bad" / "export.json").exists() and not (tmp_path / "bad" / "model.onnx").exists()

@@ -1,7 +1,7 @@
 """Export a trained model to ONNX (optionally int8-quantized), checked against PyTorch before it is written.
 
-The export directory holds ``model.onnx`` (or ``model.int8.onnx``) with dynamic batch size and
-sequence length, ``vectorizer.json``, ``labels.json`` and ``export.json`` (what it is, where it came
+The export directory holds ``model.onnx`` (or ``model.int8.onnx``: inputs ``ids``, right-padded, and
+``lengths``, longest first; dynamic batch size and sequence length), ``vectorizer.json``, ``labels.json`` and ``export.json`` (what it is, where it came
 from, how well it agreed with PyTorch, and a SHA-256 of each file). :class:`textrnn.runtime.OnnxClassifier`
 predicts from it without torch.
 """
@@ -41,15 +41,15 @@ def _quiet_logging():
         logging.disable(logging.NOTSET)
 
 
-class _Unpadded(torch.nn.Module):
-    """The graph that is exported: whole texts in, class probabilities out."""
+class _Exported(torch.nn.Module):
+    """The graph that is exported: right-padded ids and lengths (longest first) in, class probabilities out."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model.forward_unpadded(ids), dim=1)
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model.forward_packed(ids, lengths), dim=1)
 
 
 def sample_texts(clf: TextRNNClassifier, texts: Sequence[str] | None, count: int, seed: int = 0) -> list[str]:
@@ -90,15 +90,15 @@ def export_onnx(
 
     with tempfile.TemporaryDirectory() as scratch:
         float_path = Path(scratch) / "model.onnx"
-        example = torch.randint(2, max(3, clf.vectorizer_.vocab_size), (2, 7))
+        example = (torch.randint(2, max(3, clf.vectorizer_.vocab_size), (3, 9)), torch.tensor([9, 5, 2]))
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
-            warnings.simplefilter("ignore")  # the exporter's progress, deprecation and torchvision chatter
-            # The TorchScript exporter: the torch.export-based one specialises the sequence length of some
-            # graphs (an Elman RNN read through its last state) instead of keeping it dynamic.
+            warnings.simplefilter("ignore")  # the exporter's progress and deprecation chatter
+            # The TorchScript exporter turns packing into the recurrent operators' sequence_lens input, so
+            # ONNX Runtime can batch texts of different lengths exactly as PyTorch does.
             torch.onnx.export(
-                _Unpadded(clf.model_.eval()), (example,), str(float_path), input_names=["ids"],
+                _Exported(clf.model_.eval()), example, str(float_path), input_names=["ids", "lengths"],
                 output_names=["probabilities"], opset_version=OPSET, dynamo=False,
-                dynamic_axes={"ids": {0: "batch", 1: "steps"}, "probabilities": {0: "batch"}},
+                dynamic_axes={"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}},
             )
         onnx_path = float_path
         if quantize == "int8":

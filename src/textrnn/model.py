@@ -92,23 +92,26 @@ class RNNClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class logits for a batch: ``ids`` is (batch, time), right-padded with 0; ``lengths`` is (batch,)."""
-        steps = ids.shape[1]
         lengths = lengths.clamp(min=1)  # an empty text is read as a single padding step
-        if not self.mask or not bool((lengths != steps).any()):
+        if not self.mask or not bool((lengths != ids.shape[1]).any()):
             return self.forward_unpadded(ids)
+        return self.forward_packed(ids, lengths, enforce_sorted=False)
+
+    def forward_packed(self, ids: torch.Tensor, lengths: torch.Tensor, enforce_sorted: bool = True) -> torch.Tensor:
+        """Class logits for right-padded texts of different ``lengths`` (each at least 1), packed so that no
+        padding reaches the state. With ``enforce_sorted`` the batch must be sorted longest first: that is
+        the graph exported to ONNX, where packing becomes the recurrent operator's ``sequence_lens``."""
+        steps = ids.shape[1]
         embedded = self.embedding_dropout(self.embedding(ids))
-        sequence = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        sequence = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=enforce_sorted)
         outputs, state = self.rnn(sequence)
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=steps)
         valid = torch.arange(steps, device=ids.device)[None, :] < lengths[:, None]
         return self._pool_and_classify(outputs, state, valid)
 
     def forward_unpadded(self, ids: torch.Tensor) -> torch.Tensor:
-        """Class logits for a batch in which every row is a whole text: no padding, so no packing and no mask.
-
-        The fast path for equal-length batches, and the graph exported to ONNX (whose runtime batches
-        texts of equal length together).
-        """
+        """Class logits for a batch in which every row is a whole text: no padding, so no packing and no mask
+        (the fast path for equal-length batches)."""
         outputs, state = self.rnn(self.embedding_dropout(self.embedding(ids)))
         return self._pool_and_classify(outputs, state, None)
 

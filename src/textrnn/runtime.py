@@ -4,9 +4,9 @@
     clf = OnnxClassifier("runs/my-run/onnx")
     clf.predict(["Stocks slide as oil jumps"])
 
-The exported graph has no padding logic. Instead, texts are grouped by their exact length and each
-group runs as one batch, so no text ever shares a step with padding: the results equal the PyTorch
-model's (checked at export time).
+Texts go through the graph in batches sorted longest first, right-padded, with their lengths; the
+graph's recurrent operators stop each text at its own length (ONNX ``sequence_lens``), so padding never
+reaches a state and the results equal the PyTorch model's (checked at export time).
 """
 
 from __future__ import annotations
@@ -54,18 +54,16 @@ class OnnxClassifier:
                                             providers=["CPUExecutionProvider"])
 
     def predict_encoded(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        """Probabilities for token-id sequences, run in batches of texts of one length each."""
+        """Probabilities for token-id sequences, in batches sorted longest first, as the graph expects."""
         lengths = np.fromiter((max(len(s), 1) for s in sequences), dtype=np.int64, count=len(sequences))
         out = np.empty((len(sequences), len(self.classes_)), dtype=np.float32)
-        order = np.argsort(lengths, kind="stable")
-        for group in np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1):
-            if not len(group):
-                continue
-            steps = int(lengths[group[0]])
-            for start in range(0, len(group), BATCH_SIZE):
-                rows = group[start : start + BATCH_SIZE]
-                ids = np.array([list(sequences[i]) or [PAD_ID] for i in rows], dtype=np.int64).reshape(len(rows), steps)
-                out[rows] = self.session.run(None, {"ids": ids})[0]
+        order = np.argsort(-lengths, kind="stable")
+        for start in range(0, len(order), BATCH_SIZE):
+            rows = order[start : start + BATCH_SIZE]
+            ids = np.full((len(rows), int(lengths[rows[0]])), PAD_ID, dtype=np.int64)
+            for row, i in enumerate(rows):
+                ids[row, : len(sequences[i])] = sequences[i]  # an empty text stays a single padding step
+            out[rows] = self.session.run(None, {"ids": ids, "lengths": lengths[rows]})[0]
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
