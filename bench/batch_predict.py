@@ -13,36 +13,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from measure import run_with_peak_memory, write_results
+
 HERE = Path(__file__).parent
-
-
-def peak_rss_mb(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; return (wall seconds, peak resident memory in MB, polled from /proc)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while process.poll() is None:
-        try:
-            with open(f"/proc/{process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-        except OSError:
-            pass
-        time.sleep(0.05)
-    wall = time.perf_counter() - started
-    if process.returncode:
-        sys.exit(f"{' '.join(command)} failed: {process.stderr.read()}")
-    return wall, peak / 1024
 
 
 def main() -> None:
@@ -80,7 +60,9 @@ def main() -> None:
             for path, count in ((base, len(test)), (big, 20 * len(test))):
                 command = [sys.executable, "-m", "textrnn", "predict", str(exports[name]), "--input", str(path),
                            "--output", str(Path(scratch) / "out.csv")]
-                wall, peak = peak_rss_mb(command)
+                process, _, wall, peak = run_with_peak_memory(command, stderr=subprocess.PIPE)
+                if process.returncode:
+                    sys.exit(f"{' '.join(command)} failed: {process.stderr.read()}")
                 rows.append({"export": name, "rows": count, "wall_seconds": wall, "documents_per_second": count / wall,
                              "peak_rss_mb": peak})
                 print(rows[-1], flush=True)
@@ -88,9 +70,6 @@ def main() -> None:
                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                "agreement_on_test_set": agreement, "batch_predict": rows,
                "note": "wall time of the whole `textrnn predict` process: start-up, reading, writing included"}
-    out = Path(args.results)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "batch_predict.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| export | same label as PyTorch | accuracy PyTorch | accuracy export |", "|---|---|---|---|"]
     lines += [f"| {n} | {a['label_agreement']:.2%} ({a['texts']:,} texts) | {a['pytorch_accuracy']:.2%} | "
               f"{a['onnx_accuracy']:.2%} |" for n, a in agreement.items()]
@@ -98,8 +77,7 @@ def main() -> None:
     lines += [f"| {r['export']} | {r['rows']:,} | {r['wall_seconds']:.1f} s | {r['documents_per_second']:,.0f} | "
               f"{r['peak_rss_mb']:.0f} MB |" for r in rows]
     lines.append(f"\n`{results['command']}`; {results['note']}.")
-    (out / "batch_predict.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.results, "batch_predict", results, lines)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ writes bench/results/load_test.json and load_test.md. Every request posts one AG
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -21,6 +20,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from measure import write_results
 
 HERE = Path(__file__).parent
 SCRIPT = HERE / "predict_one.lua"
@@ -78,15 +79,11 @@ def main() -> None:
     results = {"command": " ".join(["python bench/load_test.py", *sys.argv[1:]]), "server": " ".join(command[:3] + command[5:]),
                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "seconds_per_level": args.seconds,
                "load_generator": "wrk, 1 thread, same machine (it shares the 2 cores with the server)", "runs": rows}
-    out = Path(args.results)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "load_test.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["| concurrency | requests/s | p50 | p99 | requests | failed |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['concurrency']} | {r['requests_per_second']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | "
               f"{r['requests']:,} | {r['failed']} |" for r in rows]
     lines.append(f"\n`{results['command']}`; server: `{results['server']}`; {results['load_generator']}.")
-    (out / "load_test.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.results, "load_test", results, lines)
 
 
 if __name__ == "__main__":

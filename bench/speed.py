@@ -16,8 +16,9 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from measure import run_with_peak_memory, write_results
 
 HERE = Path(__file__).parent
 PEERS = HERE / "peers"
@@ -40,22 +41,12 @@ def run(name: str, python: str, runner: str, settings: dict) -> dict:
     """Run one system in its own process; return its result with wall time and peak resident memory."""
     command = [python, str(PEERS / runner), json.dumps(settings)]
     print(f"== {name}", flush=True)
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=PEERS,
-                               env={**os.environ, "PYTHONPATH": str(PEERS)})
-    peak = 0
-    while process.poll() is None:
-        try:
-            with open(f"/proc/{process.pid}/status") as status:
-                peak = max([peak] + [int(line.split()[1]) for line in status if line.startswith("VmHWM:")])
-        except OSError:
-            pass
-        time.sleep(0.05)
-    output = process.stdout.read()
+    process, output, wall, peak_mb = run_with_peak_memory(command, cwd=PEERS,
+                                                          env={**os.environ, "PYTHONPATH": str(PEERS)})
     if process.returncode:
         raise SystemExit(f"{name} failed (exit {process.returncode})")
     result = json.loads(next(line for line in output.splitlines()[::-1] if line.startswith("RESULT "))[7:])
-    result.update(system=name, process_wall_seconds=time.perf_counter() - started, peak_rss_mb=peak / 1024,
+    result.update(system=name, process_wall_seconds=wall, peak_rss_mb=peak_mb,
                   settings={k: v for k, v in settings.items() if k != "data_dir"})
     print(json.dumps({k: v for k, v in result.items() if k != "settings"}), flush=True)
     return result
@@ -104,9 +95,6 @@ def main() -> None:
         "bilstm_inference_textrnn_pytorch_over_keras_predict":
             bilstm["inference_docs_per_second"] / keras["inference_docs_per_second"],
     }
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"speed{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [f"Training rows: {report['training_rows']}; test rows: {report['test_rows']}; "
              f"{report['machine']['cpus']} CPUs. Command: `{command}`.", "",
              "| system | train texts/s (epoch 1) | epoch 1 time | test accuracy by epoch | time to 88% | time to 90% |"
@@ -129,8 +117,7 @@ def main() -> None:
                 f"{values['latency_ms'][0]:.2f} / {values['latency_ms'][1]:.2f} ms | "
                 f"{r['peak_rss_mb']:,.0f} MB |")
     lines += ["", "Ratios measured in this run: " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
-    (out / f"speed{suffix}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(HERE / "results", f"speed{suffix}", report, lines)
 
 
 if __name__ == "__main__":

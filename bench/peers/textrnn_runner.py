@@ -26,7 +26,7 @@ epochs = []
 
 def on_epoch_end(record, model):
     encoded = EncodedTexts(clf.vectorizer_.encode(test_texts))
-    predicted = predict_probabilities(model, encoded, clf._params()).argmax(axis=1)
+    predicted = predict_probabilities(model, encoded, clf.params_).argmax(axis=1)
     classes = [clf.classes_.index(str(c)) for c in range(4)]
     accuracy = float((predicted == np.array(classes)[labels]).mean())
     previous = epochs[-1]["cumulative_seconds"] if epochs else 0.0

@@ -2,7 +2,7 @@
 
 It follows scikit-learn's conventions: parameters are given to ``__init__`` and only checked in
 ``fit`` (each error names the parameter), fitted state ends in an underscore (``classes_``,
-``vectorizer_``, ``model_``, ``history_``), and ``predict``/``predict_proba``/``score`` work on raw texts.
+``params_``, ``vectorizer_``, ``model_``, ``history_``), and ``predict``/``predict_proba``/``score`` work on raw texts.
 
     clf = TextRNNClassifier(cell="lstm", epochs=3).fit(texts, labels)
     clf.predict(["Stocks rally as oil falls"])
@@ -31,7 +31,7 @@ from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import CLASSIFIER_PARAM_NAMES, RESUME_MAY_CHANGE, ClassifierParams, ConfigError, validate
 from .data import DataError
 from .errors import ModelFileError
-from .files import write_files_atomic
+from .files import json_bytes, write_files_atomic
 from .metrics import classification_metrics
 from .model import RNNClassifier
 from .training import check_memory, log, predict_probabilities, train_model
@@ -119,7 +119,7 @@ class TextRNNClassifier:
             check_resumable(checkpoint.extra, params, classes, len(texts))
 
         started = time.perf_counter()
-        self.classes_ = classes
+        self.classes_, self.params_ = classes, params
         if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
             self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], str(checkpoint_path))
         else:
@@ -181,9 +181,6 @@ class TextRNNClassifier:
 
     # -------------------------------------------------------------------------------------- predict
 
-    def _params(self) -> ClassifierParams:
-        return validate(ClassifierParams, self.get_params())
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise RuntimeError("this TextRNNClassifier is not fitted yet: call fit(texts, labels) or load(directory)")
@@ -195,7 +192,7 @@ class TextRNNClassifier:
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         encoded = EncodedTexts(self.vectorizer_.encode(texts))
-        return predict_probabilities(self.model_, encoded, self._params())
+        return predict_probabilities(self.model_, encoded, self.params_)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class name of each text."""
@@ -286,7 +283,7 @@ class TextRNNClassifier:
             )
 
         clf = cls(**params.model_dump())
-        clf.classes_, clf.vectorizer_ = classes, vectorizer
+        clf.classes_, clf.vectorizer_, clf.params_ = classes, vectorizer, params
         clf.model_ = clf._build_model(params)
         weights_path = directory / "model.safetensors"
         try:
@@ -323,10 +320,6 @@ def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], t
             f"resume: the checkpoint was trained on {extra.get('train_rows')} rows of classes {extra.get('classes')}; "
             f"this data has {train_rows} rows of classes {classes}"
         )
-
-
-def json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def read_json(path: Path) -> Any:

@@ -131,29 +131,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train_command(args, argv)
-        if args.command == "evaluate":
-            return evaluate_command(args)
-        if args.command == "predict":
-            return predict_command(args)
-        if args.command == "report":
-            return report_command(args)
-        if args.command == "explain":
-            return explain_command(args)
-        if args.command == "compare":
-            return compare_command(args)
-        if args.command == "export":
-            return export_command(args)
-        if args.command == "serve":
-            return serve_command(args)
-        for name, description in DESCRIPTIONS.items():
-            print(f"{name:<20} {description}")
-        return 0
+        commands = {"evaluate": evaluate_command, "predict": predict_command, "report": report_command,
+                    "explain": explain_command, "compare": compare_command, "export": export_command,
+                    "serve": serve_command, "presets": presets_command}
+        return commands[args.command](args)
     except TrainingInterrupted as stop:
         return 128 + signal.Signals[stop.signal_name].value
     except (ConfigError, DataError, ModelFileError, CheckpointError, MemoryBudgetError, RunDirError,
             ExportError) as error:
         print(f"textrnn: error: {error}", file=sys.stderr)
         return 2
+
+
+def presets_command(args: argparse.Namespace) -> int:
+    for name, description in DESCRIPTIONS.items():
+        print(f"{name:<20} {description}")
+    return 0
 
 
 def train_command(args: argparse.Namespace, argv: list[str]) -> int:

@@ -39,7 +39,7 @@ def explain(clf: TextRNNClassifier, text: str, label: str | None = None) -> Expl
     words = clf.vectorizer_.standardize(text)[: len(ids)]
     tokens = [word if token != UNK_ID else f"{word}[?]" for word, token in zip(words, ids)]
     variants = [ids] + [ids[:i] + ids[i + 1 :] for i in range(len(ids))]
-    probabilities = predict_probabilities(clf.model_, EncodedTexts(variants), clf._params())
+    probabilities = predict_probabilities(clf.model_, EncodedTexts(variants), clf.params_)
     target = clf.classes_.index(label) if label is not None else int(probabilities[0].argmax())
     full = float(probabilities[0, target])
     scores = [full - float(p) for p in probabilities[1:, target]]

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from . import __version__
-from .classifier import TextRNNClassifier, json_bytes
-from .files import write_files_atomic
+from .classifier import TextRNNClassifier
+from .files import json_bytes, write_files_atomic
 from .runtime import EXPORT_FORMAT, OnnxClassifier
 
 # The export is refused when it agrees with the PyTorch model on fewer predicted labels than this.

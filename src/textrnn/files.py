@@ -33,8 +33,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def json_bytes(data: object) -> bytes:
+    """The JSON form of every file textrnn writes: indented, UTF-8, ending with a newline."""
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write_json_atomic(path: str | os.PathLike, data: object) -> None:
-    write_bytes_atomic(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_bytes_atomic(path, json_bytes(data))
 
 
 def write_files_atomic(directory: str | os.PathLike, files: dict[str, bytes], last: str | None = None) -> None:

@@ -115,7 +115,8 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
     log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
         + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
     skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
-    for note in [note for dataset in (train_all, test) if dataset for note in dataset.notes]:
+    notes = [note for dataset in (train_all, test) if dataset for note in dataset.notes]
+    for note in notes:
         log(f"  note: {note}")
     if skipped:
         write_bytes_atomic(run_dir / "skipped_rows.jsonl",
@@ -142,7 +143,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
             "test_source": test.source if test else None,
             "test_rows": len(test) if test else 0,
             "skipped_rows": len(skipped),
-            "notes": [note for dataset in (train_all, test) if dataset for note in dataset.notes],
+            "notes": notes,
             "max_length": config.max_length,
             "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
             "truncated_test_texts": truncated_test,
