@@ -18,14 +18,14 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from . import __version__
+from . import __version__, distributed
 from .batching import EncodedTexts
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import CLASSIFIER_PARAM_NAMES, RESUME_MAY_CHANGE, ClassifierParams, ConfigError, validate
@@ -34,8 +34,18 @@ from .errors import ModelFileError
 from .files import json_bytes, write_files_atomic
 from .metrics import classification_metrics
 from .model import RNNClassifier
-from .training import check_memory, log, predict_probabilities, train_model
+from .training import (
+    InMemoryEvaluationData,
+    InMemoryTrainingData,
+    check_memory,
+    log,
+    predict_probabilities,
+    train_model,
+)
 from .vectorizer import TextVectorizer
+
+if TYPE_CHECKING:
+    from .stream import RowStream
 
 MODEL_FORMAT = "textrnn.model/1"
 MODEL_FILES = ("model.safetensors", "config.json", "vectorizer.json", "labels.json")
@@ -110,56 +120,138 @@ class TextRNNClassifier:
         if missing:
             raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
 
-        checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
-        checkpoint = None
-        if resume:
-            if checkpoint_path is None:
-                raise ConfigError("resume: needs checkpoint_dir, the directory the interrupted fit wrote to")
-            checkpoint = load_checkpoint(checkpoint_path)
+        checkpoint = self._checkpoint_to_resume(checkpoint_dir, resume)
+        if checkpoint is not None:
             check_resumable(checkpoint.extra, params, classes, len(texts))
+        if distributed.is_distributed(params.devices, params.num_nodes):
+            distributed.get_fabric(params.device, params.devices, params.num_nodes)  # starts the other ranks
+        rank, world = distributed.rank(), distributed.world_size()
 
         started = time.perf_counter()
         self.classes_, self.params_ = classes, params
         if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
-            self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], str(checkpoint_path))
+            self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
         else:
             self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
         train_x = EncodedTexts(self.vectorizer_.encode(texts))
-        train_y = self._label_indices(labels)
-        val_x = val_y = None
+        train_data = InMemoryTrainingData(train_x, self._label_indices(labels), params.batch_size, params.mask,
+                                          rank, world)
+        val_data = None
         if validation_data is not None:
             val_texts = check_texts(validation_data[0], "validation texts")
             val_labels = [str(label) for label in validation_data[1]]
             check_classes(val_labels, self.classes_, "validation data")
-            val_x, val_y = EncodedTexts(self.vectorizer_.encode(val_texts)), self._label_indices(val_labels)
+            val_data = InMemoryEvaluationData(EncodedTexts(self.vectorizer_.encode(val_texts)),
+                                              self._label_indices(val_labels), rank, world)
         if params.verbose:
             log(
-                f"training on {len(texts):,} texts, validating on {0 if val_x is None else len(val_x):,}; "
+                f"training on {len(texts):,} texts, validating on {0 if val_data is None else len(val_data.x):,}; "
                 f"vocabulary {self.vectorizer_.vocab_size:,} tokens; classes: {', '.join(self.classes_)}"
             )
+        self._train(params, train_data, val_data, int(train_x.lengths.max()), len(texts),
+                    0 if val_data is None else len(val_data.x), checkpoint_dir, checkpoint, tensorboard_dir,
+                    on_epoch_end, started)
+        self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)
+        return self
 
+    def fit_stream(
+        self,
+        stream: "RowStream",
+        classes: Sequence[str] | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+        tensorboard_dir: str | Path | None = None,
+        on_epoch_end: Callable[[dict, torch.nn.Module], None] | None = None,
+    ) -> "TextRNNClassifier":
+        """Like :meth:`fit`, on a :class:`textrnn.stream.RowStream` that is read in chunks, never loaded whole.
+
+        One pass builds the vocabulary and finds the classes (on rank 0; the others receive them); every
+        epoch then reads the data again through a bounded shuffle buffer. The validation rows are a
+        ``val_size`` share picked by a hash of each row's position (see :mod:`textrnn.stream`).
+        """
+        from .stream import StreamEvaluationData, StreamSummary, StreamTrainingData, scan
+
+        params: ClassifierParams = validate(ClassifierParams, self.get_params())
+        checkpoint = self._checkpoint_to_resume(checkpoint_dir, resume)
+        if distributed.is_distributed(params.devices, params.num_nodes):
+            distributed.get_fabric(params.device, params.devices, params.num_nodes)
+        rank, world = distributed.rank(), distributed.world_size()
+
+        started = time.perf_counter()
+        summary = StreamSummary()
+        if checkpoint is not None:
+            vectorizer = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
+            found = checkpoint.extra["stream"]
+        else:
+            found = None
+            if rank == 0:
+                texts = scan(stream, params.val_size, params.seed, summary, params.max_length)
+                vectorizer = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
+                found = {"vectorizer": vectorizer.to_dict(), "labels": sorted(summary.labels),
+                         "train_rows": summary.train_rows, "validation_rows": summary.validation_rows,
+                         "longest": summary.longest_tokens, "truncated": summary.truncated}
+            found = distributed.broadcast(found)
+            vectorizer = TextVectorizer.from_dict(found["vectorizer"], "rank 0")
+        if not found["train_rows"]:
+            raise DataError(f"{stream.source}: no training rows")
+        classes = list(classes) if classes is not None else list(found["labels"])
+        check_classes(found["labels"], classes, stream.source)
+        if checkpoint is not None:
+            check_resumable(checkpoint.extra, params, classes, found["train_rows"])
+        self.classes_, self.params_, self.vectorizer_ = classes, params, vectorizer
+        self.stream_summary_ = summary
+        class_index = {name: i for i, name in enumerate(classes)}
+        train_data = StreamTrainingData(stream, vectorizer.encode, class_index, params.batch_size, params.val_size,
+                                        params.seed, rank, world, rows=found["train_rows"] // world,
+                                        bucketed=params.mask)
+        val_data = None
+        if found["validation_rows"]:
+            val_data = StreamEvaluationData(stream, vectorizer.encode, class_index, "validation", params.val_size,
+                                            params.seed, rank, world)
+        if params.verbose:
+            log(f"streaming {stream.source}: training on {found['train_rows']:,} texts, validating on "
+                f"{found['validation_rows']:,}; vocabulary {vectorizer.vocab_size:,} tokens; classes: {', '.join(classes)}")
+        steps = min(found["longest"], params.max_length or found["longest"])
+        self._train(params, train_data, val_data, steps, found["train_rows"], found["validation_rows"], checkpoint_dir,
+                    checkpoint, tensorboard_dir, on_epoch_end, started, stream_found=found)
+        self.fit_info_["truncated_train_texts"] = found["truncated"]
+        return self
+
+    def _checkpoint_to_resume(self, checkpoint_dir: str | Path | None, resume: bool):
+        if not resume:
+            return None
+        if checkpoint_dir is None:
+            raise ConfigError("resume: needs checkpoint_dir, the directory the interrupted fit wrote to")
+        return load_checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE)
+
+    def _train(self, params, train_data, val_data, longest: int, train_rows: int, val_rows: int, checkpoint_dir,
+               checkpoint, tensorboard_dir, on_epoch_end, started: float, stream_found: dict | None = None) -> None:
+        """Build the model and run the training loop: the part :meth:`fit` and :meth:`fit_stream` share."""
         torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
         self.model_ = self._build_model(params)
-        check_memory(self.model_, params, batch=params.batch_size, steps=int(train_x.lengths.max()), training=True)
-        extra = {"params": params.model_dump(), "classes": classes, "train_rows": len(texts),
+        check_memory(self.model_, params, batch=params.batch_size, steps=longest, training=True)
+        extra = {"params": params.model_dump(), "classes": self.classes_, "train_rows": train_rows,
                  "vectorizer": self.vectorizer_.to_dict()}
-        result = train_model(self.model_, train_x, train_y, val_x, val_y, params,
+        if stream_found is not None:
+            extra["stream"] = stream_found
+        checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+        result = train_model(self.model_, train_data, val_data, params,
                              checkpoint_path=checkpoint_path, checkpoint_extra=extra, resume=checkpoint,
                              tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir is not None else None,
                              on_epoch_end=on_epoch_end)
         self.model_ = self.model_.cpu().eval()
         self.history_ = result.history
         self.fit_info_ = {
-            "train_rows": len(texts),
-            "val_rows": 0 if val_x is None else len(val_x),
+            "train_rows": train_rows,
+            "val_rows": val_rows,
             "best_epoch": result.best_epoch,
             "epochs_run": len(result.history),
             "train_seconds": result.seconds,
             "fit_seconds": time.perf_counter() - started,
             "samples_per_second": result.samples_per_second,
-            "truncated_train_texts": self.vectorizer_.truncated_count(texts),
+            "world_size": distributed.world_size(),
+            "effective_batch_size": params.batch_size * distributed.world_size(),
         }
-        return self
 
     def _build_model(self, params: ClassifierParams) -> RNNClassifier:
         return RNNClassifier(

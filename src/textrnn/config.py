@@ -59,6 +59,10 @@ class ClassifierParams(BaseModel):
         None, gt=0, description="refuse batches that would need more memory (default: 90% of available memory)"
     )
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
+    devices: int = Field(
+        1, ge=1, description="train data-parallel on this many devices (CPU processes or GPUs) per machine"
+    )
+    num_nodes: int = Field(1, ge=1, description="machines taking part in data-parallel training (started by torchrun)")
     verbose: bool = Field(False, description="print progress while fitting")
 
 
@@ -75,6 +79,9 @@ class RunConfig(ClassifierParams):
     out: str | None = Field(None, description="run directory to write (default: runs/<preset-or-model>-<time>)")
     preset: str | None = Field(None, description="start from a named preset; other parameters override it")
     tensorboard: bool = Field(False, description="also log the training curves to RUN_DIR/tensorboard (tensorboardX)")
+    stream: bool = Field(
+        False, description="read the training data in chunks instead of loading it (for data larger than memory)"
+    )
     on_bad_rows: Literal["error", "skip"] = Field(
         "error", description="stop at the first bad data row, or skip bad rows and list them in skipped_rows.jsonl"
     )

@@ -107,6 +107,16 @@ def load_ag_news(
         if column not in AG_NEWS_FIELDS:
             raise DataError(f"AG News has text columns {', '.join(AG_NEWS_FIELDS)}; not {column!r}")
     path = find_ag_news_file(split, data_dir)
+    notes: list[str] = []
+    texts, labels, skipped = collect_rows(path, ag_news_rows(path, text_column, notes), on_bad_rows)
+    source = f"AG News {split} ({path.name}"
+    if split == "train" and len(texts) < AG_NEWS_FULL_TRAIN_ROWS:
+        source += f", a subset: {len(texts):,} of the {AG_NEWS_FULL_TRAIN_ROWS:,} training rows"
+    return Dataset(texts, labels, source + ")", skipped, notes)
+
+
+def ag_news_rows(path: Path, text_column: Sequence[str], notes: list[str]) -> Iterator[tuple[str, tuple | RowError]]:
+    """``(where, (text, label))`` for each row of an AG News CSV file, or ``(where, RowError)`` for a bad one."""
 
     def convert(where: str, record: dict) -> tuple[str, str]:
         if record["label"] not in ("1", "2", "3", "4"):
@@ -114,13 +124,19 @@ def load_ag_news(
         fields = {**record, "text": f"{record['title']} {record['description']}"}
         return " ".join(fields[c] for c in text_column), AG_NEWS_LABELS[int(record["label"]) - 1]
 
-    notes: list[str] = []
-    records = iter_records(path, ("label", "title", "description"), notes, header=("label", "title", "description"))
-    texts, labels, skipped = collect_rows(path, records, convert, on_bad_rows)
-    source = f"AG News {split} ({path.name}"
-    if split == "train" and len(texts) < AG_NEWS_FULL_TRAIN_ROWS:
-        source += f", a subset: {len(texts):,} of the {AG_NEWS_FULL_TRAIN_ROWS:,} training rows"
-    return Dataset(texts, labels, source + ")", skipped, notes)
+    columns = ("label", "title", "description")
+    return _converted(iter_records(path, columns, notes, header=columns), convert)
+
+
+def _converted(records, convert) -> Iterator[tuple[str, tuple | RowError]]:
+    for where, record in records:
+        if isinstance(record, RowError):
+            yield where, record
+            continue
+        try:
+            yield where, convert(where, record)
+        except RowError as error:
+            yield where, error
 
 
 def find_ag_news_file(split: str, data_dir: str | os.PathLike | None = None) -> Path:
@@ -207,6 +223,20 @@ def read_table(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    notes: list[str] = []
+    rows = table_rows(path, text_column, label_column, notes, allow_empty_text)
+    texts, labels, skipped = collect_rows(path, rows, on_bad_rows)
+    return Dataset(texts, labels if label_column else None, str(path), skipped, notes)
+
+
+def table_rows(
+    path: Path,
+    text_column: Sequence[str],
+    label_column: str | None,
+    notes: list[str],
+    allow_empty_text: bool = False,
+) -> Iterator[tuple[str, tuple | RowError]]:
+    """``(where, (text, label))`` for each row of a table file, or ``(where, RowError)`` for a bad one; lazily."""
     columns = list(dict.fromkeys([*text_column, *([label_column] if label_column else [])]))
 
     def convert(where: str, record: dict) -> tuple[str, str | None]:
@@ -223,9 +253,7 @@ def read_table(
             raise RowError(path, where, "empty label", label_column, record)
         return text, label
 
-    notes: list[str] = []
-    texts, labels, skipped = collect_rows(path, iter_records(path, columns, notes), convert, on_bad_rows)
-    return Dataset(texts, labels if label_column else None, str(path), skipped, notes)
+    return _converted(iter_records(path, columns, notes), convert)
 
 
 def check_cell(path: Path, where: str, column: str, record: dict, text: bool) -> None:
@@ -249,26 +277,26 @@ def check_cell(path: Path, where: str, column: str, record: dict, text: bool) ->
             raise RowError(path, where, f"{len(value):,} characters, more than {MAX_FIELD_CHARS:,}", column)
 
 
-def collect_rows(path: Path, records, convert, on_bad_rows: str):
-    """Run ``convert`` on every record; stop at the first bad row, or skip and list it."""
-    if on_bad_rows not in ON_BAD_ROWS:
-        raise DataError(f"on_bad_rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
+def collect_rows(path: Path, rows: Iterator[tuple[str, tuple | RowError]], on_bad_rows: str):
+    """Gather converted rows; stop at the first bad row, or skip and list it."""
+    check_on_bad_rows(on_bad_rows)
     texts, labels, skipped = [], [], []
-    for where, record in records:
-        try:
-            if isinstance(record, RowError):
-                raise record
-            text, label = convert(where, record)
-        except RowError as error:
+    for _, row in rows:
+        if isinstance(row, RowError):
             if on_bad_rows == "error":
-                raise
-            skipped.append(error)
+                raise row
+            skipped.append(row)
             continue
-        texts.append(text)
-        labels.append(label)
+        texts.append(row[0])
+        labels.append(row[1])
     if not texts:
         raise DataError(f"{path}: no rows" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
     return texts, labels, skipped
+
+
+def check_on_bad_rows(on_bad_rows: str) -> None:
+    if on_bad_rows not in ON_BAD_ROWS:
+        raise DataError(f"on_bad_rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
 
 
 def iter_records(

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from .batching import EncodedTexts, inference_batches, training_batches
 from .checkpoint import Checkpoint, TrainState, save_checkpoint
 from .config import ClassifierParams, ConfigError
@@ -38,32 +39,52 @@ class TrainResult:
     samples_per_second: float = 0.0
 
 
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device: {device!r} was asked for, but PyTorch sees no CUDA device here")
-    return device
+@dataclass
+class InMemoryTrainingData:
+    """Training batches from encoded texts in memory; with several ranks, each takes every world-th batch."""
+
+    x: EncodedTexts
+    y: np.ndarray
+    batch_size: int
+    bucketed: bool = True
+    rank: int = 0
+    world: int = 1
+    uneven: bool = False  # every rank gets the same number of batches (the remainder is dropped)
+
+    @property
+    def rows(self) -> int:
+        return len(self.x) // self.world
+
+    def epoch(self, rng: np.random.Generator, skip: int = 0):
+        batches = training_batches(self.x.lengths, self.batch_size, rng, bucketed=self.bucketed)
+        if self.world > 1:
+            batches = batches[self.rank : len(batches) - len(batches) % self.world : self.world]
+        for index in batches[skip:]:
+            yield (*self.x.batch(index), torch.from_numpy(self.y[index]))
 
 
-def make_fabric(device: str, tensorboard_dir: Path | None = None):
-    from lightning_fabric import Fabric  # imported here: it adds seconds to start-up that prediction does not need
+@dataclass
+class InMemoryEvaluationData:
+    """Validation texts in memory; with several ranks, each evaluates every world-th text."""
 
-    loggers = []
-    if tensorboard_dir is not None:
-        from lightning_fabric.loggers import TensorBoardLogger
+    x: EncodedTexts
+    y: np.ndarray
+    rank: int = 0
+    world: int = 1
 
-        try:
-            loggers.append(TensorBoardLogger(root_dir=str(tensorboard_dir), name="", version=""))
-        except ModuleNotFoundError:
-            raise ConfigError("tensorboard: needs the tensorboardX package: pip install 'textrnn[tensorboard]'") from None
-    device = resolve_device(device)
-    accelerator, _, index = device.partition(":")
-    return Fabric(accelerator=accelerator, devices=[int(index)] if index else 1, precision="32-true", loggers=loggers)
+    def chunks(self):
+        if self.world == 1:
+            yield self.x, self.y
+            return
+        index = np.arange(self.rank, len(self.x), self.world)
+        if len(index):
+            yield EncodedTexts([self.x.flat[self.x.offsets[i] : self.x.offsets[i + 1]] for i in index]), self.y[index]
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """Progress messages go to stderr, from rank 0 only."""
+    if distributed.is_rank_zero():
+        print(message, file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -85,10 +106,8 @@ def stop_signals(enabled: bool):
 
 def train_model(
     model: nn.Module,
-    train_x: EncodedTexts,
-    train_y: np.ndarray,
-    val_x: EncodedTexts | None,
-    val_y: np.ndarray | None,
+    train_data: InMemoryTrainingData,
+    val_data: InMemoryEvaluationData | None,
     params: ClassifierParams,
     checkpoint_path: Path | None = None,
     checkpoint_extra: dict | None = None,
@@ -98,13 +117,17 @@ def train_model(
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
+    ``train_data`` gives each epoch's batches (in memory, or :class:`textrnn.stream.StreamTrainingData`),
+    ``val_data`` the validation rows in chunks. Data-parallel, both hold this rank's share, and the
+    epoch figures are summed over all ranks before anything is decided.
     With ``checkpoint_path``, the full training state is saved there every ``checkpoint_every`` steps,
     at the end of every epoch, and on SIGINT/SIGTERM (then :class:`TrainingInterrupted` is raised).
     ``resume`` continues from such a checkpoint and ends exactly where an uninterrupted run would.
     With ``tensorboard_dir``, the training loss (every 50 steps) and the epoch figures are logged there.
     ``on_epoch_end(record, model)`` is called after each epoch's validation (outside the timed part).
     """
-    fabric = make_fabric(params.device, tensorboard_dir)
+    fabric = distributed.get_fabric(params.device, params.devices, params.num_nodes)
+    logger = tensorboard_logger(tensorboard_dir) if tensorboard_dir is not None and fabric.is_global_zero else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     state, best_weights = TrainState(), None
     if resume is not None:
@@ -118,11 +141,13 @@ def train_model(
         torch.set_rng_state(resume.torch_rng)
         if resume.cuda_rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(resume.cuda_rng)
+    if fabric.world_size > 1:  # the weights are rank 0's everywhere now; dropout should differ per rank
+        torch.manual_seed(params.seed * 1000 + fabric.global_rank + state.global_step)
     loss_fn = nn.CrossEntropyLoss()
-    show_bar = params.verbose and sys.stderr.isatty()
+    show_bar = params.verbose and sys.stderr.isatty() and fabric.is_global_zero
 
     def save() -> None:
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and fabric.is_global_zero:
             save_checkpoint(checkpoint_path, state, model, optimizer, best_weights, checkpoint_extra or {})
 
     with stop_signals(checkpoint_path is not None) as stop_requests:
@@ -130,17 +155,19 @@ def train_model(
             model.train()
             rng = np.random.default_rng()
             rng.bit_generator.state = state.epoch_rng_state
-            batches = training_batches(train_x.lengths, params.batch_size, rng, bucketed=params.mask)
-            next_epoch_rng_state = rng.bit_generator.state
+            batches = iter(train_data.epoch(rng, skip=state.step))
             bar = tqdm(
-                total=len(train_x), initial=state.seen, unit="text", unit_scale=True,
+                total=train_data.rows, initial=state.seen, unit="text", unit_scale=True,
                 desc=f"epoch {state.epoch}/{params.epochs}", disable=not show_bar, leave=False, dynamic_ncols=True,
             )
             resumed_at = time.perf_counter() - state.epoch_seconds
-            for index in batches[state.step :]:
-                ids, lengths = train_x.batch(index)
-                targets = torch.from_numpy(train_y[index])
-                ids, lengths, targets = fabric.to_device((ids, lengths, targets))
+            while True:
+                batch = next(batches, None)
+                if train_data.uneven and fabric.world_size > 1 and not distributed.all_have_batch(batch is not None):
+                    break
+                if batch is None:
+                    break
+                ids, lengths, targets = fabric.to_device(batch)
                 logits = model(ids, lengths)
                 loss = loss_fn(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
@@ -149,13 +176,13 @@ def train_model(
                     fabric.clip_gradients(model, optimizer, max_norm=params.clip_grad_norm)
                 optimizer.step()
 
-                state.loss_sum += loss.item() * len(index)
+                state.loss_sum += loss.item() * len(targets)
                 state.correct += int((logits.argmax(dim=1) == targets).sum())
-                state.seen += len(index)
+                state.seen += len(targets)
                 state.step += 1
                 state.global_step += 1
                 state.epoch_seconds = time.perf_counter() - resumed_at
-                bar.update(len(index))
+                bar.update(len(targets))
                 bar.set_postfix(loss=f"{state.loss_sum / state.seen:.4f}", acc=f"{state.correct / state.seen:.4f}",
                                 refresh=False)
                 if stop_requests:
@@ -164,26 +191,29 @@ def train_model(
                     raise TrainingInterrupted(stop_requests[0], state, checkpoint_path)
                 if params.checkpoint_every and state.global_step % params.checkpoint_every == 0:
                     save()
-                if state.global_step % 50 == 0:
-                    fabric.log("train/loss", loss.item(), step=state.global_step)
+                if logger is not None and state.global_step % 50 == 0:
+                    logger.log_metrics({"train/loss": loss.item()}, step=state.global_step)
             bar.close()
+            next_epoch_rng_state = rng.bit_generator.state
 
+            loss_sum, correct, seen = distributed.sum_over_ranks(state.loss_sum, state.correct, state.seen)
+            if not seen:
+                raise ConfigError(f"batch_size: no full batch of {params.batch_size} for each of the "
+                                  f"{fabric.world_size} ranks; use fewer devices or a smaller batch_size")
             record = {
                 "epoch": state.epoch,
-                "train_loss": state.loss_sum / state.seen,
-                "train_accuracy": state.correct / state.seen,
+                "train_loss": loss_sum / seen,
+                "train_accuracy": correct / seen,
                 "seconds": state.epoch_seconds,
-                "samples_per_second": state.seen / state.epoch_seconds,
+                "samples_per_second": seen / state.epoch_seconds,
             }
-            if val_x is not None:
-                probabilities = predict_probabilities(model, val_x, params)
-                chosen = probabilities[np.arange(len(val_y)), val_y]
-                record["val_loss"] = float(-np.log(np.maximum(chosen, 1e-12)).mean())
-                record["val_accuracy"] = float((probabilities.argmax(axis=1) == val_y).mean())
+            if val_data is not None:
+                record.update(evaluate_loss_accuracy(model, val_data, params))
             state.history.append(record)
             if on_epoch_end is not None:
                 on_epoch_end(record, model)
-            fabric.log_dict({f"epoch/{k}": v for k, v in record.items() if k != "epoch"}, step=state.epoch)
+            if logger is not None:
+                logger.log_metrics({f"epoch/{k}": v for k, v in record.items() if k != "epoch"}, step=state.epoch)
             if params.verbose:
                 log(format_epoch(record, params.epochs))
 
@@ -203,7 +233,7 @@ def train_model(
             state.done = state.done or state.epoch > params.epochs
             save()
 
-    for logger in fabric.loggers:
+    if logger is not None:
         logger.finalize("success")
     model.load_state_dict(best_weights)
     total_seconds = sum(r["seconds"] for r in state.history)
@@ -213,6 +243,28 @@ def train_model(
         seconds=total_seconds,
         samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in state.history) / total_seconds,
     )
+
+
+def tensorboard_logger(directory: Path):
+    from lightning_fabric.loggers import TensorBoardLogger
+
+    try:
+        return TensorBoardLogger(root_dir=str(directory), name="", version="")
+    except ModuleNotFoundError:
+        raise ConfigError("tensorboard: needs the tensorboardX package: pip install 'textrnn[tensorboard]'") from None
+
+
+def evaluate_loss_accuracy(model: nn.Module, data: InMemoryEvaluationData, params: ClassifierParams) -> dict:
+    """Validation loss and accuracy over all ranks' shares of ``data``."""
+    loss_sum = correct = rows = 0.0
+    for x, y in data.chunks():
+        probabilities = predict_probabilities(model, x, params)
+        chosen = probabilities[np.arange(len(y)), y]
+        loss_sum += float(-np.log(np.maximum(chosen, 1e-12)).sum())
+        correct += float((probabilities.argmax(axis=1) == y).sum())
+        rows += len(y)
+    loss_sum, correct, rows = distributed.sum_over_ranks(loss_sum, correct, rows)
+    return {"val_loss": loss_sum / max(rows, 1), "val_accuracy": correct / max(rows, 1)}
 
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}

@@ -48,11 +48,14 @@ class TextVectorizer:
         tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
         return tokenizer
 
-    def adapt(self, texts: Sequence[str]) -> "TextVectorizer":
-        """Build the vocabulary from ``texts``: the ``max_tokens - 2`` most frequent words."""
+    def adapt(self, texts: Iterable[str]) -> "TextVectorizer":
+        """Build the vocabulary from ``texts``: the ``max_tokens - 2`` most frequent words.
+
+        ``texts`` may be any iterable, a generator over a file included: only the word counts are kept.
+        """
         self.tokenizer = self._empty_tokenizer()
         trainer = trainers.WordLevelTrainer(vocab_size=self.max_tokens, special_tokens=[PAD, UNK], show_progress=False)
-        self.tokenizer.train_from_iterator(texts, trainer, length=len(texts))
+        self.tokenizer.train_from_iterator(texts, trainer, length=len(texts) if isinstance(texts, Sequence) else None)
         self.adapted = True
         return self
 
