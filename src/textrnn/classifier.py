@@ -32,7 +32,7 @@ from .config import CLASSIFIER_PARAM_NAMES, RESUME_MAY_CHANGE, ClassifierParams,
 from .data import DataError
 from .errors import ModelFileError
 from .files import json_bytes, write_files_atomic
-from .metrics import classification_metrics
+from .metrics import classification_metrics, metrics_from_confusion
 from .model import RNNClassifier
 from .training import (
     InMemoryEvaluationData,
@@ -251,6 +251,7 @@ class TextRNNClassifier:
             "samples_per_second": result.samples_per_second,
             "world_size": distributed.world_size(),
             "effective_batch_size": params.batch_size * distributed.world_size(),
+            "rank_shares": result.rank_shares,
         }
 
     def _build_model(self, params: ClassifierParams) -> RNNClassifier:
@@ -304,6 +305,19 @@ class TextRNNClassifier:
         check_classes(labels, self.classes_, source)
         predicted = self.predict_proba(texts).argmax(axis=1)
         return classification_metrics(self._label_indices(labels), predicted, self.classes_)
+
+    def evaluate_stream(self, stream: "RowStream", part: str = "all", val_size: float = 0.0, seed: int = 0) -> dict:
+        """:meth:`evaluate` on a :class:`textrnn.stream.RowStream`, chunk by chunk (``part``: see its docs)."""
+        from .stream import StreamEvaluationData
+
+        self._check_fitted()
+        class_index = {name: i for i, name in enumerate(self.classes_)}
+        data = StreamEvaluationData(stream, self.vectorizer_.encode, class_index, part, val_size, seed)
+        matrix = np.zeros((len(self.classes_), len(self.classes_)), dtype=np.int64)
+        for x, y in data.chunks():
+            predicted = predict_probabilities(self.model_, x, self.params_).argmax(axis=1)
+            np.add.at(matrix, (y, predicted), 1)
+        return metrics_from_confusion(matrix, self.classes_)
 
     # ------------------------------------------------------------------------------------ save/load
 

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
@@ -213,7 +214,8 @@ def read_table(
     allow_empty_text: bool = False,
     on_bad_rows: str = "error",
 ) -> Dataset:
-    """Read texts (and labels, unless ``label_column`` is None) from a CSV, TSV, JSONL or Parquet file.
+    """Read texts (and labels, unless ``label_column`` is None) from a CSV, TSV, JSONL or Parquet file,
+    or from every such file in a directory (the shards of one dataset, read in name order).
 
     Several text columns are joined with a space. A bad row (malformed, a missing or non-text cell, an
     empty label, invalid UTF-8, or unless ``allow_empty_text`` an empty text) stops reading with an error
@@ -221,12 +223,33 @@ def read_table(
     Problems with the whole file (unreadable, no such column, no rows) always stop.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
     notes: list[str] = []
-    rows = table_rows(path, text_column, label_column, notes, allow_empty_text)
+    rows = chain.from_iterable(
+        table_rows(file, text_column, label_column, notes, allow_empty_text) for file in table_files(path)
+    )
     texts, labels, skipped = collect_rows(path, rows, on_bad_rows)
     return Dataset(texts, labels if label_column else None, str(path), skipped, notes)
+
+
+def table_files(path: Path) -> list[Path]:
+    """``[path]`` for a file; for a directory, the table files in it (not hidden ones), by name."""
+    if path.is_file():
+        table_format(path)  # an unknown file type fails here, before anything is read
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"{path}: no such file or directory")
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and _is_table(p))
+    if not files:
+        raise DataError(f"{path}: no {', '.join(TABLE_FORMATS)} files in this directory")
+    return files
+
+
+def _is_table(path: Path) -> bool:
+    try:
+        table_format(path)
+        return True
+    except DataError:
+        return False
 
 
 def table_rows(

@@ -1,11 +1,11 @@
-"""Classification metrics as plain JSON-ready dicts, computed with scikit-learn."""
+"""Classification metrics as plain JSON-ready dicts, from a confusion matrix (scikit-learn counts it)."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
@@ -14,20 +14,30 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
     ``y_true`` and ``y_pred`` are class indices into ``classes``; in the confusion matrix, rows are the
     true classes and columns the predicted ones, both in the order of ``classes``.
     """
-    indices = list(range(len(classes)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=indices, zero_division=0
-    )
+    matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
+    return metrics_from_confusion(matrix, classes)
+
+
+def metrics_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> dict:
+    """The same figures from a confusion matrix alone (streamed evaluation adds matrices chunk by chunk)."""
+    matrix = np.asarray(matrix, dtype=np.int64)
+    true_positive = np.diag(matrix).astype(float)
+    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(true_positive), where=both > 0)
+    rows = int(matrix.sum())
     return {
-        "rows": int(len(y_true)),
-        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
+        "rows": rows,
+        "accuracy": float(true_positive.sum() / rows) if rows else 0.0,
         "macro_f1": float(np.mean(f1)),
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for name, p, r, f, s in zip(classes, precision, recall, f1, support)
         },
         "labels": list(classes),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=indices).tolist(),
+        "confusion_matrix": matrix.tolist(),
     }
 
 

@@ -131,7 +131,9 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     metrics = read_json(run_dir / "metrics.json")
     config = read_run_config(run_dir)
     missing_data = None
-    if (train is None or test is None) and config is not None:
+    if config is not None and config.stream:
+        missing_data = "the run streamed its data, so the figures that need every text in memory are left out"
+    elif (train is None or test is None) and config is not None:
         try:
             from .data import train_val_split
 

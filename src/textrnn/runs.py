@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import __version__
+from . import __version__, distributed
 from .checkpoint import CHECKPOINT_FILE
 from .classifier import TextRNNClassifier, read_json
 from .config import CLASSIFIER_PARAM_NAMES, RunConfig
@@ -29,6 +29,7 @@ from .errors import ModelFileError, RunDirError
 from .files import write_bytes_atomic, write_json_atomic
 from .metrics import format_metrics
 from .report import write_report
+from .stream import RowStream
 from .training import TrainingInterrupted, log
 
 
@@ -81,13 +82,25 @@ def train_run(config: RunConfig, argv: Sequence[str] | None = None, resume: bool
     """Train as ``config`` says, report test metrics, and write the run directory; returns its path.
 
     With ``resume``, continue the interrupted run in ``config.out`` from its last checkpoint.
+    Data-parallel (``devices``/``num_nodes`` above 1, or under torchrun), every rank runs this function;
+    rank 0 chooses the run directory, and only rank 0 writes it.
     """
-    run_dir = Path(config.out) if config.out else default_run_dir(config)
-    if not resume and run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
-        raise RunDirError(f"run directory {run_dir} already exists and is not empty; choose another --out "
-                          f"(or continue an interrupted run with --resume {run_dir})")
+    if distributed.is_distributed(config.devices, config.num_nodes):
+        distributed.get_fabric(config.device, config.devices, config.num_nodes)  # starts the other local ranks
+    run_dir, problem = None, None
+    if distributed.is_rank_zero():
+        run_dir = Path(config.out) if config.out else default_run_dir(config)
+        if not resume and run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
+            problem = (f"run directory {run_dir} already exists and is not empty; choose another --out "
+                       f"(or continue an interrupted run with --resume {run_dir})")
+    run_dir, problem = distributed.broadcast((run_dir, problem))  # every rank stops, or none does
+    if problem:
+        raise RunDirError(problem)
     if not resume:
         config = with_absolute_paths(config)
+    if not distributed.is_rank_zero():
+        _train_run(config, run_dir, argv, resume)
+        return run_dir
     with locked(run_dir):
         return _train_run(config, run_dir, argv, resume)
 
@@ -106,50 +119,30 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
 def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, resume: bool) -> Path:
     started_at = datetime.now(timezone.utc)
     wall_start = time.perf_counter()
-    if not resume:
+    writer = distributed.is_rank_zero()
+    if writer and not resume:
         write_json_atomic(run_dir / "run.json", run_record(config, argv, started_at, status="running"))
-
-    train_all, test, classes = load_training_data(config)
-    train, val = train_val_split(train_all, config.val_size, config.seed)
-    log(f"data: {train_all.describe()}")
-    log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
-        + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
-    skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
-    notes = [note for dataset in (train_all, test) if dataset for note in dataset.notes]
-    for note in notes:
-        log(f"  note: {note}")
-    if skipped:
-        write_bytes_atomic(run_dir / "skipped_rows.jsonl",
-                           "".join(json.dumps(row.record(), ensure_ascii=False) + "\n" for row in skipped).encode())
-        log(f"  skipped {len(skipped):,} bad rows (listed in {run_dir / 'skipped_rows.jsonl'}); the first: {skipped[0]}")
 
     params = {name: getattr(config, name) for name in CLASSIFIER_PARAM_NAMES}
     clf = TextRNNClassifier(**params)
+    fit_options = dict(checkpoint_dir=run_dir, resume=resume,
+                       tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
     try:
-        clf.fit(train.texts, train.labels, validation_data=(val.texts, val.labels) if val else None, classes=classes,
-                checkpoint_dir=run_dir, resume=resume,
-                tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
+        if config.stream:
+            data, train, test = _fit_streaming(clf, config, fit_options)
+        else:
+            data, train, test = _fit_in_memory(clf, config, run_dir, fit_options)
     except TrainingInterrupted as stop:
         log(f"\n{stop.signal_name}: training stopped in epoch {stop.state.epoch} after {stop.state.step} batches; "
             f"the checkpoint is saved. Continue with: textrnn train --resume {run_dir}")
         raise
+    if not writer:
+        return run_dir
 
-    truncated_test = clf.vectorizer_.truncated_count(test.texts) if test else 0
     metrics: dict[str, Any] = {
-        "data": {
-            "train_source": train_all.source,
-            "train_rows": len(train),
-            "validation_rows": 0 if val is None else len(val),
-            "test_source": test.source if test else None,
-            "test_rows": len(test) if test else 0,
-            "skipped_rows": len(skipped),
-            "notes": notes,
-            "max_length": config.max_length,
-            "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
-            "truncated_test_texts": truncated_test,
-        },
-        "validation": clf.evaluate(val.texts, val.labels, val.source) if val else None,
-        "test": clf.evaluate(test.texts, test.labels, test.source) if test else None,
+        "data": data,
+        "validation": data.pop("validation_metrics"),
+        "test": data.pop("test_metrics"),
         "history": clf.history_,
         "timing": {
             "train_seconds": clf.fit_info_["train_seconds"],
@@ -157,6 +150,15 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
             "samples_per_second": clf.fit_info_["samples_per_second"],
             "best_epoch": clf.fit_info_["best_epoch"],
             "epochs_run": clf.fit_info_["epochs_run"],
+        },
+        "distributed": {
+            "world_size": clf.fit_info_["world_size"],
+            "devices": config.devices,
+            "num_nodes": config.num_nodes,
+            "batch_size_per_rank": config.batch_size,
+            "effective_batch_size": clf.fit_info_["effective_batch_size"],
+            "lr": config.lr,
+            "ranks": clf.fit_info_["rank_shares"],
         },
     }
     metrics["timing"]["wall_seconds"] = time.perf_counter() - wall_start
@@ -170,11 +172,95 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     report = write_report(run_dir, train, test)
 
-    if test:
-        log(f"\ntest metrics ({test.source}; model trained on {len(train):,} rows of {train_all.source}):")
+    if metrics["test"]:
+        log(f"\ntest metrics ({data['test_source']}; model trained on {data['train_rows']:,} rows of "
+            f"{data['train_source']}):")
         log(format_metrics(metrics["test"]))
     log(f"\nwall time {metrics['timing']['wall_seconds']:.1f} s; run directory: {run_dir}; report: {report}")
     return run_dir
+
+
+def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):
+    """Load the data whole and fit; returns the data record (with the metrics) and the datasets."""
+    train_all, test, classes = load_training_data(config)
+    train, val = train_val_split(train_all, config.val_size, config.seed)
+    log(f"data: {train_all.describe()}")
+    log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
+        + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
+    skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
+    notes = [note for dataset in (train_all, test) if dataset for note in dataset.notes]
+    for note in notes:
+        log(f"  note: {note}")
+    write_skipped_rows(run_dir, skipped, len(skipped))
+
+    clf.fit(train.texts, train.labels, validation_data=(val.texts, val.labels) if val else None, classes=classes,
+            **fit_options)
+    if not distributed.is_rank_zero():
+        return None, None, None
+    data = {
+        "train_source": train_all.source,
+        "train_rows": len(train),
+        "validation_rows": 0 if val is None else len(val),
+        "test_source": test.source if test else None,
+        "test_rows": len(test) if test else 0,
+        "skipped_rows": len(skipped),
+        "notes": notes,
+        "max_length": config.max_length,
+        "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
+        "truncated_test_texts": clf.vectorizer_.truncated_count(test.texts) if test else 0,
+        "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
+        "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
+    }
+    return data, train, test
+
+
+def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, fit_options: dict):
+    """Fit reading the data in chunks; validation and test metrics are streamed too."""
+    stream = RowStream(config.dataset, config.text_column, config.label_column, config.data_dir, config.on_bad_rows)
+    test_stream = None
+    if config.dataset == "ag_news":
+        test_stream = RowStream("ag_news", config.text_column, data_dir=config.data_dir,
+                                on_bad_rows=config.on_bad_rows, split="test")
+    elif config.test_data:
+        test_stream = RowStream(config.test_data, config.text_column, config.label_column,
+                                on_bad_rows=config.on_bad_rows)
+    log(f"data: streaming {stream.source}" + (f", testing on {test_stream.source}" if test_stream else ""))
+    clf.fit_stream(stream, classes=list(AG_NEWS_LABELS) if config.dataset == "ag_news" else None, **fit_options)
+    if not distributed.is_rank_zero():
+        return None, None, None
+    summary = clf.stream_summary_
+    for note in summary.notes:
+        log(f"  note: {note}")
+    run_dir = Path(fit_options["checkpoint_dir"])
+    write_skipped_rows(run_dir, summary.skipped, summary.skipped_count)
+    validation = None
+    if clf.fit_info_["val_rows"]:
+        validation = clf.evaluate_stream(stream, "validation", config.val_size, config.seed)
+    test = clf.evaluate_stream(test_stream) if test_stream else None
+    data = {
+        "train_source": stream.source,
+        "train_rows": clf.fit_info_["train_rows"],
+        "validation_rows": clf.fit_info_["val_rows"],
+        "test_source": test_stream.source if test_stream else None,
+        "test_rows": test["rows"] if test else 0,
+        "skipped_rows": summary.skipped_count,
+        "notes": summary.notes,
+        "max_length": config.max_length,
+        "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
+        "truncated_test_texts": None,  # not counted when streaming
+        "validation_metrics": validation,
+        "test_metrics": test,
+    }
+    return data, None, None
+
+
+def write_skipped_rows(run_dir: Path, skipped: list, count: int) -> None:
+    if not skipped or not distributed.is_rank_zero():
+        return
+    write_bytes_atomic(run_dir / "skipped_rows.jsonl",
+                       "".join(json.dumps(row.record(), ensure_ascii=False) + "\n" for row in skipped).encode())
+    listed = "listed" if count == len(skipped) else f"the first {len(skipped):,} listed"
+    log(f"  skipped {count:,} bad rows ({listed} in {run_dir / 'skipped_rows.jsonl'}); the first: {skipped[0]}")
 
 
 def run_record(config: RunConfig, argv: Sequence[str] | None, started_at: datetime, status: str) -> dict:

@@ -24,19 +24,11 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+import torch
 
 from .batching import EncodedTexts, training_batches
 from .vectorizer import TextVectorizer
-from .data import (
-    TABLE_FORMATS,
-    DataError,
-    RowError,
-    ag_news_rows,
-    check_on_bad_rows,
-    find_ag_news_file,
-    table_format,
-    table_rows,
-)
+from .data import DataError, RowError, ag_news_rows, check_on_bad_rows, find_ag_news_file, table_files, table_rows
 
 SHUFFLE_BUFFER_ROWS = 20_000
 WINDOW_ROWS = 8_192
@@ -92,18 +84,10 @@ class RowStream:
         if self.ag_news:
             self.files = [find_ag_news_file(split, data_dir)]
         else:
-            path = Path(dataset)
-            if path.is_dir():
-                self.files = sorted(p for p in path.iterdir() if p.is_file() and _is_table(p))
-                if not self.files:
-                    raise DataError(f"{path}: no {', '.join(TABLE_FORMATS)} files in this directory")
-            elif path.is_file():
-                table_format(path)  # an unknown file type fails here, before any training
-                self.files = [path]
-            else:
-                raise DataError(f"{path}: no such file or directory")
-        self.source = ("AG News " + split if self.ag_news else str(dataset)) + (
-            f" (streamed, {len(self.files)} files)" if len(self.files) > 1 else " (streamed)")
+            self.files = table_files(Path(dataset))
+        where = f"AG News {split} ({self.files[0].name}" if self.ag_news else f"{dataset} ("
+        self.source = where + (f"{len(self.files)} files, " if len(self.files) > 1 else ", " if self.ag_news else "")
+        self.source += "streamed)"
 
     def rows(self, file_order: Sequence[int] | None = None, summary: StreamSummary | None = None
              ) -> Iterator[tuple[int, int, str, str]]:
@@ -128,14 +112,6 @@ class RowStream:
                             summary.skipped.append(row)
                     continue
                 yield index, number, row[0], row[1]
-
-
-def _is_table(path: Path) -> bool:
-    try:
-        table_format(path)
-        return not path.name.startswith(".")
-    except DataError:
-        return False
 
 
 def is_validation_row(seed: int, file_index: int, row_number: int, val_size: float) -> bool:
@@ -235,7 +211,7 @@ class StreamTrainingData:
             for index in training_batches(x.lengths, self.batch_size, rng, bucketed=self.bucketed):
                 count += 1
                 if count > skip:
-                    yield (*x.batch(index), y[index])
+                    yield (*x.batch(index), torch.from_numpy(y[index]))
 
 
 @dataclass

@@ -8,6 +8,7 @@ without a better validation accuracy.
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import sys
 import threading
@@ -37,6 +38,7 @@ class TrainResult:
     best_epoch: int = 0
     seconds: float = 0.0
     samples_per_second: float = 0.0
+    rank_shares: list[dict] = field(default_factory=list)  # per rank: texts and batches trained on, data digest
 
 
 @dataclass
@@ -144,6 +146,9 @@ def train_model(
     if fabric.world_size > 1:  # the weights are rank 0's everywhere now; dropout should differ per rank
         torch.manual_seed(params.seed * 1000 + fabric.global_rank + state.global_step)
     loss_fn = nn.CrossEntropyLoss()
+    # What this rank trained on (since the start or the resumption): proof that ranks saw different data.
+    share = {"rank": fabric.global_rank, "texts": 0, "batches": 0}
+    share_digest = hashlib.blake2b(digest_size=8)
     show_bar = params.verbose and sys.stderr.isatty() and fabric.is_global_zero
 
     def save() -> None:
@@ -167,6 +172,9 @@ def train_model(
                     break
                 if batch is None:
                     break
+                share_digest.update(batch[0].numpy().tobytes())
+                share["texts"] += len(batch[2])
+                share["batches"] += 1
                 ids, lengths, targets = fabric.to_device(batch)
                 logits = model(ids, lengths)
                 loss = loss_fn(logits, targets)
@@ -242,6 +250,7 @@ def train_model(
         best_epoch=state.best_epoch,
         seconds=total_seconds,
         samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in state.history) / total_seconds,
+        rank_shares=distributed.all_gather_objects({**share, "digest": share_digest.hexdigest()}),
     )
 
 
