@@ -69,13 +69,19 @@ class ClassifierParams(BaseModel):
 class RunConfig(ClassifierParams):
     """A training run from the command line or a YAML file: classifier parameters plus where the data is."""
 
-    dataset: str = Field("ag_news", description="'ag_news' or the path of a CSV/TSV/JSONL/Parquet file")
+    dataset: str = Field(
+        "ag_news",
+        description="'ag_news', a CSV/TSV/JSONL/Parquet file or a directory of them, or hf:NAME[:CONFIG] "
+        "(a Hugging Face dataset on the Hub or saved with save_to_disk)",
+    )
     data_dir: str | None = Field(None, description="directory holding AG News train/test CSVs (or TEXTRNN_DATA_DIR)")
     text_column: list[str] = Field(
         ["text"], min_length=1, description="text column(s), joined with a space; AG News has title, description, text"
     )
     label_column: str = Field("label", description="label column of a file dataset")
-    test_data: str | None = Field(None, description="labeled file to report test metrics on (AG News: its test split)")
+    test_data: str | None = Field(
+        None, description="labeled file or hf:NAME to report test metrics on (AG News, hf: datasets: their test split)"
+    )
     out: str | None = Field(None, description="run directory to write (default: runs/<preset-or-model>-<time>)")
     preset: str | None = Field(None, description="start from a named preset; other parameters override it")
     tensorboard: bool = Field(False, description="also log the training curves to RUN_DIR/tensorboard (tensorboardX)")

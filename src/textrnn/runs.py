@@ -24,7 +24,17 @@ from . import __version__, distributed
 from .checkpoint import CHECKPOINT_FILE
 from .classifier import TextRNNClassifier, read_json
 from .config import CLASSIFIER_PARAM_NAMES, RunConfig
-from .data import AG_NEWS_LABELS, DataError, Dataset, load_ag_news, read_table, train_val_split
+from .data import (
+    AG_NEWS_LABELS,
+    DataError,
+    Dataset,
+    hf_has_split,
+    is_hf,
+    load_ag_news,
+    load_hf,
+    read_table,
+    train_val_split,
+)
 from .errors import ModelFileError, RunDirError
 from .files import write_bytes_atomic, write_json_atomic
 from .metrics import format_metrics
@@ -39,11 +49,27 @@ def load_training_data(config: RunConfig) -> tuple[Dataset, Dataset | None, list
         train = load_ag_news("train", config.data_dir, config.text_column, config.on_bad_rows)
         test = load_ag_news("test", config.data_dir, config.text_column, config.on_bad_rows)
         return train, test, list(AG_NEWS_LABELS)
-    train = read_table(config.dataset, config.text_column, config.label_column, on_bad_rows=config.on_bad_rows)
+    columns = (config.text_column, config.label_column)
+    if is_hf(config.dataset):
+        train = load_hf(config.dataset, "train", *columns, on_bad_rows=config.on_bad_rows)
+    else:
+        train = read_table(config.dataset, *columns, on_bad_rows=config.on_bad_rows)
+    test_data = test_source(config)
     test = None
-    if config.test_data:
-        test = read_table(config.test_data, config.text_column, config.label_column, on_bad_rows=config.on_bad_rows)
+    if test_data and is_hf(test_data):
+        test = load_hf(test_data, "test", *columns, on_bad_rows=config.on_bad_rows)
+    elif test_data:
+        test = read_table(test_data, *columns, on_bad_rows=config.on_bad_rows)
     return train, test, None
+
+
+def test_source(config: RunConfig) -> str | None:
+    """Where a run's test rows are: ``test_data``, else a Hugging Face dataset's own test split, if any."""
+    if config.test_data:
+        return config.test_data
+    if is_hf(config.dataset) and hf_has_split(config.dataset, "test"):
+        return config.dataset
+    return None
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -111,8 +137,8 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
     absolute = lambda path: str(Path(path).expanduser().resolve()) if path else None
     return config.model_copy(update={
         "data_dir": absolute(data_dir),
-        "dataset": config.dataset if config.dataset == "ag_news" else absolute(config.dataset),
-        "test_data": absolute(config.test_data),
+        "dataset": config.dataset if config.dataset == "ag_news" or is_hf(config.dataset) else absolute(config.dataset),
+        "test_data": config.test_data if config.test_data and is_hf(config.test_data) else absolute(config.test_data),
     })
 
 
@@ -221,9 +247,9 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, fit_options: dict)
     if config.dataset == "ag_news":
         test_stream = RowStream("ag_news", config.text_column, data_dir=config.data_dir,
                                 on_bad_rows=config.on_bad_rows, split="test")
-    elif config.test_data:
-        test_stream = RowStream(config.test_data, config.text_column, config.label_column,
-                                on_bad_rows=config.on_bad_rows)
+    elif test_source(config):
+        test_stream = RowStream(test_source(config), config.text_column, config.label_column,
+                                on_bad_rows=config.on_bad_rows, split="test")
     log(f"data: streaming {stream.source}" + (f", testing on {test_stream.source}" if test_stream else ""))
     clf.fit_stream(stream, classes=list(AG_NEWS_LABELS) if config.dataset == "ag_news" else None, **fit_options)
     if not distributed.is_rank_zero():
@@ -315,10 +341,12 @@ def evaluation_data(
     label = label_column or (config.label_column if config else "label")
     if data in (None, "ag_news") and (data == "ag_news" or (config and config.dataset == "ag_news")):
         return load_ag_news("test", data_dir or (config.data_dir if config else None), columns, on_bad_rows)
-    if data is None and config and config.test_data:
-        data = config.test_data
+    if data is None and config:
+        data = test_source(config)
     if data is None:
         raise DataError(f"{run_dir}: no test data recorded for this run; pass --data FILE")
+    if is_hf(data):
+        return load_hf(data, "test", columns, label, on_bad_rows=on_bad_rows)
     return read_table(data, columns, label, on_bad_rows=on_bad_rows)
 
 

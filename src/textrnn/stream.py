@@ -28,10 +28,21 @@ import torch
 
 from .batching import EncodedTexts, training_batches
 from .vectorizer import TextVectorizer
-from .data import DataError, RowError, ag_news_rows, check_on_bad_rows, find_ag_news_file, table_files, table_rows
+from .data import (
+    DataError,
+    RowError,
+    ag_news_rows,
+    check_on_bad_rows,
+    find_ag_news_file,
+    hf_rows,
+    is_hf,
+    open_hf,
+    table_files,
+    table_rows,
+)
 
-SHUFFLE_BUFFER_ROWS = 20_000
-WINDOW_ROWS = 8_192
+SHUFFLE_BUFFER_ROWS = 65_536
+WINDOW_ROWS = 65_536
 BLOCK_ROWS = 256  # with fewer files than ranks, rows are dealt to ranks in blocks of this many
 MAX_SKIPPED_LISTED = 1_000
 
@@ -80,12 +91,18 @@ class RowStream:
     ) -> None:
         check_on_bad_rows(on_bad_rows)
         self.text_column, self.label_column, self.on_bad_rows = list(text_column), label_column, on_bad_rows
-        self.ag_news = str(dataset) == "ag_news"
+        self.ag_news, self.hf = str(dataset) == "ag_news", is_hf(dataset)
         if self.ag_news:
             self.files = [find_ag_news_file(split, data_dir)]
+        elif self.hf:
+            open_hf(str(dataset), split)  # fails now, not in the middle of training, if it cannot be read
+            self.files = [Path(str(dataset))]
         else:
             self.files = table_files(Path(dataset))
+        self.split = split
         where = f"AG News {split} ({self.files[0].name}" if self.ag_news else f"{dataset} ("
+        if self.hf:
+            where = f"{dataset} [{split}] ("
         self.source = where + (f"{len(self.files)} files, " if len(self.files) > 1 else ", " if self.ag_news else "")
         self.source += "streamed)"
 
@@ -100,6 +117,8 @@ class RowStream:
             notes: list[str] = summary.notes if summary is not None else []
             if self.ag_news:
                 rows = ag_news_rows(path, self.text_column, notes)
+            elif self.hf:
+                rows = hf_rows(str(path), self.split, self.text_column, self.label_column)
             else:
                 rows = table_rows(path, self.text_column, self.label_column, notes)
             for number, (_, row) in enumerate(rows):

@@ -160,7 +160,7 @@ def train_model(
             model.train()
             rng = np.random.default_rng()
             rng.bit_generator.state = state.epoch_rng_state
-            batches = iter(train_data.epoch(rng, skip=state.step))
+            batches = train_data.epoch(rng, skip=state.step)
             bar = tqdm(
                 total=train_data.rows, initial=state.seen, unit="text", unit_scale=True,
                 desc=f"epoch {state.epoch}/{params.epochs}", disable=not show_bar, leave=False, dynamic_ncols=True,
@@ -195,6 +195,7 @@ def train_model(
                                 refresh=False)
                 if stop_requests:
                     bar.close()
+                    batches.close()
                     save()
                     raise TrainingInterrupted(stop_requests[0], state, checkpoint_path)
                 if params.checkpoint_every and state.global_step % params.checkpoint_every == 0:
@@ -202,6 +203,7 @@ def train_model(
                 if logger is not None and state.global_step % 50 == 0:
                     logger.log_metrics({"train/loss": loss.item()}, step=state.global_step)
             bar.close()
+            batches.close()
             next_epoch_rng_state = rng.bit_generator.state
 
             loss_sum, correct, seen = distributed.sum_over_ranks(state.loss_sum, state.correct, state.seen)
