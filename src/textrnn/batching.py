@@ -25,6 +25,17 @@ class EncodedTexts:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    @classmethod
+    def encode(cls, encode, texts: Sequence[str], chunk: int = 4096) -> "EncodedTexts":
+        """``EncodedTexts(encode(texts))``, encoding ``chunk`` texts at a time: the tokenizer's Python lists
+        of ids are several times larger than the arrays kept, so only one chunk of them exists at once."""
+        parts = [cls(encode(texts[i : i + chunk])) for i in range(0, len(texts), chunk)] or [cls([])]
+        out = cls([])
+        out.lengths = np.concatenate([p.lengths for p in parts])
+        out.offsets = np.concatenate([[0], np.cumsum(out.lengths)])
+        out.flat = np.concatenate([p.flat for p in parts])
+        return out
+
     def batch(self, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """``(ids, lengths)`` for the texts at ``index``: ids right-padded with 0 to the longest of them."""
         lengths = self.lengths[index]

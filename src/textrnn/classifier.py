@@ -133,7 +133,7 @@ class TextRNNClassifier:
             self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
         else:
             self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
-        train_x = EncodedTexts(self.vectorizer_.encode(texts))
+        train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
         train_data = InMemoryTrainingData(train_x, self._label_indices(labels), params.batch_size, params.mask,
                                           rank, world)
         val_data = None
@@ -141,7 +141,7 @@ class TextRNNClassifier:
             val_texts = check_texts(validation_data[0], "validation texts")
             val_labels = [str(label) for label in validation_data[1]]
             check_classes(val_labels, self.classes_, "validation data")
-            val_data = InMemoryEvaluationData(EncodedTexts(self.vectorizer_.encode(val_texts)),
+            val_data = InMemoryEvaluationData(EncodedTexts.encode(self.vectorizer_.encode, val_texts),
                                               self._label_indices(val_labels), rank, world)
         if params.verbose:
             log(
@@ -284,7 +284,7 @@ class TextRNNClassifier:
         texts = check_texts(texts, "texts")
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        encoded = EncodedTexts(self.vectorizer_.encode(texts))
+        encoded = EncodedTexts.encode(self.vectorizer_.encode, texts)
         return predict_probabilities(self.model_, encoded, self.params_)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:

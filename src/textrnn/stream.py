@@ -41,8 +41,8 @@ from .data import (
     table_rows,
 )
 
-SHUFFLE_BUFFER_ROWS = 65_536
-WINDOW_ROWS = 65_536
+SHUFFLE_BUFFER_ROWS = 32_768
+WINDOW_ROWS = 32_768
 BLOCK_ROWS = 256  # with fewer files than ranks, rows are dealt to ranks in blocks of this many
 MAX_SKIPPED_LISTED = 1_000
 
@@ -225,7 +225,7 @@ class StreamTrainingData:
         rows = split_rows(self.stream, "train", self.val_size, self.seed, rng, self.rank, self.world)
         count = 0
         for texts, labels in windows(shuffled(rows, self.shuffle_buffer, rng), self.window_rows):
-            x = EncodedTexts(self.encode(texts))
+            x = EncodedTexts.encode(self.encode, texts)
             y = np.array([self.class_index[label] for label in labels], dtype=np.int64)
             for index in training_batches(x.lengths, self.batch_size, rng, bucketed=self.bucketed):
                 count += 1
@@ -254,4 +254,4 @@ class StreamEvaluationData:
             if unknown:
                 raise DataError(f"{self.stream.source}: label(s) {', '.join(map(repr, unknown))} not among the "
                                 f"training classes {', '.join(self.class_index)}")
-            yield EncodedTexts(self.encode(texts)), np.array([self.class_index[label] for label in labels])
+            yield EncodedTexts.encode(self.encode, texts), np.array([self.class_index[label] for label in labels])
