@@ -229,6 +229,9 @@ class TextRNNClassifier:
         """Build the model and run the training loop: the part :meth:`fit` and :meth:`fit_stream` share."""
         torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
         self.model_ = self._build_model(params)
+        embedding_coverage = None
+        if params.embeddings and checkpoint is None:
+            embedding_coverage = self._load_embeddings(params, getattr(train_data, "x", None))
         check_memory(self.model_, params, batch=params.batch_size, steps=longest, training=True)
         extra = {"params": params.model_dump(), "classes": self.classes_, "train_rows": train_rows,
                  "vectorizer": self.vectorizer_.to_dict()}
@@ -252,7 +255,21 @@ class TextRNNClassifier:
             "world_size": distributed.world_size(),
             "effective_batch_size": params.batch_size * distributed.world_size(),
             "rank_shares": result.rank_shares,
+            "embeddings": embedding_coverage,
         }
+
+    def _load_embeddings(self, params: ClassifierParams, train_x: EncodedTexts | None) -> dict:
+        from .embeddings import initialise_embedding, load_vectors
+
+        vectors = load_vectors(params.embeddings)
+        counts = None if train_x is None else np.bincount(train_x.flat, minlength=self.vectorizer_.vocab_size)
+        coverage = initialise_embedding(self.model_.embedding, self.vectorizer_.vocabulary, vectors, counts)
+        if params.verbose:
+            found = f"{coverage['words_found']:,} of {coverage['vocabulary_words']:,} vocabulary words"
+            tokens = f", {coverage['token_coverage']:.1%} of training tokens" if "token_coverage" in coverage else ""
+            log(f"embeddings {params.embeddings}: {found} ({coverage['word_coverage']:.1%}){tokens}; "
+                + (f"frozen for {params.freeze_embeddings} epoch(s)" if params.freeze_embeddings else "fine-tuned"))
+        return coverage
 
     def _build_model(self, params: ClassifierParams) -> RNNClassifier:
         return RNNClassifier(
@@ -266,6 +283,8 @@ class TextRNNClassifier:
             pooling=params.pooling,
             dropout=params.dropout,
             mask=params.mask,
+            locked_dropout=params.locked_dropout,
+            word_dropout=params.word_dropout,
         )
 
     def _label_indices(self, labels: Sequence[str]) -> np.ndarray:

@@ -122,6 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
                                help=f"{field.description} (default: {field.default})")
 
     commands.add_parser("presets", help="list the named presets")
+
+    embeddings = commands.add_parser("embeddings", help="pretrained word embeddings")
+    embeddings_commands = embeddings.add_subparsers(dest="embeddings_command", required=True)
+    vectors = embeddings_commands.add_parser(
+        "train", help="train word2vec or fastText vectors (gensim) on training texts, for --embeddings")
+    vectors.add_argument("--out", required=True, help="file to write (word2vec binary format)")
+    vectors.add_argument("--dataset", default="ag_news", help="'ag_news' (its training split) or a file of texts")
+    vectors.add_argument("--data-dir", help="AG News directory (default: TEXTRNN_DATA_DIR or the download cache)")
+    vectors.add_argument("--text-column", nargs="+", default=["text"], help="text column(s) (default: text)")
+    vectors.add_argument("--algorithm", choices=("word2vec", "fasttext"), default="word2vec",
+                         help="word2vec (skip-gram) or fasttext (skip-gram with character n-grams)")
+    vectors.add_argument("--dim", type=int, default=64, help="vector size; the classifier's embed_dim (default: 64)")
+    vectors.add_argument("--epochs", type=int, default=5, help="passes over the texts (default: 5)")
+    vectors.add_argument("--window", type=int, default=5, help="context words on each side (default: 5)")
+    vectors.add_argument("--min-count", type=int, default=2, help="ignore rarer words (default: 2)")
+    vectors.add_argument("--seed", type=int, default=0)
+    vectors.add_argument("--workers", type=int, default=1,
+                         help="training threads; only 1 gives the same vectors for the same seed (default: 1)")
     return parser
 
 
@@ -133,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_command(args, argv)
         commands = {"evaluate": evaluate_command, "predict": predict_command, "report": report_command,
                     "explain": explain_command, "compare": compare_command, "export": export_command,
-                    "serve": serve_command, "presets": presets_command}
+                    "serve": serve_command, "presets": presets_command, "embeddings": embeddings_command}
         return commands[args.command](args)
     except TrainingInterrupted as stop:
         return 128 + signal.Signals[stop.signal_name].value
@@ -141,6 +159,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             ExportError) as error:
         print(f"textrnn: error: {error}", file=sys.stderr)
         return 2
+
+
+def embeddings_command(args: argparse.Namespace) -> int:
+    from .data import load_ag_news, read_table
+    from .embeddings import train_vectors
+
+    if args.dataset == "ag_news":
+        data = load_ag_news("train", args.data_dir, args.text_column)
+    else:
+        data = read_table(args.dataset, args.text_column, label_column=None)
+    print(f"training {args.algorithm} vectors on {data.describe()} (texts only, no labels)", file=sys.stderr)
+    result = train_vectors(data.texts, args.out, args.algorithm, args.dim, args.epochs, args.window, args.min_count,
+                           args.seed, args.workers)
+    print(f"{result['words']:,} words x {result['dim']} dimensions written to {result['path']}; "
+          f"use them with: textrnn train --embeddings {result['path']} --embed-dim {result['dim']}", file=sys.stderr)
+    return 0
 
 
 def presets_command(args: argparse.Namespace) -> int:

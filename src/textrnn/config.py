@@ -30,10 +30,25 @@ class ClassifierParams(BaseModel):
     hidden_size: int = Field(64, ge=1, description="size of the recurrent state, per direction")
     num_layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
     bidirectional: bool = Field(True, description="also read each text from right to left")
-    pooling: Literal["last", "max", "mean", "attention"] = Field(
-        "max", description="how the per-step outputs become one vector: last state, max, mean or attention"
+    pooling: Literal["last", "max", "mean", "attention", "concat"] = Field(
+        "max",
+        description="how the per-step outputs become one vector: last state, max, mean, attention, "
+        "or concat (last, max and mean side by side)",
     )
     dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout on the embedding, between layers and before the head")
+    locked_dropout: bool = Field(
+        False, description="drop the same embedding features at every step of a text (variational dropout)"
+    )
+    word_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="drop whole words: this share of the vocabulary's embeddings per batch"
+    )
+    embeddings: str | None = Field(
+        None,
+        description="start the embedding from this word-vector file (word2vec .bin or text, GloVe .txt, fastText .vec)",
+    )
+    freeze_embeddings: int = Field(
+        0, ge=0, description="with embeddings: keep them frozen for this many epochs (0: fine-tune from the start)"
+    )
     mask: bool = Field(
         True,
         description="keep padding out of the recurrent state; off only reproduces the lesson's unmasked model",
@@ -42,7 +57,13 @@ class ClassifierParams(BaseModel):
     # Training
     epochs: int = Field(5, ge=1, description="passes over the training data")
     batch_size: int = Field(64, ge=1, description="texts per training step")
-    lr: float = Field(2e-3, gt=0.0, description="Adam learning rate")
+    lr: float = Field(2e-3, gt=0.0, description="Adam learning rate (the peak, with a schedule)")
+    lr_schedule: Literal["constant", "warmup-linear", "warmup-cosine"] = Field(
+        "constant",
+        description="learning rate over training: constant, or a warm-up over the first 6% of the steps "
+        "then a linear or cosine decay to 0 at the last epoch",
+    )
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="label smoothing of the cross-entropy loss")
     weight_decay: float = Field(0.0, ge=0.0, description="decoupled weight decay (AdamW); 0 gives plain Adam")
     clip_grad_norm: float | None = Field(1.0, gt=0.0, description="clip the gradient norm to this value (none: no clipping)")
     patience: int | None = Field(

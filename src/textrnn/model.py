@@ -46,14 +46,17 @@ class RNNClassifier(nn.Module):
         pooling: str = "max",
         dropout: float = 0.0,
         mask: bool = True,
+        locked_dropout: bool = False,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.pooling = pooling
         self.mask = mask
+        self.word_dropout = word_dropout
         self.num_directions = 2 if bidirectional else 1
         # Without masking, id 0 is an ordinary trainable token, as in Keras without mask_zero.
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0 if mask else None)
-        self.embedding_dropout = nn.Dropout(dropout)
+        self.embedding_dropout = LockedDropout(dropout) if locked_dropout else nn.Dropout(dropout)
         self.rnn = RECURRENT_LAYERS[cell](
             embed_dim,
             hidden_size,
@@ -62,7 +65,7 @@ class RNNClassifier(nn.Module):
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
-        features = hidden_size * self.num_directions
+        features = hidden_size * self.num_directions * (3 if pooling == "concat" else 1)
         self.attention = AttentionPooling(features) if pooling == "attention" else None
         self.head_dropout = nn.Dropout(dropout)
         self.head = nn.Linear(features, num_classes)
@@ -102,7 +105,7 @@ class RNNClassifier(nn.Module):
         padding reaches the state. With ``enforce_sorted`` the batch must be sorted longest first: that is
         the graph exported to ONNX, where packing becomes the recurrent operator's ``sequence_lens``."""
         steps = ids.shape[1]
-        embedded = self.embedding_dropout(self.embedding(ids))
+        embedded = self.embedding_dropout(self.embed(ids))
         sequence = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=enforce_sorted)
         outputs, state = self.rnn(sequence)
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=steps)
@@ -112,22 +115,62 @@ class RNNClassifier(nn.Module):
     def forward_unpadded(self, ids: torch.Tensor) -> torch.Tensor:
         """Class logits for a batch in which every row is a whole text: no padding, so no packing and no mask
         (the fast path for equal-length batches)."""
-        outputs, state = self.rnn(self.embedding_dropout(self.embedding(ids)))
+        outputs, state = self.rnn(self.embedding_dropout(self.embed(ids)))
         return self._pool_and_classify(outputs, state, None)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Look up the embeddings; in training with ``word_dropout``, some words of the vocabulary are dropped
+        whole for this batch (every occurrence becomes zeros; the rest are scaled up to compensate)."""
+        if not (self.training and self.word_dropout > 0):
+            return self.embedding(ids)
+        keep = torch.empty(self.embedding.num_embeddings, 1, device=ids.device).bernoulli_(1 - self.word_dropout)
+        weight = self.embedding.weight * keep / (1 - self.word_dropout)
+        return nn.functional.embedding(ids, weight, self.embedding.padding_idx)
 
     def _pool_and_classify(self, outputs: torch.Tensor, state, valid: torch.Tensor | None) -> torch.Tensor:
         """Pool the per-step ``outputs`` over the ``valid`` steps (None: all of them), then apply the head."""
-        if self.pooling == "last":
-            hidden = state[0] if isinstance(state, tuple) else state  # an LSTM returns (h, c)
-            # The final layer's state, one per direction; packing makes each the state at the last real token.
-            pooled = torch.cat(list(hidden[-self.num_directions :]), dim=1)
-        elif self.pooling == "max":
-            pooled = (outputs if valid is None else outputs.masked_fill(~valid[..., None], float("-inf"))).amax(dim=1)
-        elif self.pooling == "mean":
-            pooled = outputs.mean(dim=1) if valid is None else (
-                (outputs * valid[..., None]).sum(dim=1) / valid.sum(dim=1, keepdim=True))
-        else:
+        if self.pooling == "attention":
             if valid is None:
                 valid = torch.ones(outputs.shape[:2], dtype=torch.bool, device=outputs.device)
             pooled = self.attention(outputs, valid)
+        elif self.pooling == "concat":
+            pooled = torch.cat([pool_last(state, self.num_directions), pool_max(outputs, valid),
+                                pool_mean(outputs, valid)], dim=1)
+        else:
+            pooled = POOLING[self.pooling](outputs, valid) if self.pooling != "last" else pool_last(
+                state, self.num_directions)
         return self.head(self.head_dropout(pooled))
+
+
+def pool_last(state, num_directions: int) -> torch.Tensor:
+    """The final layer's state, one per direction; packing makes each the state at the last real token."""
+    hidden = state[0] if isinstance(state, tuple) else state  # an LSTM returns (h, c)
+    return torch.cat(list(hidden[-num_directions:]), dim=1)
+
+
+def pool_max(outputs: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    return (outputs if valid is None else outputs.masked_fill(~valid[..., None], float("-inf"))).amax(dim=1)
+
+
+def pool_mean(outputs: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    if valid is None:
+        return outputs.mean(dim=1)
+    return (outputs * valid[..., None]).sum(dim=1) / valid.sum(dim=1, keepdim=True)
+
+
+POOLING = {"max": pool_max, "mean": pool_mean}
+
+
+class LockedDropout(nn.Module):
+    """Dropout with one mask per text, the same at every time step (variational dropout, Gal & Ghahramani):
+    a feature is dropped for the whole text instead of flickering from word to word."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, features)
+        if not self.training or self.p == 0:
+            return x
+        mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - self.p) / (1 - self.p)
+        return x * mask

@@ -9,6 +9,7 @@ without a better validation accuracy.
 from __future__ import annotations
 
 import hashlib
+import math
 import signal
 import sys
 import threading
@@ -138,6 +139,7 @@ def train_model(
         state, best_weights = resume.state, resume.best
     else:
         state.epoch_rng_state = np.random.default_rng(params.seed).bit_generator.state
+    embedding_weight = model.embedding.weight  # the same tensor after setup; frozen epochs drop its gradient
     model, optimizer = fabric.setup(model, optimizer)
     if resume is not None:  # after setup, so that nothing between here and the first batch draws from it
         torch.set_rng_state(resume.torch_rng)
@@ -145,7 +147,9 @@ def train_model(
             torch.cuda.set_rng_state_all(resume.cuda_rng)
     if fabric.world_size > 1:  # the weights are rank 0's everywhere now; dropout should differ per rank
         torch.manual_seed(params.seed * 1000 + fabric.global_rank + state.global_step)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=params.label_smoothing)
+    steps_per_epoch = max(1, -(-(train_data.rows or 1) // params.batch_size))
+    learning_rate = lr_schedule(params.lr_schedule, params.lr, total_steps=params.epochs * steps_per_epoch)
     # What this rank trained on (since the start or the resumption): proof that ranks saw different data.
     share = {"rank": fabric.global_rank, "texts": 0, "batches": 0}
     share_digest = hashlib.blake2b(digest_size=8)
@@ -176,10 +180,14 @@ def train_model(
                 share["texts"] += len(batch[2])
                 share["batches"] += 1
                 ids, lengths, targets = fabric.to_device(batch)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(state.global_step)
                 logits = model(ids, lengths)
                 loss = loss_fn(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
                 fabric.backward(loss)
+                if params.embeddings and state.epoch <= params.freeze_embeddings:
+                    embedding_weight.grad = None  # AdamW leaves a parameter without a gradient untouched
                 if params.clip_grad_norm is not None:
                     fabric.clip_gradients(model, optimizer, max_norm=params.clip_grad_norm)
                 optimizer.step()
@@ -254,6 +262,28 @@ def train_model(
         samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in state.history) / total_seconds,
         rank_shares=distributed.all_gather_objects({**share, "digest": share_digest.hexdigest()}),
     )
+
+
+WARMUP_SHARE = 0.06
+
+
+def lr_schedule(kind: str, peak: float, total_steps: int) -> Callable[[int], float]:
+    """The learning rate at each step: a function of the step alone, so a resumed run continues the curve.
+
+    The warm-up schedules rise linearly to ``peak`` over the first 6% of the steps, then fall to 0 at the
+    last step of the last epoch, linearly or along a half cosine. Early stopping may end training before.
+    """
+    if kind == "constant":
+        return lambda step: peak
+    warmup = max(1, round(WARMUP_SHARE * total_steps))
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return peak * (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return peak * (1 - progress if kind == "warmup-linear" else 0.5 * (1 + math.cos(math.pi * progress)))
+
+    return rate
 
 
 def tensorboard_logger(directory: Path):

@@ -1,0 +1,175 @@
+"""Accuracy tools: pretrained embeddings (files, coverage, freezing), pooling and regularisation options, schedules."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_corpus
+
+from textrnn import TextRNNClassifier
+from textrnn.data import DataError
+from textrnn.embeddings import initialise_embedding, load_vectors, train_vectors
+from textrnn.model import RNNClassifier
+from textrnn.training import lr_schedule
+
+WORDS = ["match", "goal", "stock", "market", "chip", "robot"]
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    rng = np.random.default_rng(0)
+    return {word: rng.normal(size=4).astype(np.float32) for word in WORDS}
+
+
+def write_vector_file(path, vectors, kind: str):
+    from gensim.models import KeyedVectors
+
+    if kind == "word2vec-binary":
+        keyed = KeyedVectors(vector_size=4)
+        keyed.add_vectors(list(vectors), np.stack(list(vectors.values())))
+        keyed.save_word2vec_format(str(path), binary=True)
+        return
+    lines = [f"{word} " + " ".join(f"{x:.6f}" for x in vector) for word, vector in vectors.items()]
+    header = [] if kind == "glove" else [f"{len(vectors)} 4"]
+    path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind, name", [("word2vec-binary", "v.bin"), ("word2vec-text", "v.txt"),
+                                        ("glove", "glove.6B.4d.txt"), ("fasttext-vec", "cc.en.4.vec")])
+def test_every_supported_file_format_loads_the_same_vectors(tmp_path, vectors, kind, name):
+    path = tmp_path / name
+    write_vector_file(path, vectors, kind)
+    loaded = load_vectors(path)
+    assert sorted(loaded.index_to_key) == sorted(WORDS)
+    for word, vector in vectors.items():
+        np.testing.assert_allclose(loaded[word], vector, atol=1e-5)
+
+
+def test_bad_embedding_files_are_named(tmp_path):
+    with pytest.raises(DataError, match="no such embeddings file"):
+        load_vectors(tmp_path / "missing.vec")
+    bad = tmp_path / "bad.vec"
+    bad.write_text("2 4\nmatch 0.1 0.2\ngoal 0.1 0.2 0.3 0.4\n")
+    with pytest.raises(DataError, match="bad.vec: not a readable word2vec/fastText text embeddings file"):
+        load_vectors(bad)
+
+
+def test_coverage_counts_words_and_tokens(tmp_path, vectors):
+    path = tmp_path / "v.vec"
+    write_vector_file(path, {**vectors, "Market": vectors["market"]}, "fasttext-vec")
+    vocabulary = ["[PAD]", "[UNK]", "match", "goal", "weather", "stock"]
+    embedding = torch.nn.Embedding(len(vocabulary), 4, padding_idx=0)
+    counts = np.array([50, 10, 5, 5, 20, 10])  # padding is never counted as a token
+    coverage = initialise_embedding(embedding, vocabulary, load_vectors(path), counts)
+    assert coverage["words_found"] == 3 and coverage["vocabulary_words"] == 4
+    assert coverage["word_coverage"] == pytest.approx(0.75)
+    assert coverage["token_coverage"] == pytest.approx((5 + 5 + 10) / (10 + 5 + 5 + 20 + 10))
+    np.testing.assert_allclose(embedding.weight[2].detach().numpy(), vectors["match"], atol=1e-6)
+    with pytest.raises(DataError, match="set embed_dim=4"):
+        initialise_embedding(torch.nn.Embedding(6, 8), vocabulary, load_vectors(path))
+
+
+def fit_with_vectors(tmp_path, freeze: int, epochs: int = 2):
+    texts, labels = synthetic_corpus(300)
+    path = tmp_path / "vectors.bin"
+    train_vectors(texts, path, dim=8, epochs=2, min_count=1, seed=0)
+    clf = TextRNNClassifier(embeddings=str(path), freeze_embeddings=freeze, embed_dim=8, hidden_size=8,
+                            epochs=epochs, val_size=0)  # no validation: the last epoch is kept
+    clf.fit(texts, labels)
+    loaded = load_vectors(path)
+    vocabulary = clf.vectorizer_.vocabulary
+    weight = clf.model_.embedding.weight.detach().numpy()
+    return clf, [(weight[i], loaded[word]) for i, word in enumerate(vocabulary) if i >= 2 and word in loaded]
+
+
+def test_frozen_embeddings_stay_frozen(tmp_path):
+    clf, pairs = fit_with_vectors(tmp_path, freeze=5, epochs=2)
+    assert clf.fit_info_["embeddings"]["word_coverage"] == 1.0  # every word of the vocabulary has a vector
+    assert pairs and all(np.allclose(now, start, atol=1e-6) for now, start in pairs)
+
+
+def test_embeddings_frozen_for_the_first_epoch_then_fine_tuned(tmp_path):
+    _, pairs = fit_with_vectors(tmp_path, freeze=1, epochs=2)
+    assert any(not np.allclose(now, start, atol=1e-4) for now, start in pairs)
+
+
+def test_trained_vectors_are_reproducible_with_one_worker(tmp_path):
+    texts, _ = synthetic_corpus(200)
+    for name in ("a.bin", "b.bin"):
+        train_vectors(texts, tmp_path / name, dim=8, epochs=2, min_count=1, seed=3)
+    first, second = load_vectors(tmp_path / "a.bin"), load_vectors(tmp_path / "b.bin")
+    np.testing.assert_array_equal(first.vectors, second.vectors)
+    train_vectors(texts, tmp_path / "ft.bin", algorithm="fasttext", dim=8, epochs=1, min_count=1)
+    assert load_vectors(tmp_path / "ft.bin").vector_size == 8
+
+
+def test_embeddings_cli_writes_a_file_train_can_use(tmp_path):
+    import csv
+
+    from textrnn.cli import main
+
+    texts, labels = synthetic_corpus(300)
+    with open(tmp_path / "d.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *zip(texts, labels)])
+    assert main(["embeddings", "train", "--dataset", str(tmp_path / "d.csv"), "--out", str(tmp_path / "v.bin"),
+                 "--dim", "8", "--min-count", "1", "--epochs", "1"]) == 0
+    assert main(["train", "--dataset", str(tmp_path / "d.csv"), "--embeddings", str(tmp_path / "v.bin"),
+                 "--embed-dim", "8", "--hidden-size", "8", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+
+
+# ------------------------------------------------------------------------------ model and training options
+
+
+@pytest.mark.parametrize("pooling", ["concat", "last", "max", "mean", "attention"])
+def test_pooling_is_padding_invariant(pooling):
+    torch.manual_seed(0)
+    model = RNNClassifier(vocab_size=30, num_classes=3, embed_dim=6, hidden_size=5, pooling=pooling,
+                          cell="lstm").eval()
+    ids = torch.tensor([[4, 5, 6, 0, 0], [7, 8, 9, 10, 11]])
+    together = model(ids, torch.tensor([3, 5]))
+    alone = model(ids[:1, :3], torch.tensor([3]))
+    torch.testing.assert_close(together[:1], alone)
+    assert together.shape == (2, 3)
+
+
+def test_locked_dropout_uses_one_mask_per_text():
+    torch.manual_seed(0)
+    model = RNNClassifier(vocab_size=30, num_classes=3, embed_dim=64, hidden_size=5, dropout=0.5,
+                          locked_dropout=True).train()
+    dropped = model.embedding_dropout(torch.ones(2, 7, 64))
+    assert torch.equal(dropped[:, :1].expand_as(dropped), dropped)  # the same features at every step
+    assert (dropped == 0).any()
+    assert torch.equal(model.eval().embedding_dropout(torch.ones(2, 7, 64)), torch.ones(2, 7, 64))
+
+
+def test_word_dropout_drops_every_occurrence_of_a_word():
+    torch.manual_seed(1)
+    model = RNNClassifier(vocab_size=30, num_classes=3, embed_dim=8, hidden_size=5, word_dropout=0.5).train()
+    ids = torch.tensor([[3, 3, 4, 4, 5, 5, 6, 6, 7, 7]])
+    rows = model.embed(ids)[0]
+    zero = (rows == 0).all(dim=1)
+    assert zero.any() and not zero.all()
+    assert torch.equal(zero[0::2], zero[1::2])  # both occurrences of each word share its fate
+    torch.testing.assert_close(model.eval().embed(ids), model.embedding(ids))
+
+
+def test_learning_rate_schedules():
+    flat = lr_schedule("constant", 0.01, 100)
+    assert flat(0) == flat(99) == 0.01
+    for kind in ("warmup-linear", "warmup-cosine"):
+        rate = lr_schedule(kind, 0.01, 100)
+        rates = [rate(step) for step in range(100)]
+        assert rates[0] < rates[5] == pytest.approx(0.01)  # warm-up over 6 steps
+        assert all(a >= b for a, b in zip(rates[6:], rates[7:]))  # then it only falls
+        assert rate(100) == pytest.approx(0.0)
+
+
+def test_training_options_fit_and_round_trip(tmp_path):
+    texts, labels = synthetic_corpus(300)
+    clf = TextRNNClassifier(pooling="concat", locked_dropout=True, word_dropout=0.1, label_smoothing=0.1,
+                            lr_schedule="warmup-cosine", embed_dim=8, hidden_size=8, epochs=6, lr=1e-2, batch_size=16)
+    clf.fit(texts, labels)
+    assert clf.score(*synthetic_corpus(150, seed=5)) > 0.8
+    loaded = TextRNNClassifier.load(clf.save(tmp_path / "m"))
+    np.testing.assert_allclose(loaded.predict_proba(texts[:20]), clf.predict_proba(texts[:20]), atol=1e-6)
+    with pytest.raises(Exception, match="lr_schedule"):
+        TextRNNClassifier(lr_schedule="sometimes").fit(texts, labels)
