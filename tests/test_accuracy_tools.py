@@ -1,5 +1,7 @@
 """Accuracy tools: pretrained embeddings (files, coverage, freezing), pooling and regularisation options, schedules."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -114,6 +116,8 @@ def test_embeddings_cli_writes_a_file_train_can_use(tmp_path):
                  "--dim", "8", "--min-count", "1", "--epochs", "1"]) == 0
     assert main(["train", "--dataset", str(tmp_path / "d.csv"), "--embeddings", str(tmp_path / "v.bin"),
                  "--embed-dim", "8", "--hidden-size", "8", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["embeddings"]["word_coverage"] > 0.9
 
 
 # ------------------------------------------------------------------------------ model and training options
@@ -173,3 +177,79 @@ def test_training_options_fit_and_round_trip(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts[:20]), clf.predict_proba(texts[:20]), atol=1e-6)
     with pytest.raises(Exception, match="lr_schedule"):
         TextRNNClassifier(lr_schedule="sometimes").fit(texts, labels)
+
+
+@pytest.mark.parametrize("kind", ["bpe", "wordpiece", "unigram"])
+def test_subword_vocabularies_spell_unseen_words(kind, tmp_path):
+    from textrnn.vectorizer import PAD_ID, UNK_ID, TextVectorizer
+
+    texts, labels = synthetic_corpus(300)
+    vectorizer = TextVectorizer(80, vocabulary_type=kind).adapt(texts)
+    assert vectorizer.vocabulary[PAD_ID] == "[PAD]" and vectorizer.vocabulary[UNK_ID] == "[UNK]"
+    assert vectorizer.vocab_size <= 80
+    unseen = vectorizer.encode(["robotics marketplace"])[0]
+    assert len(unseen) > 2 and UNK_ID not in unseen  # spelt in pieces, not one unknown id
+    assert TextVectorizer(80).adapt(texts).encode(["robotics marketplace"])[0] == [UNK_ID, UNK_ID]
+    again = TextVectorizer.from_dict(json.loads(json.dumps(vectorizer.to_dict())))
+    assert again.vocabulary_type == kind and again.encode(texts[:20]) == vectorizer.encode(texts[:20])
+
+    clf = TextRNNClassifier(vocabulary_type=kind, max_tokens=80, embed_dim=8, hidden_size=8, epochs=3,
+                            batch_size=16, lr=1e-2).fit(texts, labels)
+    loaded = TextRNNClassifier.load(clf.save(tmp_path / "m"))
+    np.testing.assert_allclose(loaded.predict_proba(texts[:10]), clf.predict_proba(texts[:10]), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ tune
+
+
+def synthetic_csv(tmp_path, rows=400):
+    import csv
+
+    texts, labels = synthetic_corpus(rows)
+    path = tmp_path / "d.csv"
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *zip(texts, labels)])
+    return path
+
+
+SMALL_SPACE = {"hidden_size": ("categorical", [4, 8]), "lr": ("log", (1e-3, 1e-2))}
+
+
+def test_tune_respects_its_budget_and_writes_a_trainable_config(tmp_path):
+    import time
+
+    from textrnn.config import RunConfig
+    from textrnn.tune import tune
+
+    config = RunConfig(dataset=str(synthetic_csv(tmp_path, 3000)), embed_dim=8, epochs=50, patience=None)
+    started = time.monotonic()
+    summary = tune(config, budget_seconds=8, out=tmp_path / "tuned.yaml", search_space=SMALL_SPACE)
+    elapsed = time.monotonic() - started
+    one_epoch = min(t["seconds"] for t in summary["trials"] if t["seconds"]) / 50 * 2  # generous: 2 epochs' time
+    assert elapsed <= 8 + one_epoch + 3  # no trial starts after the budget; a running one stops at an epoch end
+    assert any(t["stopped"] == "budget" for t in summary["trials"])  # 50 epochs cannot fit in 8 s
+    assert 0.3 < summary["best_validation_accuracy"] <= 1.0
+
+    from textrnn.cli import read_yaml_config
+
+    tuned = read_yaml_config(tmp_path / "tuned.yaml")
+    assert tuned["hidden_size"] in (4, 8) and tuned["hidden_size"] == summary["best_params"]["hidden_size"]
+    RunConfig(**tuned)  # a valid training configuration
+    assert json.loads((tmp_path / "tuned.trials.json").read_text())["trials"]
+
+
+def test_tune_stops_after_the_trials_asked_for(tmp_path):
+    from textrnn.cli import main
+
+    assert main(["tune", "--dataset", str(synthetic_csv(tmp_path)), "--budget-minutes", "5", "--trials", "2",
+                 "--epochs", "1", "--embed-dim", "4", "--tuned", str(tmp_path / "t.yaml")]) == 0
+    trials = json.loads((tmp_path / "t.trials.json").read_text())["trials"]
+    assert len(trials) == 2
+
+
+def test_tune_needs_a_validation_split(tmp_path):
+    from textrnn.config import ConfigError, RunConfig
+    from textrnn.tune import tune
+
+    with pytest.raises(ConfigError, match="val_size"):
+        tune(RunConfig(dataset=str(synthetic_csv(tmp_path)), val_size=0), budget_seconds=5)

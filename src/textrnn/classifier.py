@@ -132,7 +132,7 @@ class TextRNNClassifier:
         if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
             self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
         else:
-            self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
+            self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
         train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
         train_data = InMemoryTrainingData(train_x, self._label_indices(labels), params.batch_size, params.mask,
                                           rank, world)
@@ -186,10 +186,13 @@ class TextRNNClassifier:
             found = None
             if rank == 0:
                 texts = scan(stream, params.val_size, params.seed, summary, params.max_length)
-                vectorizer = TextVectorizer(params.max_tokens, params.max_length).adapt(texts)
+                vectorizer = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
+                # The scan counts words; subword pieces are not known before the vocabulary is, so with a
+                # subword vocabulary truncation is not counted and the memory check sees words (an underestimate).
+                words = params.vocabulary_type == "word"
                 found = {"vectorizer": vectorizer.to_dict(), "labels": sorted(summary.labels),
                          "train_rows": summary.train_rows, "validation_rows": summary.validation_rows,
-                         "longest": summary.longest_tokens, "truncated": summary.truncated}
+                         "longest": summary.longest_tokens, "truncated": summary.truncated if words else None}
             found = distributed.broadcast(found)
             vectorizer = TextVectorizer.from_dict(found["vectorizer"], "rank 0")
         if not found["train_rows"]:

@@ -4,6 +4,8 @@
     textrnn evaluate RUN_DIR [--data FILE]
     textrnn predict RUN_DIR "some text" ... | --input FILE | < lines.txt
     textrnn presets
+    textrnn tune --budget-minutes 30 [training flags]
+    textrnn embeddings train --out vectors.bin
 
 Training flags are made from :class:`textrnn.config.RunConfig`, so every parameter has the same name
 here (``--hidden-size``), in a YAML config (``hidden_size:``) and in Python (``hidden_size=``).
@@ -123,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("presets", help="list the named presets")
 
+    tune_parser = commands.add_parser(
+        "tune", help="search hyperparameters (Optuna) on the validation split within a time budget")
+    tune_parser.add_argument("--budget-minutes", type=float, required=True, help="wall time for the whole search")
+    tune_parser.add_argument("--trials", type=int, help="stop after this many trials (default: only the budget)")
+    tune_parser.add_argument("--tuned", default="tuned.yaml",
+                             help="YAML file for the best configuration (default: tuned.yaml); trials go to "
+                                  "the same name with .trials.json")
+    tune_parser.add_argument("--config", help="YAML file of fixed parameters (the search varies the others)")
+    add_param_flags(tune_parser, RunConfig.model_fields)
+
     embeddings = commands.add_parser("embeddings", help="pretrained word embeddings")
     embeddings_commands = embeddings.add_subparsers(dest="embeddings_command", required=True)
     vectors = embeddings_commands.add_parser(
@@ -151,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_command(args, argv)
         commands = {"evaluate": evaluate_command, "predict": predict_command, "report": report_command,
                     "explain": explain_command, "compare": compare_command, "export": export_command,
-                    "serve": serve_command, "presets": presets_command, "embeddings": embeddings_command}
+                    "serve": serve_command, "presets": presets_command, "embeddings": embeddings_command,
+                    "tune": tune_command}
         return commands[args.command](args)
     except TrainingInterrupted as stop:
         return 128 + signal.Signals[stop.signal_name].value
@@ -189,13 +202,26 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> int:
     flag_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume")}
     if args.resume:
         return resume_command(args.resume, flag_values, argv)
+    train_run(run_config(args.config, flag_values), argv=["textrnn", *argv])
+    return 0
+
+
+def run_config(config_file: str | None, flag_values: dict[str, Any]) -> RunConfig:
+    """Defaults, then the preset, then the config file, then the flags."""
     file_values: dict[str, Any] = {}
-    if args.config:
-        file_values = read_yaml_config(Path(args.config))
+    if config_file:
+        file_values = read_yaml_config(Path(config_file))
     preset_name = flag_values.get("preset") or file_values.get("preset") or "default"
     values = {"verbose": True, **preset(preset_name), **file_values, **flag_values, "preset": preset_name}
-    config = validate(RunConfig, values)
-    train_run(config, argv=["textrnn", *argv])
+    return validate(RunConfig, values)
+
+
+def tune_command(args: argparse.Namespace) -> int:
+    from .tune import tune
+
+    own = ("command", "config", "budget_minutes", "trials", "tuned")
+    config = run_config(args.config, {k: v for k, v in vars(args).items() if k not in own})
+    tune(config, budget_seconds=args.budget_minutes * 60, trials=args.trials, out=args.tuned)
     return 0
 
 

@@ -23,6 +23,9 @@ class ClassifierParams(BaseModel):
     # Vectorizer
     max_tokens: int = Field(20_000, ge=3, description="vocabulary size, padding (0) and out-of-vocabulary (1) included")
     max_length: int | None = Field(None, ge=1, description="keep at most this many tokens of each text (none: all)")
+    vocabulary_type: Literal["word", "bpe", "wordpiece", "unigram"] = Field(
+        "word", description="whole words, or subword pieces (bpe, wordpiece, unigram) so that rare words are spelt"
+    )
 
     # Model
     cell: Literal["rnn", "lstm", "gru"] = Field("gru", description="recurrent cell: rnn (Elman, tanh), lstm or gru")

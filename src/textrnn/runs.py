@@ -188,6 +188,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
             "ranks": clf.fit_info_["rank_shares"],
         },
     }
+    metrics["data"]["embeddings"] = clf.fit_info_["embeddings"]  # the coverage of a pretrained embedding file
     metrics["timing"]["wall_seconds"] = time.perf_counter() - wall_start
     clf.save(run_dir)
     write_json_atomic(run_dir / "metrics.json", metrics)

@@ -6,7 +6,9 @@ The pipeline has three named stages, stored together as one Hugging Face tokeniz
   ``lower_and_strip_punctuation``): ``"U.S. stocks' rally!"`` -> ``"us stocks rally"``;
 * pre-tokenizer: split on whitespace;
 * model: a word-level vocabulary of ``max_tokens`` entries ordered by frequency, where id 0 is padding
-  (``[PAD]``) and id 1 stands for every word outside the vocabulary (``[UNK]``).
+  (``[PAD]``) and id 1 stands for every word outside the vocabulary (``[UNK]``); or, with
+  ``vocabulary_type`` ``bpe``, ``wordpiece`` or ``unigram``, a subword vocabulary of that size that spells
+  rare and unseen words in pieces (ids 0 and 1 stay padding and unknown).
 
 One difference from Keras: lower-casing covers all of Unicode ("ÉTÉ" -> "été"), not only ASCII.
 """
@@ -23,39 +25,59 @@ from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, tr
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
 FORMAT = "textrnn.vectorizer/1"
+VOCABULARY_TYPES = ("word", "bpe", "wordpiece", "unigram")
 PUNCTUATION_PATTERN = "[" + "".join("\\" + c for c in string.punctuation) + "]"
 
 
 class TextVectorizer:
     """Adapt a vocabulary on training texts, then turn texts into lists of token ids."""
 
-    def __init__(self, max_tokens: int = 20_000, max_length: int | None = None) -> None:
+    def __init__(self, max_tokens: int = 20_000, max_length: int | None = None, vocabulary_type: str = "word") -> None:
         if max_tokens < 3:
             raise ValueError(f"max_tokens must be at least 3 (padding, out-of-vocabulary and one word), got {max_tokens}")
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be at least 1 or None, got {max_length}")
+        if vocabulary_type not in VOCABULARY_TYPES:
+            raise ValueError(f"vocabulary_type must be one of {', '.join(VOCABULARY_TYPES)}, got {vocabulary_type!r}")
         self.max_tokens = max_tokens
         self.max_length = max_length
+        self.vocabulary_type = vocabulary_type
         self.tokenizer = self._empty_tokenizer()
         self.adapted = False
 
-    @staticmethod
-    def _empty_tokenizer() -> Tokenizer:
-        tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    def _empty_tokenizer(self) -> Tokenizer:
+        model = {"word": lambda: models.WordLevel(unk_token=UNK), "bpe": lambda: models.BPE(unk_token=UNK),
+                 "wordpiece": lambda: models.WordPiece(unk_token=UNK), "unigram": models.Unigram}[self.vocabulary_type]()
+        tokenizer = Tokenizer(model)
         tokenizer.normalizer = normalizers.Sequence(
             [normalizers.Lowercase(), normalizers.Replace(Regex(PUNCTUATION_PATTERN), "")]
         )
         tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
         return tokenizer
 
+    def _trainer(self):
+        options = dict(vocab_size=self.max_tokens, special_tokens=[PAD, UNK], show_progress=False)
+        if self.vocabulary_type == "word":
+            return trainers.WordLevelTrainer(**options)
+        if self.vocabulary_type == "bpe":
+            return trainers.BpeTrainer(**options)
+        if self.vocabulary_type == "wordpiece":
+            return trainers.WordPieceTrainer(**options)
+        return trainers.UnigramTrainer(**options, unk_token=UNK)
+
     def adapt(self, texts: Iterable[str]) -> "TextVectorizer":
-        """Build the vocabulary from ``texts``: the ``max_tokens - 2`` most frequent words.
+        """Build the vocabulary from ``texts``: the ``max_tokens - 2`` most frequent words, or with a subword
+        ``vocabulary_type`` (bpe, wordpiece, unigram) that many word pieces, so a rare word is spelt in pieces
+        instead of becoming the out-of-vocabulary id.
 
         ``texts`` may be any iterable, a generator over a file included: only the word counts are kept.
         """
         self.tokenizer = self._empty_tokenizer()
-        trainer = trainers.WordLevelTrainer(vocab_size=self.max_tokens, special_tokens=[PAD, UNK], show_progress=False)
-        self.tokenizer.train_from_iterator(texts, trainer, length=len(texts) if isinstance(texts, Sequence) else None)
+        length = len(texts) if isinstance(texts, Sequence) else None
+        self.tokenizer.train_from_iterator(texts, self._trainer(), length=length)
+        vocab = self.tokenizer.get_vocab()
+        if vocab.get(PAD) != PAD_ID or vocab.get(UNK) != UNK_ID:  # every trainer puts the special tokens first
+            raise RuntimeError(f"the {self.vocabulary_type} trainer did not give {PAD} id 0 and {UNK} id 1")
         self.adapted = True
         return self
 
@@ -95,6 +117,7 @@ class TextVectorizer:
             "format": FORMAT,
             "max_tokens": self.max_tokens,
             "max_length": self.max_length,
+            "vocabulary_type": self.vocabulary_type,
             "tokenizer": json.loads(self.tokenizer.to_str()),
         }
 
@@ -102,7 +125,8 @@ class TextVectorizer:
     def from_dict(cls, data: dict, source: str = "vectorizer") -> "TextVectorizer":
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{source}: not a textrnn vectorizer (expected format {FORMAT!r})")
-        vectorizer = cls(max_tokens=data["max_tokens"], max_length=data["max_length"])
+        vectorizer = cls(max_tokens=data["max_tokens"], max_length=data["max_length"],
+                         vocabulary_type=data.get("vocabulary_type", "word"))
         try:
             vectorizer.tokenizer = Tokenizer.from_str(json.dumps(data["tokenizer"]))
         except Exception as error:  # tokenizers raises a bare Exception for malformed JSON

@@ -1,0 +1,128 @@
+"""Hyperparameter search with Optuna, on the validation split only, within a wall-time budget.
+
+:func:`tune` samples parameters from :data:`SEARCH_SPACE` (TPE, seeded), trains each trial on the
+training part, and scores it by its best validation accuracy; the test data is never read. A trial that
+trails the median of earlier trials at the same epoch is pruned. The budget holds: no trial starts after
+it, and a running trial is stopped at its next epoch end once it is spent, so the search overruns by at
+most one epoch. The result is a YAML config that ``textrnn train --config`` runs as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import CLASSIFIER_PARAM_NAMES, ConfigError, RunConfig
+from .files import write_bytes_atomic
+from .training import log
+
+# name -> (kind, choices or (low, high)); the ranges around the default model that matter most on AG News.
+SEARCH_SPACE: dict[str, tuple[str, Any]] = {
+    "cell": ("categorical", ["gru", "lstm"]),
+    "embed_dim": ("categorical", [64, 128]),
+    "hidden_size": ("categorical", [64, 128]),
+    "pooling": ("categorical", ["max", "concat", "attention"]),
+    "dropout": ("float", (0.1, 0.5)),
+    "word_dropout": ("float", (0.0, 0.2)),
+    "lr": ("log", (5e-4, 5e-3)),
+    "batch_size": ("categorical", [32, 64, 128]),
+    "lr_schedule": ("categorical", ["constant", "warmup-linear"]),
+    "label_smoothing": ("float", (0.0, 0.2)),
+}
+
+
+class BudgetSpent(Exception):
+    """Raised inside a trial when the search's time is up."""
+
+
+def tune(
+    config: RunConfig,
+    budget_seconds: float,
+    trials: int | None = None,
+    out: str | Path = "tuned.yaml",
+    search_space: dict[str, tuple[str, Any]] | None = None,
+    load_data: Callable | None = None,
+) -> dict:
+    """Search, write the best configuration to ``out`` (YAML) and the trials next to it (JSON); return both."""
+    try:
+        import optuna
+    except ModuleNotFoundError:
+        raise ConfigError("tune: needs the optuna package: pip install 'textrnn[tune]'") from None
+    import yaml
+
+    from .classifier import TextRNNClassifier
+    from .data import train_val_split
+    from .runs import load_training_data
+
+    if budget_seconds <= 0:
+        raise ConfigError(f"budget: expected a positive number of minutes, got {budget_seconds / 60:g}")
+    if config.val_size <= 0:
+        raise ConfigError("val_size: tune scores trials on the validation split, so it must be above 0")
+    space = search_space or SEARCH_SPACE
+    train_all, _, classes = (load_data or load_training_data)(config)  # the test part is not used
+    train, val = train_val_split(train_all, config.val_size, config.seed)
+    base = {name: getattr(config, name) for name in CLASSIFIER_PARAM_NAMES}
+    deadline = time.monotonic() + budget_seconds
+    log(f"tune: {len(train):,} training rows, {len(val):,} validation rows ({train_all.source}); "
+        f"budget {budget_seconds / 60:.1f} min" + (f", at most {trials} trials" if trials else ""))
+
+    def objective(trial) -> float:
+        sampled = {name: _suggest(trial, name, kind, values) for name, (kind, values) in space.items()}
+        params = {**base, **sampled, "verbose": False}
+        best = 0.0
+
+        def after_epoch(record: dict, model) -> None:
+            nonlocal best
+            best = max(best, record["val_accuracy"])
+            trial.report(record["val_accuracy"], record["epoch"])
+            if time.monotonic() > deadline:
+                raise BudgetSpent
+            if trial.should_prune():
+                raise optuna.TrialPruned
+
+        started = time.monotonic()
+        try:
+            TextRNNClassifier(**params).fit(train.texts, train.labels, validation_data=(val.texts, val.labels),
+                                            classes=classes, on_epoch_end=after_epoch)
+        except BudgetSpent:
+            trial.set_user_attr("stopped", "budget")
+        trial.set_user_attr("seconds", time.monotonic() - started)
+        log(f"  trial {trial.number}: validation accuracy {best:.4f} in {time.monotonic() - started:.0f} s  {sampled}")
+        return best
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    started = time.monotonic()
+    study.optimize(objective, n_trials=trials, timeout=budget_seconds)
+    finished = [t for t in study.trials if t.value is not None]
+    if not finished:
+        raise ConfigError("tune: no trial finished within the budget; give it more time")
+    best = study.best_trial
+    tuned = {**{k: v for k, v in config.model_dump().items() if k not in ("out", "verbose")}, **best.params}
+    out = Path(out)
+    write_bytes_atomic(out, yaml.safe_dump(tuned, sort_keys=False).encode())
+    summary = {
+        "best_validation_accuracy": best.value,
+        "best_params": best.params,
+        "seconds": time.monotonic() - started,
+        "budget_seconds": budget_seconds,
+        "validation": val.source,
+        "trials": [{"number": t.number, "state": t.state.name, "validation_accuracy": t.value, "params": t.params,
+                    "seconds": t.user_attrs.get("seconds"), "stopped": t.user_attrs.get("stopped")}
+                   for t in study.trials],
+    }
+    write_bytes_atomic(out.with_suffix(".trials.json"), json.dumps(summary, indent=2).encode())
+    log(f"tune: best validation accuracy {best.value:.4f} (trial {best.number} of {len(study.trials)}, "
+        f"{summary['seconds'] / 60:.1f} min); config written to {out}; train it with: textrnn train --config {out}")
+    return summary
+
+
+def _suggest(trial, name: str, kind: str, values: Any):
+    if kind == "categorical":
+        return trial.suggest_categorical(name, values)
+    if kind == "log":
+        return trial.suggest_float(name, *values, log=True)
+    return trial.suggest_float(name, *values)
