@@ -253,3 +253,80 @@ def test_tune_needs_a_validation_split(tmp_path):
 
     with pytest.raises(ConfigError, match="val_size"):
         tune(RunConfig(dataset=str(synthetic_csv(tmp_path)), val_size=0), budget_seconds=5)
+
+
+# ------------------------------------------------------------------------------------ language models
+
+
+@pytest.fixture(scope="module")
+def language_model_dir(tmp_path_factory):
+    from textrnn.lm import pretrain
+
+    texts, _ = synthetic_corpus(600)
+    directory = tmp_path_factory.mktemp("lm") / "lm"
+    pretrain(texts, directory, cell="lstm", embed_dim=8, hidden_size=8, num_layers=2, bidirectional=True,
+             epochs=3, batch_size=16, lr=1e-2, verbose=False)
+    return directory
+
+
+def test_language_model_perplexity_falls(language_model_dir):
+    record = json.loads((language_model_dir / "lm.json").read_text())
+    for direction in ("forward", "backward"):
+        history = record["history"][direction]
+        assert history[0]["epoch"] == 0
+        perplexities = [h["held_out_perplexity"] for h in history]
+        # The corpus is random filler words (12 of them) around keywords, so about 13 is the floor.
+        assert perplexities[-1] < 0.85 * perplexities[0]  # well below the untrained model (about the vocabulary)
+        assert perplexities[-1] < perplexities[1]
+
+
+def test_fine_tuning_starts_from_the_language_model(language_model_dir):
+    from textrnn.lm import load_lm
+
+    texts, labels = synthetic_corpus(300)
+    clf = TextRNNClassifier(init_from=str(language_model_dir), cell="lstm", embed_dim=8, hidden_size=8, num_layers=2,
+                            epochs=1, gradual_unfreezing=True, discriminative_lr=2.6, val_size=0, batch_size=16)
+    clf.fit(texts, labels)
+    _, vectorizer, models = load_lm(language_model_dir)
+    assert clf.vectorizer_.vocabulary == vectorizer.vocabulary  # the language model's vocabulary
+    # Epoch 1 of gradual unfreezing trains the head alone, so the pretrained weights are exactly there.
+    rnn = dict(clf.model_.rnn.named_parameters())
+    torch.testing.assert_close(clf.model_.embedding.weight, models["forward"].embedding.weight)
+    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
+        source = dict(models[direction].rnn.named_parameters())
+        torch.testing.assert_close(rnn["weight_hh_l0" + suffix], source["weight_hh_l0"])
+        torch.testing.assert_close(rnn["weight_ih_l0" + suffix], source["weight_ih_l0"])
+        upper, half = rnn["weight_ih_l1" + suffix], source["weight_ih_l1"].shape[1]
+        own = slice(0, half) if direction == "forward" else slice(half, 2 * half)
+        other = slice(half, 2 * half) if direction == "forward" else slice(0, half)
+        torch.testing.assert_close(upper[:, own], source["weight_ih_l1"])
+        assert not upper[:, other].any()
+
+
+def test_language_model_must_match_the_classifier(language_model_dir):
+    from textrnn.config import ConfigError
+
+    texts, labels = synthetic_corpus(100)
+    with pytest.raises(ConfigError, match=r"init_from: .* hidden_size=8 \(here 16\)"):
+        TextRNNClassifier(init_from=str(language_model_dir), cell="lstm", embed_dim=8, hidden_size=16,
+                          num_layers=2).fit(texts, labels)
+
+
+def test_generate_samples_known_words_reproducibly(language_model_dir):
+    from textrnn.lm import generate, load_lm
+
+    words = generate(language_model_dir, "the match", words=12, seed=1)
+    vocabulary = set(load_lm(language_model_dir)[1].vocabulary) - {"[PAD]", "[UNK]"}
+    assert len(words.split()) == 12 and set(words.split()) <= vocabulary
+    assert generate(language_model_dir, "the match", words=12, seed=1) == words
+
+
+def test_layer_groups_run_top_down():
+    from textrnn.training import layer_groups
+
+    model = RNNClassifier(vocab_size=30, num_classes=3, embed_dim=4, hidden_size=5, num_layers=2, pooling="attention")
+    groups = layer_groups(model)
+    assert len(groups) == 4  # head and attention, layer 2, layer 1, embedding
+    assert groups[0][0] is not model.embedding.weight and groups[-1] == [model.embedding.weight]
+    assert any(p is model.rnn.weight_hh_l1_reverse for p in groups[1])
+    assert sum(p.numel() for g in groups for p in g) == sum(p.numel() for p in model.parameters())

@@ -131,6 +131,9 @@ class TextRNNClassifier:
         self.classes_, self.params_ = classes, params
         if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
             self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
+        elif params.init_from:  # the language model's vocabulary, which its embedding rows are for
+            self.vectorizer_ = language_model(params)[1]
+            self.vectorizer_.max_length = params.max_length
         else:
             self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
         train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
@@ -186,7 +189,14 @@ class TextRNNClassifier:
             found = None
             if rank == 0:
                 texts = scan(stream, params.val_size, params.seed, summary, params.max_length)
-                vectorizer = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
+                if params.init_from:  # the language model's vocabulary; the pass still counts rows and labels
+                    vectorizer = language_model(params)[1]
+                    vectorizer.max_length = params.max_length
+                    for _ in texts:
+                        pass
+                else:
+                    vectorizer = TextVectorizer(params.max_tokens, params.max_length,
+                                                params.vocabulary_type).adapt(texts)
                 # The scan counts words; subword pieces are not known before the vocabulary is, so with a
                 # subword vocabulary truncation is not counted and the memory check sees words (an underestimate).
                 words = params.vocabulary_type == "word"
@@ -235,6 +245,10 @@ class TextRNNClassifier:
         embedding_coverage = None
         if params.embeddings and checkpoint is None:
             embedding_coverage = self._load_embeddings(params, getattr(train_data, "x", None))
+        if params.init_from and checkpoint is None:
+            initialise_from_lm(self.model_, language_model(params)[2])
+            if params.verbose:
+                log(f"started from the language model in {params.init_from} (embedding and recurrent layers)")
         check_memory(self.model_, params, batch=params.batch_size, steps=longest, training=True)
         extra = {"params": params.model_dump(), "classes": self.classes_, "train_rows": train_rows,
                  "vectorizer": self.vectorizer_.to_dict()}
@@ -431,6 +445,46 @@ class TextRNNClassifier:
         clf.model_.load_state_dict(weights)
         clf.model_.eval()
         return clf
+
+
+def language_model(params: ClassifierParams):
+    """The language model ``params.init_from`` names, checked against the classifier's architecture."""
+    from .lm import load_lm
+
+    record, vectorizer, models = load_lm(params.init_from)
+    wanted = {"cell": params.cell, "embed_dim": params.embed_dim, "hidden_size": params.hidden_size,
+              "num_layers": params.num_layers}
+    different = [f"{name}={record[name]!r} (here {value!r})" for name, value in wanted.items() if record[name] != value]
+    if params.bidirectional and "backward" not in record["directions"]:
+        different.append("a backward model for bidirectional=True (pretrain it with --bidirectional)")
+    if different:
+        raise ConfigError(f"init_from: {params.init_from} was pretrained with " + ", ".join(different)
+                          + "; give the classifier the same architecture")
+    return record, vectorizer, models
+
+
+def initialise_from_lm(model: RNNClassifier, models: dict) -> None:
+    """Copy embedding and recurrent weights: forward model -> forward direction, backward -> reverse direction.
+
+    Above the first layer a bidirectional classifier's layer reads both directions (2 x hidden inputs);
+    the language model's read one. The columns for the same direction get its weights, the others zeros,
+    so each direction starts as exactly the pretrained stack.
+    """
+    with torch.no_grad():
+        model.embedding.weight.copy_(models["forward"].embedding.weight)
+        targets = dict(model.rnn.named_parameters())
+        for direction, suffix in (("forward", ""), ("backward", "_reverse")):
+            if direction not in models or (suffix and not model.rnn.bidirectional):
+                continue
+            for name, source in models[direction].rnn.named_parameters():
+                target = targets[name + suffix]
+                if target.shape == source.shape:
+                    target.copy_(source)
+                else:  # weight_ih of a layer above the first: (gates, 2 * hidden) from (gates, hidden)
+                    hidden = source.shape[1]
+                    target.zero_()
+                    offset = 0 if direction == "forward" else hidden
+                    target[:, offset : offset + hidden].copy_(source)
 
 
 def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], train_rows: int) -> None:

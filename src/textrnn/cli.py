@@ -6,6 +6,7 @@
     textrnn presets
     textrnn tune --budget-minutes 30 [training flags]
     textrnn embeddings train --out vectors.bin
+    textrnn pretrain --out lm/ ; textrnn train --init-from lm/ ; textrnn generate lm/ "oil prices"
 
 Training flags are made from :class:`textrnn.config.RunConfig`, so every parameter has the same name
 here (``--hidden-size``), in a YAML config (``hidden_size:``) and in Python (``hidden_size=``).
@@ -135,6 +136,32 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--config", help="YAML file of fixed parameters (the search varies the others)")
     add_param_flags(tune_parser, RunConfig.model_fields)
 
+    pretrain_parser = commands.add_parser(
+        "pretrain", help="train a language model on unlabeled texts, to fine-tune with train --init-from")
+    pretrain_parser.add_argument("--out", required=True, help="directory to write the language model to")
+    pretrain_parser.add_argument("--dataset", default="ag_news",
+                                 help="'ag_news' (its training texts, labels unused) or a file of texts")
+    pretrain_parser.add_argument("--data-dir", help="AG News directory (default: TEXTRNN_DATA_DIR or the cache)")
+    pretrain_parser.add_argument("--text-column", nargs="+", default=["text"], help="text column(s) (default: text)")
+    pretrain_parser.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
+    pretrain_parser.add_argument("--embed-dim", type=int, default=64)
+    pretrain_parser.add_argument("--hidden-size", type=int, default=64)
+    pretrain_parser.add_argument("--num-layers", type=int, default=1)
+    pretrain_parser.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
+                                 help="also train a backward model, for a bidirectional classifier (default: yes)")
+    pretrain_parser.add_argument("--max-tokens", type=int, default=20_000, help="vocabulary size (default: 20000)")
+    pretrain_parser.add_argument("--epochs", type=int, default=2)
+    pretrain_parser.add_argument("--batch-size", type=int, default=64)
+    pretrain_parser.add_argument("--lr", type=float, default=3e-3)
+    pretrain_parser.add_argument("--seed", type=int, default=0)
+
+    generate_parser = commands.add_parser("generate", help="continue a prompt with a pretrained language model")
+    generate_parser.add_argument("lm_dir")
+    generate_parser.add_argument("prompt")
+    generate_parser.add_argument("--words", type=int, default=20, help="words to generate (default: 20)")
+    generate_parser.add_argument("--temperature", type=float, default=0.8, help="below 1: safer words (default: 0.8)")
+    generate_parser.add_argument("--seed", type=int, default=0)
+
     embeddings = commands.add_parser("embeddings", help="pretrained word embeddings")
     embeddings_commands = embeddings.add_subparsers(dest="embeddings_command", required=True)
     vectors = embeddings_commands.add_parser(
@@ -164,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"evaluate": evaluate_command, "predict": predict_command, "report": report_command,
                     "explain": explain_command, "compare": compare_command, "export": export_command,
                     "serve": serve_command, "presets": presets_command, "embeddings": embeddings_command,
-                    "tune": tune_command}
+                    "tune": tune_command, "pretrain": pretrain_command, "generate": generate_command}
         return commands[args.command](args)
     except TrainingInterrupted as stop:
         return 128 + signal.Signals[stop.signal_name].value
@@ -174,14 +201,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def embeddings_command(args: argparse.Namespace) -> int:
+def unlabeled_texts(dataset: str, data_dir: str | None, text_column: list[str]):
     from .data import load_ag_news, read_table
+
+    if dataset == "ag_news":
+        return load_ag_news("train", data_dir, text_column)
+    return read_table(dataset, text_column, label_column=None)
+
+
+def pretrain_command(args: argparse.Namespace) -> int:
+    from .lm import pretrain
+
+    data = unlabeled_texts(args.dataset, args.data_dir, args.text_column)
+    print(f"pretraining a language model on {data.describe()} (texts only, no labels)", file=sys.stderr)
+    record = pretrain(data.texts, args.out, args.cell, args.embed_dim, args.hidden_size, args.num_layers,
+                      args.bidirectional, args.max_tokens, args.epochs, args.batch_size, args.lr, seed=args.seed)
+    print(f"language model written to {args.out}; fine-tune it with: textrnn train --init-from {args.out} "
+          f"--cell {record['cell']} --embed-dim {record['embed_dim']} --hidden-size {record['hidden_size']} "
+          f"--num-layers {record['num_layers']}" + ("" if args.bidirectional else " --no-bidirectional"),
+          file=sys.stderr)
+    return 0
+
+
+def generate_command(args: argparse.Namespace) -> int:
+    from .lm import generate
+
+    print(args.prompt, generate(args.lm_dir, args.prompt, args.words, args.temperature, args.seed))
+    return 0
+
+
+def embeddings_command(args: argparse.Namespace) -> int:
     from .embeddings import train_vectors
 
-    if args.dataset == "ag_news":
-        data = load_ag_news("train", args.data_dir, args.text_column)
-    else:
-        data = read_table(args.dataset, args.text_column, label_column=None)
+    data = unlabeled_texts(args.dataset, args.data_dir, args.text_column)
     print(f"training {args.algorithm} vectors on {data.describe()} (texts only, no labels)", file=sys.stderr)
     result = train_vectors(data.texts, args.out, args.algorithm, args.dim, args.epochs, args.window, args.min_count,
                            args.seed, args.workers)

@@ -52,6 +52,11 @@ class ClassifierParams(BaseModel):
     freeze_embeddings: int = Field(
         0, ge=0, description="with embeddings: keep them frozen for this many epochs (0: fine-tune from the start)"
     )
+    init_from: str | None = Field(
+        None,
+        description="start from a language model made by textrnn pretrain: its vocabulary, embedding and "
+        "recurrent layers (cell, sizes and layers must match it)",
+    )
     mask: bool = Field(
         True,
         description="keep padding out of the recurrent state; off only reproduces the lesson's unmasked model",
@@ -67,6 +72,13 @@ class ClassifierParams(BaseModel):
         "then a linear or cosine decay to 0 at the last epoch",
     )
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="label smoothing of the cross-entropy loss")
+    discriminative_lr: float = Field(
+        1.0, ge=1.0, description="each layer below the head learns this many times slower than the one above "
+        "(ULMFiT: 2.6; 1: all alike)"
+    )
+    gradual_unfreezing: bool = Field(
+        False, description="train the head alone in epoch 1, then unfreeze one more layer per epoch, top down"
+    )
     weight_decay: float = Field(0.0, ge=0.0, description="decoupled weight decay (AdamW); 0 gives plain Adam")
     clip_grad_norm: float | None = Field(1.0, gt=0.0, description="clip the gradient norm to this value (none: no clipping)")
     patience: int | None = Field(

@@ -140,6 +140,7 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
         "dataset": config.dataset if config.dataset == "ag_news" or is_hf(config.dataset) else absolute(config.dataset),
         "test_data": config.test_data if config.test_data and is_hf(config.test_data) else absolute(config.test_data),
         "embeddings": absolute(config.embeddings),
+        "init_from": absolute(config.init_from),
     })
 
 

@@ -131,7 +131,11 @@ def train_model(
     """
     fabric = distributed.get_fabric(params.device, params.devices, params.num_nodes)
     logger = tensorboard_logger(tensorboard_dir) if tensorboard_dir is not None and fabric.is_global_zero else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    groups = layer_groups(model)  # top down: the head first, the embedding last
+    optimizer = torch.optim.AdamW(
+        [{"params": group, "lr_scale": params.discriminative_lr ** -depth} for depth, group in enumerate(groups)],
+        lr=params.lr, weight_decay=params.weight_decay,
+    )
     state, best_weights = TrainState(), None
     if resume is not None:
         model.load_state_dict(resume.model)
@@ -181,13 +185,17 @@ def train_model(
                 share["batches"] += 1
                 ids, lengths, targets = fabric.to_device(batch)
                 for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(state.global_step)
+                    group["lr"] = learning_rate(state.global_step) * group["lr_scale"]
                 logits = model(ids, lengths)
                 loss = loss_fn(logits, targets)
                 optimizer.zero_grad(set_to_none=True)
                 fabric.backward(loss)
                 if params.embeddings and state.epoch <= params.freeze_embeddings:
                     embedding_weight.grad = None  # AdamW leaves a parameter without a gradient untouched
+                if params.gradual_unfreezing:
+                    for group in groups[state.epoch :]:  # epoch 1: the head alone; each epoch one layer more
+                        for parameter in group:
+                            parameter.grad = None
                 if params.clip_grad_norm is not None:
                     fabric.clip_gradients(model, optimizer, max_norm=params.clip_grad_norm)
                 optimizer.step()
@@ -262,6 +270,17 @@ def train_model(
         samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in state.history) / total_seconds,
         rank_shares=distributed.all_gather_objects({**share, "digest": share_digest.hexdigest()}),
     )
+
+
+def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The model's parameters by depth, top down: head (with attention), each recurrent layer, the embedding."""
+    recurrent: dict[int, list[nn.Parameter]] = {}
+    for name, parameter in model.rnn.named_parameters():
+        layer = int(name.split("_l")[-1].split("_")[0])  # weight_ih_l1_reverse -> 1
+        recurrent.setdefault(layer, []).append(parameter)
+    inner = {id(p) for p in model.rnn.parameters()} | {id(p) for p in model.embedding.parameters()}
+    top = [p for p in model.parameters() if id(p) not in inner]
+    return [top, *(recurrent[layer] for layer in sorted(recurrent, reverse=True)), list(model.embedding.parameters())]
 
 
 WARMUP_SHARE = 0.06
