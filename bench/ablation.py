@@ -7,7 +7,8 @@ Every run trains on the shared AG News training subset with textrnn's own strati
 split (chosen by the run's seed), which alone picks the best epoch and stops training; the complete test
 set is only scored at the end. Word vectors for the "word2vec" rows are trained with gensim on the
 training texts only (never the test texts), once per seed, and their training time is added to the
-row's wall time. Results: bench/results/ablation.{json,md}.
+row's wall time; so are the language models of the "lm" rows (textrnn pretrain on the training texts
+without labels, forward and backward, 2 epochs, the default model's GRU sizes). Results: bench/results/ablation.{json,md}.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ TECHNIQUES: dict[str, dict] = {
     "word2vec-frozen-1-epoch": {"embeddings": "WORD2VEC", "freeze_embeddings": 1},
     "bpe-20k": {"vocabulary_type": "bpe"},
     "unigram-20k": {"vocabulary_type": "unigram"},
+    "lm-pretrained": {"init_from": "LM"},
+    "lm-pretrained+ulmfit": {"init_from": "LM", "discriminative_lr": 2.6, "gradual_unfreezing": True},
 }
+LM = {"cell": "gru", "embed_dim": 64, "hidden_size": 64, "num_layers": 1, "bidirectional": True, "epochs": 2}
 
 
 def main() -> None:
@@ -53,6 +57,7 @@ def main() -> None:
     from textrnn import TextRNNClassifier
     from textrnn.data import AG_NEWS_LABELS, load_ag_news
     from textrnn.embeddings import train_vectors
+    from textrnn.lm import pretrain
 
     train, test = load_ag_news("train", DATA_DIR), load_ag_news("test", DATA_DIR)
     names = args.only or list(TECHNIQUES)
@@ -61,11 +66,18 @@ def main() -> None:
                "techniques": {n: TECHNIQUES[n] for n in names}, "machine": {"platform": platform.platform(),
                                                                            "cpus": os.cpu_count()}, "runs": []}
     with tempfile.TemporaryDirectory(prefix="textrnn-ablation-") as tmp:
-        vectors: dict[int, tuple[str, float]] = {}
+        vectors: dict = {}  # seed (or ("lm", seed)) -> (path, seconds it took to make)
         for seed in args.seeds:
             for name in names:
                 params = {**BASE, **TECHNIQUES[name], "seed": seed}
                 extra_seconds = 0.0
+                if params.get("init_from") == "LM":
+                    if ("lm", seed) not in vectors:
+                        started = time.perf_counter()
+                        path = str(Path(tmp) / f"lm-{seed}")
+                        pretrain(train.texts, path, **LM, seed=seed, verbose=False)
+                        vectors[("lm", seed)] = (path, time.perf_counter() - started)
+                    params["init_from"], extra_seconds = vectors[("lm", seed)]
                 if params.get("embeddings") == "WORD2VEC":
                     if seed not in vectors:
                         started = time.perf_counter()
@@ -84,6 +96,11 @@ def main() -> None:
                 results["runs"].append(run)
                 print(json.dumps(run), flush=True)
 
+    write_results(args.out, "ablation", results, table(results, names, args.seeds))
+
+
+def table(results: dict, names: list[str], seeds: list[int]) -> list[str]:
+    """Per technique: mean (and, over several seeds, standard deviation) of accuracy and wall time."""
     summary = {}
     for name in names:
         runs = [r for r in results["runs"] if r["technique"] == name]
@@ -91,15 +108,21 @@ def main() -> None:
                          for key in ("val_accuracy", "test_accuracy", "wall_seconds")}
         summary[name]["seeds"] = len(runs)
     results["summary"] = summary
-    lines = [f"Each technique alone on top of the default model; AG News, {len(train):,} training rows (the shared "
-             f"subset; 5% held out for validation), {len(test):,} test rows; mean and standard deviation over seeds "
-             f"{', '.join(map(str, args.seeds))}; {os.cpu_count()} CPUs. Command: `{command}`.", "",
+    spread = len(seeds) > 1
+    lines = [f"Each technique alone on top of the default model; AG News, {results['train_rows']:,} training rows (the "
+             f"shared subset; 5% held out for validation), {results['test_rows']:,} test rows; "
+             + (f"mean ± standard deviation over seeds {', '.join(map(str, seeds))}" if spread else f"seed {seeds[0]} only")
+             + f"; {results['machine']['cpus']} CPUs. Command: `{results['command']}`.", "",
              "| technique | validation accuracy | test accuracy | wall time |", "|---|---:|---:|---:|"]
+
+    def cell(value: dict, percent: bool = True) -> str:
+        text = f"{value['mean']:.2%}" if percent else f"{value['mean']:.0f} s"
+        return text + (f" ± {value['std']:.2%}" if spread and percent else "")
+
     for name, row in summary.items():
-        lines.append(f"| {name} | {row['val_accuracy']['mean']:.2%} ± {row['val_accuracy']['std']:.2%} | "
-                     f"{row['test_accuracy']['mean']:.2%} ± {row['test_accuracy']['std']:.2%} | "
-                     f"{row['wall_seconds']['mean']:.0f} s |")
-    write_results(args.out, "ablation", results, lines)
+        lines.append(f"| {name} | {cell(row['val_accuracy'])} | {cell(row['test_accuracy'])} | "
+                     f"{cell(row['wall_seconds'], percent=False)} |")
+    return lines
 
 
 if __name__ == "__main__":
