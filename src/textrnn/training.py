@@ -132,10 +132,12 @@ def train_model(
     fabric = distributed.get_fabric(params.device, params.devices, params.num_nodes)
     logger = tensorboard_logger(tensorboard_dir) if tensorboard_dir is not None and fabric.is_global_zero else None
     groups = layer_groups(model)  # top down: the head first, the embedding last
-    optimizer = torch.optim.AdamW(
-        [{"params": group, "lr_scale": params.discriminative_lr ** -depth} for depth, group in enumerate(groups)],
-        lr=params.lr, weight_decay=params.weight_decay,
-    )
+    if params.discriminative_lr == 1.0:  # one group: the plain optimizer, step for step
+        param_groups = [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    else:
+        param_groups = [{"params": group, "lr_scale": params.discriminative_lr**-depth}
+                        for depth, group in enumerate(groups)]
+    optimizer = torch.optim.AdamW(param_groups, lr=params.lr, weight_decay=params.weight_decay)
     state, best_weights = TrainState(), None
     if resume is not None:
         model.load_state_dict(resume.model)
@@ -180,7 +182,8 @@ def train_model(
                     break
                 if batch is None:
                     break
-                share_digest.update(batch[0].numpy().tobytes())
+                if fabric.world_size > 1:
+                    share_digest.update(batch[0].numpy().tobytes())
                 share["texts"] += len(batch[2])
                 share["batches"] += 1
                 ids, lengths, targets = fabric.to_device(batch)
@@ -268,7 +271,8 @@ def train_model(
         best_epoch=state.best_epoch,
         seconds=total_seconds,
         samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in state.history) / total_seconds,
-        rank_shares=distributed.all_gather_objects({**share, "digest": share_digest.hexdigest()}),
+        rank_shares=distributed.all_gather_objects(
+            {**share, "digest": share_digest.hexdigest() if fabric.world_size > 1 else None}),
     )
 
 
