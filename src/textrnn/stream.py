@@ -100,11 +100,13 @@ class RowStream:
         else:
             self.files = table_files(Path(dataset))
         self.split = split
-        where = f"AG News {split} ({self.files[0].name}" if self.ag_news else f"{dataset} ("
-        if self.hf:
-            where = f"{dataset} [{split}] ("
-        self.source = where + (f"{len(self.files)} files, " if len(self.files) > 1 else ", " if self.ag_news else "")
-        self.source += "streamed)"
+        if self.ag_news:
+            name = f"AG News {split} ({self.files[0].name}, "
+        elif self.hf:
+            name = f"{dataset} [{split}] ("
+        else:
+            name = f"{dataset} (" + (f"{len(self.files)} files, " if len(self.files) > 1 else "")
+        self.source = name + "streamed)"
 
     def rows(self, file_order: Sequence[int] | None = None, summary: StreamSummary | None = None
              ) -> Iterator[tuple[int, int, str, str]]:
