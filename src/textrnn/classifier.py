@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -129,11 +130,11 @@ class TextRNNClassifier:
 
         started = time.perf_counter()
         self.classes_, self.params_ = classes, params
+        pretrained = language_model(params) if params.init_from and checkpoint is None else None
         if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
             self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
-        elif params.init_from:  # the language model's vocabulary, which its embedding rows are for
-            self.vectorizer_ = language_model(params)[1]
-            self.vectorizer_.max_length = params.max_length
+        elif pretrained is not None:  # the language model's vocabulary, which its embedding rows are for
+            self.vectorizer_ = pretrained.vectorizer
         else:
             self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
         train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
@@ -153,7 +154,7 @@ class TextRNNClassifier:
             )
         self._train(params, train_data, val_data, int(train_x.lengths.max()), len(texts),
                     0 if val_data is None else len(val_data.x), checkpoint_dir, checkpoint, tensorboard_dir,
-                    on_epoch_end, started)
+                    on_epoch_end, started, pretrained)
         self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)
         return self
 
@@ -182,6 +183,7 @@ class TextRNNClassifier:
 
         started = time.perf_counter()
         summary = StreamSummary()
+        pretrained = language_model(params) if params.init_from and checkpoint is None else None
         if checkpoint is not None:
             vectorizer = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
             found = checkpoint.extra["stream"]
@@ -189,9 +191,8 @@ class TextRNNClassifier:
             found = None
             if rank == 0:
                 texts = scan(stream, params.val_size, params.seed, summary, params.max_length)
-                if params.init_from:  # the language model's vocabulary; the pass still counts rows and labels
-                    vectorizer = language_model(params)[1]
-                    vectorizer.max_length = params.max_length
+                if pretrained is not None:  # the language model's vocabulary; the pass still counts rows and labels
+                    vectorizer = pretrained.vectorizer
                     for _ in texts:
                         pass
                 else:
@@ -226,7 +227,7 @@ class TextRNNClassifier:
                 f"{found['validation_rows']:,}; vocabulary {vectorizer.vocab_size:,} tokens; classes: {', '.join(classes)}")
         steps = min(found["longest"], params.max_length or found["longest"])
         self._train(params, train_data, val_data, steps, found["train_rows"], found["validation_rows"], checkpoint_dir,
-                    checkpoint, tensorboard_dir, on_epoch_end, started, stream_found=found)
+                    checkpoint, tensorboard_dir, on_epoch_end, started, pretrained, stream_found=found)
         self.fit_info_["truncated_train_texts"] = found["truncated"]
         return self
 
@@ -238,15 +239,16 @@ class TextRNNClassifier:
         return load_checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE)
 
     def _train(self, params, train_data, val_data, longest: int, train_rows: int, val_rows: int, checkpoint_dir,
-               checkpoint, tensorboard_dir, on_epoch_end, started: float, stream_found: dict | None = None) -> None:
+               checkpoint, tensorboard_dir, on_epoch_end, started: float, pretrained: "PretrainedLM | None",
+               stream_found: dict | None = None) -> None:
         """Build the model and run the training loop: the part :meth:`fit` and :meth:`fit_stream` share."""
         torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
         self.model_ = self._build_model(params)
         embedding_coverage = None
         if params.embeddings and checkpoint is None:
             embedding_coverage = self._load_embeddings(params, getattr(train_data, "x", None))
-        if params.init_from and checkpoint is None:
-            initialise_from_lm(self.model_, language_model(params)[2])
+        if pretrained is not None:
+            initialise_from_lm(self.model_, pretrained.models)
             if params.verbose:
                 log(f"started from the language model in {params.init_from} (embedding and recurrent layers)")
         check_memory(self.model_, params, batch=params.batch_size, steps=longest, training=True)
@@ -447,7 +449,13 @@ class TextRNNClassifier:
         return clf
 
 
-def language_model(params: ClassifierParams):
+@dataclass
+class PretrainedLM:
+    vectorizer: TextVectorizer  # with the classifier's max_length
+    models: dict  # direction -> textrnn.lm.LanguageModel
+
+
+def language_model(params: ClassifierParams) -> PretrainedLM:
     """The language model ``params.init_from`` names, checked against the classifier's architecture."""
     from .lm import load_lm
 
@@ -460,7 +468,8 @@ def language_model(params: ClassifierParams):
     if different:
         raise ConfigError(f"init_from: {params.init_from} was pretrained with " + ", ".join(different)
                           + "; give the classifier the same architecture")
-    return record, vectorizer, models
+    vectorizer.max_length = params.max_length
+    return PretrainedLM(vectorizer, models)
 
 
 def initialise_from_lm(model: RNNClassifier, models: dict) -> None:

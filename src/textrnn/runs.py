@@ -157,7 +157,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
                        tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
     try:
         if config.stream:
-            data, train, test = _fit_streaming(clf, config, fit_options)
+            data, train, test = _fit_streaming(clf, config, run_dir, fit_options)
         else:
             data, train, test = _fit_in_memory(clf, config, run_dir, fit_options)
     except TrainingInterrupted as stop:
@@ -243,16 +243,14 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
     return data, train, test
 
 
-def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, fit_options: dict):
+def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):
     """Fit reading the data in chunks; validation and test metrics are streamed too."""
     stream = RowStream(config.dataset, config.text_column, config.label_column, config.data_dir, config.on_bad_rows)
+    test_data = "ag_news" if config.dataset == "ag_news" else test_source(config)
     test_stream = None
-    if config.dataset == "ag_news":
-        test_stream = RowStream("ag_news", config.text_column, data_dir=config.data_dir,
-                                on_bad_rows=config.on_bad_rows, split="test")
-    elif test_source(config):
-        test_stream = RowStream(test_source(config), config.text_column, config.label_column,
-                                on_bad_rows=config.on_bad_rows, split="test")
+    if test_data:
+        test_stream = RowStream(test_data, config.text_column, config.label_column, config.data_dir,
+                                config.on_bad_rows, split="test")
     log(f"data: streaming {stream.source}" + (f", testing on {test_stream.source}" if test_stream else ""))
     clf.fit_stream(stream, classes=list(AG_NEWS_LABELS) if config.dataset == "ag_news" else None, **fit_options)
     if not distributed.is_rank_zero():
@@ -260,7 +258,6 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, fit_options: dict)
     summary = clf.stream_summary_
     for note in summary.notes:
         log(f"  note: {note}")
-    run_dir = Path(fit_options["checkpoint_dir"])
     write_skipped_rows(run_dir, summary.skipped, summary.skipped_count)
     validation = None
     if clf.fit_info_["val_rows"]:
