@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ TECHNIQUES: dict[str, dict] = {
     "label-smoothing-0.1": {"label_smoothing": 0.1},
     "warmup-linear": {"lr_schedule": "warmup-linear", "epochs": 3},
     "locked+word-dropout": {"locked_dropout": True, "word_dropout": 0.1},
+    "sparse-embedding": {"sparse_embedding": True},
     "word2vec-finetuned": {"embeddings": "WORD2VEC"},
     "word2vec-frozen-1-epoch": {"embeddings": "WORD2VEC", "freeze_embeddings": 1},
     "bpe-20k": {"vocabulary_type": "bpe"},
@@ -44,6 +46,7 @@ TECHNIQUES: dict[str, dict] = {
     "lm-pretrained": {"init_from": "LM"},
     "lm-pretrained+ulmfit": {"init_from": "LM", "discriminative_lr": 2.6, "gradual_unfreezing": True},
 }
+COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
 LM = {"cell": "gru", "embed_dim": 64, "hidden_size": 64, "num_layers": 1, "bidirectional": True, "epochs": 2}
 
 
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--only", nargs="+", choices=list(TECHNIQUES), help="run only these techniques")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--add-to", metavar="JSON", help="add these runs to an earlier ablation.json (other seeds)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     from textrnn import TextRNNClassifier
@@ -65,6 +69,12 @@ def main() -> None:
     results = {"command": command, "train_rows": len(train), "test_rows": len(test), "base": BASE,
                "techniques": {n: TECHNIQUES[n] for n in names}, "machine": {"platform": platform.platform(),
                                                                            "cpus": os.cpu_count()}, "runs": []}
+    if args.add_to:  # earlier runs (other seeds, perhaps another commit: each run records its own)
+        earlier = json.loads(Path(args.add_to).read_text())
+        results["runs"] = earlier["runs"]
+        results["command"] = f"{earlier['command']}, then {command}"
+        results["techniques"] = {**earlier["techniques"], **results["techniques"]}
+        names = [n for n in TECHNIQUES if n in results["techniques"]]
     with tempfile.TemporaryDirectory(prefix="textrnn-ablation-") as tmp:
         vectors: dict = {}  # seed (or ("lm", seed)) -> (path, seconds it took to make)
         for seed in args.seeds:
@@ -89,14 +99,15 @@ def main() -> None:
                 clf = TextRNNClassifier(**params).fit(train.texts, train.labels, classes=list(AG_NEWS_LABELS))
                 wall = time.perf_counter() - started + extra_seconds
                 best = clf.fit_info_["best_epoch"]
-                run = {"technique": name, "seed": seed, "best_epoch": best, "epochs_run": clf.fit_info_["epochs_run"],
+                run = {"technique": name, "seed": seed, "commit": COMMIT, "best_epoch": best, "epochs_run": clf.fit_info_["epochs_run"],
                        "val_accuracy": clf.history_[best - 1]["val_accuracy"],
                        "test_accuracy": clf.score(test.texts, test.labels), "wall_seconds": round(wall, 1),
                        "embeddings": clf.fit_info_.get("embeddings")}
                 results["runs"].append(run)
                 print(json.dumps(run), flush=True)
 
-    write_results(args.out, "ablation", results, table(results, names, args.seeds))
+    seeds = sorted({r["seed"] for r in results["runs"]})
+    write_results(args.out, "ablation", results, table(results, names, seeds))
 
 
 def table(results: dict, names: list[str], seeds: list[int]) -> list[str]:
@@ -113,14 +124,14 @@ def table(results: dict, names: list[str], seeds: list[int]) -> list[str]:
              f"shared subset; 5% held out for validation), {results['test_rows']:,} test rows; "
              + (f"mean ± standard deviation over seeds {', '.join(map(str, seeds))}" if spread else f"seed {seeds[0]} only")
              + f"; {results['machine']['cpus']} CPUs. Command: `{results['command']}`.", "",
-             "| technique | validation accuracy | test accuracy | wall time |", "|---|---:|---:|---:|"]
+             "| technique | seeds | validation accuracy | test accuracy | wall time |", "|---|---:|---:|---:|---:|"]
 
     def cell(value: dict, percent: bool = True) -> str:
         text = f"{value['mean']:.2%}" if percent else f"{value['mean']:.0f} s"
         return text + (f" ± {value['std']:.2%}" if spread and percent else "")
 
     for name, row in summary.items():
-        lines.append(f"| {name} | {cell(row['val_accuracy'])} | {cell(row['test_accuracy'])} | "
+        lines.append(f"| {name} | {row['seeds']} | {cell(row['val_accuracy'])} | {cell(row['test_accuracy'])} | "
                      f"{cell(row['wall_seconds'], percent=False)} |")
     return lines
 

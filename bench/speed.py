@@ -23,6 +23,7 @@ from measure import run_with_peak_memory, write_results
 HERE = Path(__file__).parent
 PEERS = HERE / "peers"
 VENVS = HERE / ".venvs"
+ACCURACY_PRESET = "word2vec-ensemble"
 PEER_PACKAGES = {"tensorflow": ["tensorflow-cpu==2.21.0"], "fasttext": ["fasttext-numpy2==0.10.4"]}
 
 
@@ -69,8 +70,13 @@ def main() -> None:
     results = [
         run("textrnn lesson-bilstm", sys.executable, "textrnn_runner.py",
             {**base, "preset": "lesson-bilstm", "epochs": epochs, "batch_size": 64}),
+        run("textrnn lesson-bilstm, sparse embedding", sys.executable, "textrnn_runner.py",
+            {**base, "preset": "lesson-bilstm", "epochs": epochs, "batch_size": 64,
+             "params": {"sparse_embedding": True}}),
         run("textrnn default", sys.executable, "textrnn_runner.py",
             {**base, "preset": "default", "epochs": epochs, "batch_size": 64}),
+        run("textrnn default, sparse embedding", sys.executable, "textrnn_runner.py",
+            {**base, "preset": "default", "epochs": epochs, "batch_size": 64, "params": {"sparse_embedding": True}}),
         run("Keras lesson BiLSTM", tf, "keras_runner.py", {**base, "epochs": epochs, "batch_size": 64}),
         run("PyTorch tutorial BiLSTM (padded + packed)", sys.executable, "torch_runner.py",
             {**base, "epochs": epochs, "batch_size": 64}),
@@ -78,6 +84,10 @@ def main() -> None:
     for ngrams, ft_epochs in ((1, 5), (2, 5), (2, 10)):
         results.append(run(f"fastText wordNgrams {ngrams}, {ft_epochs} epochs", ft, "fasttext_runner.py",
                            {**base, "word_ngrams": ngrams, "epochs": ft_epochs}))
+    # Issue #5's recipe as a user runs it (its own epochs, validation split and early stopping; quick: 2 members).
+    results.append(run(f"textrnn --preset {ACCURACY_PRESET}", sys.executable, "textrnn_runner.py",
+                       {**base, "preset": ACCURACY_PRESET, "as_preset": True,
+                        "params": {"ensemble": 2} if args.quick else {}}))
 
     suffix = "-quick" if args.quick else ""
     command = "python bench/speed.py" + (" --quick" if args.quick else "")
@@ -85,15 +95,27 @@ def main() -> None:
               "training_rows": "4,000 (quick)" if args.quick else "45,593 (the shared AG News training subset)",
               "test_rows": "1,000 (quick)" if args.quick else "7,600 (the complete AG News test set)",
               "results": results}
-    keras = next(r for r in results if r["system"].startswith("Keras"))
-    bilstm = results[0]
+    system = {r["system"]: r for r in results}
+    keras, bilstm, default = system["Keras lesson BiLSTM"], system["textrnn lesson-bilstm"], system["textrnn default"]
+
+    def training_speed(result: dict) -> float:
+        return result["epochs"][0]["samples_per_second"]
+
     report["ratios"] = {
-        "bilstm_training_throughput_textrnn_over_keras":
-            bilstm["epochs"][0]["samples_per_second"] / keras["epochs"][0]["samples_per_second"],
+        "bilstm_training_throughput_textrnn_over_keras": training_speed(bilstm) / training_speed(keras),
+        "bilstm_training_throughput_sparse_over_dense_embedding":
+            training_speed(system["textrnn lesson-bilstm, sparse embedding"]) / training_speed(bilstm),
+        "default_training_throughput_sparse_over_dense_embedding":
+            training_speed(system["textrnn default, sparse embedding"]) / training_speed(default),
         "bilstm_inference_textrnn_onnx_over_keras_predict":
             bilstm["onnx"]["inference_docs_per_second"] / keras["inference_docs_per_second"],
+        "bilstm_inference_textrnn_onnx_int8_over_keras_predict":
+            bilstm["onnx_int8"]["inference_docs_per_second"] / keras["inference_docs_per_second"],
         "bilstm_inference_textrnn_pytorch_over_keras_predict":
             bilstm["inference_docs_per_second"] / keras["inference_docs_per_second"],
+        f"{ACCURACY_PRESET}_test_accuracy_minus_best_fasttext_points": 100 * (
+            system[f"textrnn --preset {ACCURACY_PRESET}"]["epochs"][-1]["test_accuracy"]
+            - max(r["epochs"][-1]["test_accuracy"] for r in results if r["system"].startswith("fastText"))),
     }
     lines = [f"Training rows: {report['training_rows']}; test rows: {report['test_rows']}; "
              f"{report['machine']['cpus']} CPUs. Command: `{command}`.", "",

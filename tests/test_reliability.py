@@ -94,6 +94,23 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(corpus, un
     assert not (out / CHECKPOINT_FILE).exists()
 
 
+def test_resume_with_sparse_embedding_gives_the_uninterrupted_result(corpus, tmp_path):
+    """Two optimizers (SparseAdam for the embedding, its step a Python number) survive the checkpoint exactly."""
+    whole, out = tmp_path / "whole", tmp_path / "killed"
+    process = textrnn(*train_args(corpus, whole), "--sparse-embedding", "--epochs", "1")
+    assert process.communicate(timeout=300) and process.returncode == 0
+    process = textrnn(*train_args(corpus, out), "--sparse-embedding", "--epochs", "1")
+    wait_for_checkpoint(process, out / CHECKPOINT_FILE)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    checkpoint = load_checkpoint(out / CHECKPOINT_FILE)
+    assert checkpoint.state.step > 0 and set(checkpoint.optimizers) == {"optimizer", "sparse_optimizer"}
+    resumed = textrnn("train", "--resume", str(out), "--no-verbose")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    same_results(out, whole)
+
+
 def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(corpus, uninterrupted, tmp_path):
     out = tmp_path / "stopped"
     process = textrnn(*train_args(corpus, out))

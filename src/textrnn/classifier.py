@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -28,16 +28,25 @@ from safetensors.torch import save as save_safetensors
 
 from . import __version__, distributed
 from .batching import EncodedTexts
-from .checkpoint import CHECKPOINT_FILE, load_checkpoint
-from .config import CLASSIFIER_PARAM_NAMES, RESUME_MAY_CHANGE, ClassifierParams, ConfigError, validate
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint, read_member, write_member
+from .config import (
+    CLASSIFIER_PARAM_NAMES,
+    RESUME_MAY_CHANGE,
+    ClassifierParams,
+    ConfigError,
+    check_combinations,
+    validate,
+)
 from .data import DataError
+from .embeddings import ALGORITHMS
 from .errors import ModelFileError
 from .files import json_bytes, write_files_atomic
 from .metrics import classification_metrics, metrics_from_confusion
-from .model import RNNClassifier
+from .model import EnsembleClassifier, RNNClassifier
 from .training import (
     InMemoryEvaluationData,
     InMemoryTrainingData,
+    TrainResult,
     check_memory,
     log,
     predict_probabilities,
@@ -104,6 +113,7 @@ class TextRNNClassifier:
         follow test accuracy; its time is not counted as training time).
         """
         params: ClassifierParams = validate(ClassifierParams, self.get_params())
+        check_combinations(params)
         texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
         if len(texts) != len(labels):
             raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
@@ -176,6 +186,7 @@ class TextRNNClassifier:
         from .stream import StreamEvaluationData, StreamSummary, StreamTrainingData, scan
 
         params: ClassifierParams = validate(ClassifierParams, self.get_params())
+        check_combinations(params)
         checkpoint = self._checkpoint_to_resume(checkpoint_dir, resume)
         if distributed.is_distributed(params.devices, params.num_nodes):
             distributed.get_fabric(params.device, params.devices, params.num_nodes)
@@ -241,56 +252,107 @@ class TextRNNClassifier:
     def _train(self, params, train_data, val_data, longest: int, train_rows: int, val_rows: int, checkpoint_dir,
                checkpoint, tensorboard_dir, on_epoch_end, started: float, pretrained: "PretrainedLM | None",
                stream_found: dict | None = None) -> None:
-        """Build the model and run the training loop: the part :meth:`fit` and :meth:`fit_stream` share."""
-        torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
-        self.model_ = self._build_model(params)
-        embedding_coverage = None
-        if params.embeddings and checkpoint is None:
-            embedding_coverage = self._load_embeddings(params, getattr(train_data, "x", None))
-        if pretrained is not None:
-            initialise_from_lm(self.model_, pretrained.models)
-            if params.verbose:
-                log(f"started from the language model in {params.init_from} (embedding and recurrent layers)")
-        check_memory(self.model_, params, batch=params.batch_size, steps=longest, training=True)
-        extra = {"params": params.model_dump(), "classes": self.classes_, "train_rows": train_rows,
-                 "vectorizer": self.vectorizer_.to_dict()}
-        if stream_found is not None:
-            extra["stream"] = stream_found
-        checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
-        result = train_model(self.model_, train_data, val_data, params,
-                             checkpoint_path=checkpoint_path, checkpoint_extra=extra, resume=checkpoint,
-                             tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir is not None else None,
-                             on_epoch_end=on_epoch_end)
-        self.model_ = self.model_.cpu().eval()
-        self.history_ = result.history
+        """Build the model and run the training loop: the part :meth:`fit` and :meth:`fit_stream` share.
+
+        An ensemble trains its members one after the other, member ``i`` with seed ``seed + i``; each
+        finished member is saved next to the checkpoint, so an interrupted ensemble resumes in the member
+        it was training.
+        """
+        if params.embeddings in ALGORITHMS and not hasattr(train_data, "x"):
+            raise ConfigError(f"embeddings: {params.embeddings} vectors are trained on training data in memory; "
+                              "for streamed data, train them first with textrnn embeddings train")
+        resume_member = checkpoint.extra.get("member", 0) if checkpoint is not None else 0
+        members, results, coverages = [], [], []
+        for member in range(params.ensemble):
+            member_params = params.model_copy(update={"seed": params.seed + member})
+            member_file = Path(checkpoint_dir) / f"member-{member}.safetensors" if checkpoint_dir else None
+            if member < resume_member:  # finished before the interruption
+                model = self._build_model(params, single=True)
+                weights, result = read_member(member_file)
+                model.load_state_dict(weights)
+                members.append(model.eval())
+                results.append(TrainResult(**result))
+                coverages.append(None)
+                continue
+            model, result, coverage = self._train_member(
+                member_params, member, train_data, val_data, longest, train_rows, checkpoint_dir,
+                checkpoint if member == resume_member else None, tensorboard_dir, on_epoch_end, pretrained,
+                stream_found)
+            if params.ensemble > 1 and member_file is not None and distributed.is_rank_zero():
+                write_member(member_file, model.state_dict(), asdict(result))
+            members.append(model.cpu().eval())
+            results.append(result)
+            coverages.append(coverage)
+        self.model_ = members[0] if params.ensemble == 1 else EnsembleClassifier(members).eval()
+        self.history_ = [{**record, "member": i + 1} if params.ensemble > 1 else record
+                         for i, result in enumerate(results) for record in result.history]
+        seconds = sum(r.seconds for r in results)
         self.fit_info_ = {
             "train_rows": train_rows,
             "val_rows": val_rows,
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "train_seconds": result.seconds,
+            "best_epoch": results[0].best_epoch if params.ensemble == 1 else [r.best_epoch for r in results],
+            "epochs_run": len(self.history_),
+            "train_seconds": seconds,
             "fit_seconds": time.perf_counter() - started,
-            "samples_per_second": result.samples_per_second,
+            "samples_per_second": sum(r.samples_per_second * r.seconds for r in results) / seconds,
             "world_size": distributed.world_size(),
             "effective_batch_size": params.batch_size * distributed.world_size(),
-            "rank_shares": result.rank_shares,
-            "embeddings": embedding_coverage,
+            "rank_shares": results[-1].rank_shares,
+            "embeddings": coverages[0] if params.ensemble == 1 else coverages,
         }
 
-    def _load_embeddings(self, params: ClassifierParams, train_x: EncodedTexts | None) -> dict:
-        from .embeddings import initialise_embedding, load_vectors
+    def _train_member(self, params, member: int, train_data, val_data, longest: int, train_rows: int,
+                      checkpoint_dir, checkpoint, tensorboard_dir, on_epoch_end, pretrained, stream_found):
+        """One model, from its initial weights to its best epoch's."""
+        torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
+        model = self._build_model(params, single=True)
+        coverage = None
+        if params.embeddings and checkpoint is None:
+            coverage = self._load_embeddings(model, params, getattr(train_data, "x", None))
+        if pretrained is not None:
+            initialise_from_lm(model, pretrained.models)
+            if params.verbose:
+                log(f"started from the language model in {params.init_from} (embedding and recurrent layers)")
+        check_memory(model, params, batch=params.batch_size, steps=longest, training=True)
+        if params.verbose and params.ensemble > 1:
+            log(f"ensemble member {member + 1} of {params.ensemble} (seed {params.seed})")
+        extra = {"params": {**params.model_dump(), "seed": params.seed - member}, "classes": self.classes_,
+                 "train_rows": train_rows, "vectorizer": self.vectorizer_.to_dict(), "member": member}
+        if stream_found is not None:
+            extra["stream"] = stream_found
+        checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+        if tensorboard_dir is not None and params.ensemble > 1:
+            tensorboard_dir = Path(tensorboard_dir) / f"member-{member + 1}"
+        result = train_model(model, train_data, val_data, params,
+                             checkpoint_path=checkpoint_path, checkpoint_extra=extra, resume=checkpoint,
+                             tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir is not None else None,
+                             on_epoch_end=on_epoch_end)
+        return model, result, coverage
 
-        vectors = load_vectors(params.embeddings)
+    def _load_embeddings(self, model: RNNClassifier, params: ClassifierParams, train_x: EncodedTexts | None) -> dict:
+        from .embeddings import initialise_embedding, load_vectors, vectors_for_vocabulary
+
+        vocabulary = self.vectorizer_.vocabulary
+        if params.embeddings in ALGORITHMS:  # trained here, on this fit's training texts
+            vectors = vectors_for_vocabulary(train_x, vocabulary, params.embeddings, params.embed_dim, params.seed)
+        else:
+            vectors = load_vectors(params.embeddings)
         counts = None if train_x is None else np.bincount(train_x.flat, minlength=self.vectorizer_.vocab_size)
-        coverage = initialise_embedding(self.model_.embedding, self.vectorizer_.vocabulary, vectors, counts)
+        coverage = initialise_embedding(model.embedding, vocabulary, vectors, counts)
         if params.verbose:
             found = f"{coverage['words_found']:,} of {coverage['vocabulary_words']:,} vocabulary words"
             tokens = f", {coverage['token_coverage']:.1%} of training tokens" if "token_coverage" in coverage else ""
-            log(f"embeddings {params.embeddings}: {found} ({coverage['word_coverage']:.1%}){tokens}; "
+            source = (f"{params.embeddings} vectors trained on the training texts" if params.embeddings in ALGORITHMS
+                      else f"embeddings {params.embeddings}")
+            log(f"{source}: {found} ({coverage['word_coverage']:.1%}){tokens}; "
                 + (f"frozen for {params.freeze_embeddings} epoch(s)" if params.freeze_embeddings else "fine-tuned"))
         return coverage
 
-    def _build_model(self, params: ClassifierParams) -> RNNClassifier:
+    def _build_model(self, params: ClassifierParams, single: bool = False) -> RNNClassifier | EnsembleClassifier:
+        """The network ``params`` describe (untrained); an :class:`EnsembleClassifier` of ``params.ensemble``
+        of them unless ``single``."""
+        if params.ensemble > 1 and not single:
+            return EnsembleClassifier([self._build_model(params, single=True) for _ in range(params.ensemble)])
         return RNNClassifier(
             vocab_size=self.vectorizer_.vocab_size,
             num_classes=len(self.classes_),
@@ -304,6 +366,7 @@ class TextRNNClassifier:
             mask=params.mask,
             locked_dropout=params.locked_dropout,
             word_dropout=params.word_dropout,
+            sparse_embedding=params.sparse_embedding,
         )
 
     def _label_indices(self, labels: Sequence[str]) -> np.ndarray:

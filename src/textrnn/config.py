@@ -47,7 +47,8 @@ class ClassifierParams(BaseModel):
     )
     embeddings: str | None = Field(
         None,
-        description="start the embedding from this word-vector file (word2vec .bin or text, GloVe .txt, fastText .vec)",
+        description="start the embedding from this word-vector file (word2vec .bin or text, GloVe .txt, fastText "
+        ".vec), or from vectors trained on the training texts first: word2vec or fasttext",
     )
     freeze_embeddings: int = Field(
         0, ge=0, description="with embeddings: keep them frozen for this many epochs (0: fine-tune from the start)"
@@ -56,6 +57,9 @@ class ClassifierParams(BaseModel):
         None,
         description="start from a language model made by textrnn pretrain: its vocabulary, embedding and "
         "recurrent layers (cell, sizes and layers must match it)",
+    )
+    ensemble: int = Field(
+        1, ge=1, description="train this many models (seeds seed, seed+1, ...) and average their probabilities"
     )
     mask: bool = Field(
         True,
@@ -80,6 +84,11 @@ class ClassifierParams(BaseModel):
         False, description="train the head alone in epoch 1, then unfreeze one more layer per epoch, top down"
     )
     weight_decay: float = Field(0.0, ge=0.0, description="decoupled weight decay (AdamW); 0 gives plain Adam")
+    sparse_embedding: bool = Field(
+        False,
+        description="update only the embedding rows a batch uses (lazy Adam: faster on CPU; the embedding "
+        "gets no weight decay; one device only)",
+    )
     clip_grad_norm: float | None = Field(1.0, gt=0.0, description="clip the gradient norm to this value (none: no clipping)")
     patience: int | None = Field(
         2, ge=1, description="stop after this many epochs without a better validation accuracy (none: never)"
@@ -147,6 +156,13 @@ def validate(cls: type[BaseModel], values: dict[str, Any]) -> Any:
         return cls(**values)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error)) from None
+
+
+def check_combinations(params: ClassifierParams) -> None:
+    """Refuse parameters that are valid alone but not together (before any work starts)."""
+    if params.sparse_embedding and params.devices * params.num_nodes > 1:
+        # DistributedDataParallel reduces sparse gradients on gloo only; one rule for every backend.
+        raise ConfigError("sparse_embedding: not with data-parallel training (devices or num_nodes above 1)")
 
 
 CLASSIFIER_PARAM_NAMES: tuple[str, ...] = tuple(ClassifierParams.model_fields)

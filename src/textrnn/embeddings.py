@@ -108,18 +108,32 @@ def train_vectors(
     the classifier's vocabulary. ``fasttext`` learns subword (character n-gram) vectors; what is written
     is the vector of every word seen. With one worker, the same seed gives the same vectors.
     """
-    from gensim.models import FastText, Word2Vec
-
     from .vectorizer import TextVectorizer
+
+    normalize = TextVectorizer().tokenizer.normalizer.normalize_str
+    sentences = [normalize(text).split() for text in texts]
+    vectors = fit_vectors(sentences, algorithm, dim, epochs, window, min_count, seed, workers)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    vectors.save_word2vec_format(str(out), binary=True)
+    return {"algorithm": algorithm, "words": len(vectors), "dim": dim, "texts": len(sentences), "path": str(out)}
+
+
+def vectors_for_vocabulary(x, vocabulary: list[str], algorithm: str, dim: int, seed: int):
+    """Vectors trained on already-encoded training texts (``x``, :class:`textrnn.batching.EncodedTexts`), one per
+    vocabulary entry they contain: what ``embeddings="word2vec"`` starts a classifier from."""
+    words = np.asarray(vocabulary, dtype=object)
+    sentences = [list(words[x.flat[x.offsets[i] : x.offsets[i + 1]]]) for i in range(len(x))]
+    return fit_vectors(sentences, algorithm, dim, seed=seed, min_count=1)
+
+
+def fit_vectors(sentences: list[list[str]], algorithm: str = "word2vec", dim: int = 64, epochs: int = 5,
+                window: int = 5, min_count: int = 2, seed: int = 0, workers: int = 1):
+    """gensim skip-gram word2vec, or fastText with character n-grams, on tokenized ``sentences``."""
+    from gensim.models import FastText, Word2Vec
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: expected one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-    normalize = TextVectorizer().tokenizer.normalizer.normalize_str
-    sentences = [normalize(text).split() for text in texts]
     model_class = Word2Vec if algorithm == "word2vec" else FastText
-    model = model_class(sentences=sentences, vector_size=dim, window=window, min_count=min_count, sg=1,
-                        epochs=epochs, seed=seed, workers=workers)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.wv.save_word2vec_format(str(out), binary=True)
-    return {"algorithm": algorithm, "words": len(model.wv), "dim": dim, "texts": len(sentences), "path": str(out)}
+    return model_class(sentences=sentences, vector_size=dim, window=window, min_count=min_count, sg=1,
+                       epochs=epochs, seed=seed, workers=workers).wv

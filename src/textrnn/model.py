@@ -48,6 +48,7 @@ class RNNClassifier(nn.Module):
         mask: bool = True,
         locked_dropout: bool = False,
         word_dropout: float = 0.0,
+        sparse_embedding: bool = False,
     ) -> None:
         super().__init__()
         self.pooling = pooling
@@ -55,7 +56,8 @@ class RNNClassifier(nn.Module):
         self.word_dropout = word_dropout
         self.num_directions = 2 if bidirectional else 1
         # Without masking, id 0 is an ordinary trainable token, as in Keras without mask_zero.
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0 if mask else None)
+        # sparse: the backward pass yields a gradient for the rows a batch used only (for a lazy optimizer).
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0 if mask else None, sparse=sparse_embedding)
         self.embedding_dropout = LockedDropout(dropout) if locked_dropout else nn.Dropout(dropout)
         self.rnn = RECURRENT_LAYERS[cell](
             embed_dim,
@@ -124,8 +126,8 @@ class RNNClassifier(nn.Module):
         if not (self.training and self.word_dropout > 0):
             return self.embedding(ids)
         keep = torch.empty(self.embedding.num_embeddings, 1, device=ids.device).bernoulli_(1 - self.word_dropout)
-        weight = self.embedding.weight * keep / (1 - self.word_dropout)
-        return nn.functional.embedding(ids, weight, self.embedding.padding_idx)
+        # Masking the looked-up vectors (not the whole table) keeps the embedding's gradient sparse-capable.
+        return self.embedding(ids) * keep[ids] / (1 - self.word_dropout)
 
     def _pool_and_classify(self, outputs: torch.Tensor, state, valid: torch.Tensor | None) -> torch.Tensor:
         """Pool the per-step ``outputs`` over the ``valid`` steps (None: all of them), then apply the head."""
@@ -140,6 +142,25 @@ class RNNClassifier(nn.Module):
             pooled = POOLING[self.pooling](outputs, valid) if self.pooling != "last" else pool_last(
                 state, self.num_directions)
         return self.head(self.head_dropout(pooled))
+
+
+class EnsembleClassifier(nn.Module):
+    """Several classifiers voting: their class probabilities averaged. It returns the average's logarithm, so
+    that the softmax every caller applies to a model's output gives the average back exactly."""
+
+    def __init__(self, members: list[RNNClassifier]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self._average([member(ids, lengths) for member in self.members])
+
+    def forward_packed(self, ids: torch.Tensor, lengths: torch.Tensor, enforce_sorted: bool = True) -> torch.Tensor:
+        return self._average([member.forward_packed(ids, lengths, enforce_sorted) for member in self.members])
+
+    @staticmethod
+    def _average(logits: list[torch.Tensor]) -> torch.Tensor:
+        return torch.log(torch.stack([torch.softmax(x.float(), dim=1) for x in logits]).mean(dim=0))
 
 
 def pool_last(state, num_directions: int) -> torch.Tensor:

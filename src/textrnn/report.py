@@ -47,16 +47,21 @@ def _save(figure, path: Path) -> bytes:
 
 
 def plot_curves(history: list[dict], path: Path) -> bytes:
+    """Training and validation loss and accuracy per epoch; an ensemble's members each get their own lines."""
     plt = _pyplot()
-    epochs = [record["epoch"] for record in history]
+    members = sorted({record.get("member", 0) for record in history})
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 3.6))
     for axes, key, title in ((loss_axes, "loss", "loss"), (accuracy_axes, "accuracy", "accuracy")):
-        axes.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label="training")
-        if all(f"val_{key}" in r for r in history):
-            axes.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label="validation")
+        for member in members:
+            records = [r for r in history if r.get("member", 0) == member]
+            epochs = [r["epoch"] for r in records]
+            name = f"member {member} " if member else ""
+            axes.plot(epochs, [r[f"train_{key}"] for r in records], "o-", label=f"{name}training")
+            if all(f"val_{key}" in r for r in records):
+                axes.plot(epochs, [r[f"val_{key}"] for r in records], "o--", label=f"{name}validation")
         axes.set_xlabel("epoch")
         axes.set_title(title)
-        axes.set_xticks(epochs)
+        axes.set_xticks(sorted({r["epoch"] for r in history}))
         axes.grid(alpha=0.3)
         axes.legend()
     return _save(figure, path)
@@ -234,15 +239,18 @@ def _section_data(metrics, class_counts, lengths, clf, train, test, image) -> st
 
 def _section_curves(metrics: dict, image: bytes) -> str:
     rows = [
-        (r["epoch"], f"{r['train_loss']:.4f}", f"{r['train_accuracy']:.2%}",
+        (f"{r['member']}.{r['epoch']}" if "member" in r else r["epoch"], f"{r['train_loss']:.4f}", f"{r['train_accuracy']:.2%}",
          f"{r['val_loss']:.4f}" if "val_loss" in r else "-", f"{r['val_accuracy']:.2%}" if "val_accuracy" in r else "-",
          f"{r['seconds']:.1f} s")
         for r in metrics["history"]
     ]
     best = metrics.get("timing", {}).get("best_epoch")
+    kept = (f"an ensemble of {len(best)} models; each keeps the weights of its best epoch: "
+            + ", ".join(f"member {i} epoch {epoch}" for i, epoch in enumerate(best, start=1))
+            if isinstance(best, list) else f"Weights kept from epoch {best}")
     return (f"<h2>Training</h2>{_image(image, 'loss and accuracy per epoch')}"
-            f"<p>Weights kept from epoch {best}.</p>"
-            + _table(("epoch", "training loss", "training accuracy", "validation loss", "validation accuracy", "time"),
+            f"<p>{kept[0].upper() + kept[1:]}.</p>"
+            + _table(("member.epoch" if isinstance(best, list) else "epoch", "training loss", "training accuracy", "validation loss", "validation accuracy", "time"),
                      rows))
 
 

@@ -35,6 +35,7 @@ from .data import (
     read_table,
     train_val_split,
 )
+from .embeddings import ALGORITHMS
 from .errors import ModelFileError, RunDirError
 from .files import write_bytes_atomic, write_json_atomic
 from .metrics import format_metrics
@@ -139,7 +140,7 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
         "data_dir": absolute(data_dir),
         "dataset": config.dataset if config.dataset == "ag_news" or is_hf(config.dataset) else absolute(config.dataset),
         "test_data": config.test_data if config.test_data and is_hf(config.test_data) else absolute(config.test_data),
-        "embeddings": absolute(config.embeddings),
+        "embeddings": config.embeddings if config.embeddings in ALGORITHMS else absolute(config.embeddings),
         "init_from": absolute(config.init_from),
     })
 
@@ -198,7 +199,8 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
     if resume:
         record.setdefault("resumed", []).append({"command": list(argv) if argv else None, "at": started_at.isoformat()})
     write_json_atomic(run_dir / "run.json", record)
-    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
+    for leftover in [run_dir / CHECKPOINT_FILE, *run_dir.glob("member-*.safetensors")]:
+        leftover.unlink(missing_ok=True)  # the run is complete: nothing left to resume
     report = write_report(run_dir, train, test)
 
     if metrics["test"]:

@@ -137,16 +137,28 @@ def train_model(
     else:
         param_groups = [{"params": group, "lr_scale": params.discriminative_lr**-depth}
                         for depth, group in enumerate(groups)]
-    optimizer = torch.optim.AdamW(param_groups, lr=params.lr, weight_decay=params.weight_decay)
+    embedding_weight = model.embedding.weight  # the same tensor after setup; frozen epochs drop its gradient
+    optimizers = {}
+    if params.sparse_embedding:
+        # The embedding's sparse gradient goes to SparseAdam (lazy Adam: only the rows a batch used move,
+        # and their moments only advance then); every other parameter to AdamW as usual.
+        scale = next(g["lr_scale"] for g in param_groups if any(p is embedding_weight for p in g["params"]))
+        param_groups = [{**g, "params": [p for p in g["params"] if p is not embedding_weight]} for g in param_groups]
+        optimizers["sparse_optimizer"] = torch.optim.SparseAdam(
+            [{"params": [embedding_weight], "lr_scale": scale}], lr=params.lr)
+    optimizers["optimizer"] = torch.optim.AdamW(param_groups, lr=params.lr, weight_decay=params.weight_decay)
     state, best_weights = TrainState(), None
     if resume is not None:
         model.load_state_dict(resume.model)
-        optimizer.load_state_dict(resume.optimizer)
+        if set(resume.optimizers) != set(optimizers):
+            raise ConfigError("sparse_embedding: must be the same as in the interrupted run")
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(resume.optimizers[name])
         state, best_weights = resume.state, resume.best
     else:
         state.epoch_rng_state = np.random.default_rng(params.seed).bit_generator.state
-    embedding_weight = model.embedding.weight  # the same tensor after setup; frozen epochs drop its gradient
-    model, optimizer = fabric.setup(model, optimizer)
+    model, *optimizer_list = fabric.setup(model, *optimizers.values())
+    optimizers = dict(zip(optimizers, optimizer_list))
     if resume is not None:  # after setup, so that nothing between here and the first batch draws from it
         torch.set_rng_state(resume.torch_rng)
         if resume.cuda_rng and torch.cuda.is_available():
@@ -163,7 +175,7 @@ def train_model(
 
     def save() -> None:
         if checkpoint_path is not None and fabric.is_global_zero:
-            save_checkpoint(checkpoint_path, state, model, optimizer, best_weights, checkpoint_extra or {})
+            save_checkpoint(checkpoint_path, state, model, optimizers, best_weights, checkpoint_extra or {})
 
     with stop_signals(checkpoint_path is not None) as stop_requests:
         while not state.done and state.epoch <= params.epochs:
@@ -187,11 +199,13 @@ def train_model(
                 share["texts"] += len(batch[2])
                 share["batches"] += 1
                 ids, lengths, targets = fabric.to_device(batch)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(state.global_step) * group["lr_scale"]
+                for optimizer in optimizers.values():
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(state.global_step) * group["lr_scale"]
                 logits = model(ids, lengths)
                 loss = loss_fn(logits, targets)
-                optimizer.zero_grad(set_to_none=True)
+                for optimizer in optimizers.values():
+                    optimizer.zero_grad(set_to_none=True)
                 fabric.backward(loss)
                 if params.embeddings and state.epoch <= params.freeze_embeddings:
                     embedding_weight.grad = None  # AdamW leaves a parameter without a gradient untouched
@@ -199,9 +213,12 @@ def train_model(
                     for group in groups[state.epoch :]:  # epoch 1: the head alone; each epoch one layer more
                         for parameter in group:
                             parameter.grad = None
-                if params.clip_grad_norm is not None:
-                    fabric.clip_gradients(model, optimizer, max_norm=params.clip_grad_norm)
-                optimizer.step()
+                if params.clip_grad_norm is not None and params.sparse_embedding:
+                    clip_gradients_with_sparse(model.parameters(), params.clip_grad_norm)
+                elif params.clip_grad_norm is not None:
+                    fabric.clip_gradients(model, optimizers["optimizer"], max_norm=params.clip_grad_norm)
+                for optimizer in optimizers.values():
+                    optimizer.step()
 
                 state.loss_sum += loss.item() * len(targets)
                 state.correct += int((logits.argmax(dim=1) == targets).sum())
@@ -274,6 +291,26 @@ def train_model(
         rank_shares=distributed.all_gather_objects(
             {**share, "digest": share_digest.hexdigest() if fabric.world_size > 1 else None}),
     )
+
+
+@torch.no_grad()
+def clip_gradients_with_sparse(parameters, max_norm: float) -> None:
+    """``clip_grad_norm_`` for a model whose embedding gradient is sparse, which ``clip_grad_norm_`` cannot
+    take: the total norm counts the rows the batch used (repeats summed first), as the dense gradient would."""
+    grads = []
+    for parameter in parameters:
+        if parameter.grad is not None and parameter.grad.is_sparse:
+            parameter.grad = parameter.grad.coalesce()
+            grads.append(parameter.grad)
+        elif parameter.grad is not None:
+            grads.append(parameter.grad)
+    if not grads:
+        return
+    total = torch.linalg.vector_norm(torch.stack(
+        [torch.linalg.vector_norm(g._values() if g.is_sparse else g) for g in grads]))
+    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for grad in grads:
+        (grad._values() if grad.is_sparse else grad).mul_(scale)
 
 
 def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
