@@ -74,7 +74,6 @@ def main() -> None:
         results["runs"] = earlier["runs"]
         results["command"] = f"{earlier['command']}, then {command}"
         results["techniques"] = {**earlier["techniques"], **results["techniques"]}
-        names = [n for n in TECHNIQUES if n in results["techniques"]]
     with tempfile.TemporaryDirectory(prefix="textrnn-ablation-") as tmp:
         vectors: dict = {}  # seed (or ("lm", seed)) -> (path, seconds it took to make)
         for seed in args.seeds:
@@ -107,7 +106,8 @@ def main() -> None:
                 print(json.dumps(run), flush=True)
 
     seeds = sorted({r["seed"] for r in results["runs"]})
-    write_results(args.out, "ablation", results, table(results, names, seeds))
+    shown = [n for n in TECHNIQUES if n in results["techniques"]]  # with --add-to, the earlier ones too
+    write_results(args.out, "ablation", results, table(results, shown, seeds))
 
 
 def table(results: dict, names: list[str], seeds: list[int]) -> list[str]:

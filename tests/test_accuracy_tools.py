@@ -434,3 +434,10 @@ def test_interrupted_ensemble_resumes_in_the_member_it_was_training(tmp_path):
     untimed = lambda history: [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_second")}  # noqa: E731
                                for r in history]
     assert untimed(interrupted.history_) == untimed(whole.history_)
+
+
+def test_vectors_trained_in_the_fit_need_data_in_memory(tmp_path):
+    from textrnn.stream import RowStream
+
+    with pytest.raises(ConfigError, match="embeddings: word2vec vectors are trained on training data in memory"):
+        TextRNNClassifier(embeddings="word2vec", epochs=1).fit_stream(RowStream(synthetic_csv(tmp_path)))

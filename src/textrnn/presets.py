@@ -28,7 +28,8 @@ _LESSON_TRAINING: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     # Issue #5's recipe: word2vec vectors trained on the training texts, a wider GRU, five seeds voting.
-    # Members overfit after epoch 2, so one epoch without progress ends each.
+    # With these vectors the members peak after one or two epochs, so one epoch without progress ends each.
+    # (Sparse embedding updates would be faster but cost about half a point here; see the README.)
     "word2vec-ensemble": {
         "embeddings": "word2vec", "embed_dim": 128, "hidden_size": 128, "ensemble": 5, "epochs": 4, "patience": 1,
     },
