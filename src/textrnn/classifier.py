@@ -304,6 +304,8 @@ class TextRNNClassifier:
     def _train_member(self, params, member: int, train_data, val_data, longest: int, train_rows: int,
                       checkpoint_dir, checkpoint, tensorboard_dir, on_epoch_end, pretrained, stream_found):
         """One model, from its initial weights to its best epoch's."""
+        if params.verbose and params.ensemble > 1:
+            log(f"ensemble member {member + 1} of {params.ensemble} (seed {params.seed})")
         torch.manual_seed(params.seed)  # the initial weights; dropout draws from the same generator later
         model = self._build_model(params, single=True)
         coverage = None
@@ -314,8 +316,6 @@ class TextRNNClassifier:
             if params.verbose:
                 log(f"started from the language model in {params.init_from} (embedding and recurrent layers)")
         check_memory(model, params, batch=params.batch_size, steps=longest, training=True)
-        if params.verbose and params.ensemble > 1:
-            log(f"ensemble member {member + 1} of {params.ensemble} (seed {params.seed})")
         extra = {"params": {**params.model_dump(), "seed": params.seed - member}, "classes": self.classes_,
                  "train_rows": train_rows, "vectorizer": self.vectorizer_.to_dict(), "member": member}
         if stream_found is not None:
