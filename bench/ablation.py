@@ -126,13 +126,14 @@ def table(results: dict, names: list[str], seeds: list[int]) -> list[str]:
              + f"; {results['machine']['cpus']} CPUs. Command: `{results['command']}`.", "",
              "| technique | seeds | validation accuracy | test accuracy | wall time |", "|---|---:|---:|---:|---:|"]
 
-    def cell(value: dict, percent: bool = True) -> str:
+    def cell(value: dict, seeds: int, percent: bool = True) -> str:
         text = f"{value['mean']:.2%}" if percent else f"{value['mean']:.0f} s"
-        return text + (f" ± {value['std']:.2%}" if spread and percent else "")
+        return text + (f" ± {value['std']:.2%}" if seeds > 1 and percent else "")
 
     for name, row in summary.items():
-        lines.append(f"| {name} | {row['seeds']} | {cell(row['val_accuracy'])} | {cell(row['test_accuracy'])} | "
-                     f"{cell(row['wall_seconds'], percent=False)} |")
+        n = row["seeds"]
+        lines.append(f"| {name} | {n} | {cell(row['val_accuracy'], n)} | {cell(row['test_accuracy'], n)} | "
+                     f"{cell(row['wall_seconds'], n, percent=False)} |")
     return lines
 
 
