@@ -264,7 +264,6 @@ class TextRNNClassifier:
         resume_member = checkpoint.extra.get("member", 0) if checkpoint is not None else 0
         members, results, coverages = [], [], []
         for member in range(params.ensemble):
-            member_params = params.model_copy(update={"seed": params.seed + member})
             member_file = Path(checkpoint_dir) / f"member-{member}.safetensors" if checkpoint_dir else None
             if member < resume_member:  # finished before the interruption
                 model = self._build_model(params, single=True)
@@ -274,6 +273,7 @@ class TextRNNClassifier:
                 results.append(TrainResult(**result))
                 coverages.append(None)
                 continue
+            member_params = params.model_copy(update={"seed": params.seed + member})
             model, result, coverage = self._train_member(
                 member_params, member, train_data, val_data, longest, train_rows, checkpoint_dir,
                 checkpoint if member == resume_member else None, tensorboard_dir, on_epoch_end, pretrained,
