@@ -8,11 +8,11 @@ import torch
 from conftest import synthetic_corpus
 
 from textrnn import TextRNNClassifier
-from textrnn.config import ConfigError
-from textrnn.data import DataError
-from textrnn.embeddings import initialise_embedding, load_vectors, train_vectors
-from textrnn.model import EnsembleClassifier, RNNClassifier
-from textrnn.training import clip_gradients_with_sparse, lr_schedule
+from textrnn.params import ConfigError
+from textrnn.errors import DataError
+from textrnn.text.embeddings import initialise_embedding, load_vectors, train_vectors
+from textrnn.model.network import EnsembleClassifier, RNNClassifier
+from textrnn.train.optimizer import clip_gradients_with_sparse, lr_schedule
 
 WORDS = ["match", "goal", "stock", "market", "chip", "robot"]
 
@@ -182,7 +182,7 @@ def test_training_options_fit_and_round_trip(tmp_path):
 
 @pytest.mark.parametrize("kind", ["bpe", "wordpiece", "unigram"])
 def test_subword_vocabularies_spell_unseen_words(kind, tmp_path):
-    from textrnn.vectorizer import PAD_ID, UNK_ID, TextVectorizer
+    from textrnn.text.vectorizer import PAD_ID, UNK_ID, TextVectorizer
 
     texts, labels = synthetic_corpus(300)
     vectorizer = TextVectorizer(80, vocabulary_type=kind).adapt(texts)
@@ -219,7 +219,7 @@ SMALL_SPACE = {"hidden_size": ("categorical", [4, 8]), "lr": ("log", (1e-3, 1e-2
 def test_tune_respects_its_budget_and_writes_a_trainable_config(tmp_path):
     import time
 
-    from textrnn.config import RunConfig
+    from textrnn.params import RunConfig
     from textrnn.tune import tune
 
     config = RunConfig(dataset=str(synthetic_csv(tmp_path, 3000)), embed_dim=8, epochs=50, patience=None)
@@ -232,7 +232,7 @@ def test_tune_respects_its_budget_and_writes_a_trainable_config(tmp_path):
     assert any(t["stopped"] == "budget" for t in summary["trials"])  # 50 epochs cannot fit in 8 s
     assert 0.3 < summary["best_validation_accuracy"] <= 1.0
 
-    from textrnn.cli import read_yaml_config
+    from textrnn.cli.commands import read_yaml_config
 
     tuned = read_yaml_config(tmp_path / "tuned.yaml")
     assert tuned["hidden_size"] in (4, 8) and tuned["hidden_size"] == summary["best_params"]["hidden_size"]
@@ -250,7 +250,7 @@ def test_tune_stops_after_the_trials_asked_for(tmp_path):
 
 
 def test_tune_needs_a_validation_split(tmp_path):
-    from textrnn.config import ConfigError, RunConfig
+    from textrnn.params import ConfigError, RunConfig
     from textrnn.tune import tune
 
     with pytest.raises(ConfigError, match="val_size"):
@@ -262,12 +262,14 @@ def test_tune_needs_a_validation_split(tmp_path):
 
 @pytest.fixture(scope="module")
 def language_model_dir(tmp_path_factory):
-    from textrnn.lm import pretrain
+    from textrnn.model.lm import pretrain
+    from textrnn.params import ClassifierParams
 
     texts, _ = synthetic_corpus(600)
     directory = tmp_path_factory.mktemp("lm") / "lm"
-    pretrain(texts, directory, cell="lstm", embed_dim=8, hidden_size=8, num_layers=2, bidirectional=True,
-             epochs=3, batch_size=16, lr=1e-2, verbose=False)
+    params = ClassifierParams(cell="lstm", embed_dim=8, hidden_size=8, num_layers=2, bidirectional=True, epochs=3,
+                              batch_size=16, lr=1e-2, verbose=False)
+    pretrain(texts, directory, params)
     return directory
 
 
@@ -283,7 +285,7 @@ def test_language_model_perplexity_falls(language_model_dir):
 
 
 def test_fine_tuning_starts_from_the_language_model(language_model_dir):
-    from textrnn.lm import load_lm
+    from textrnn.model.lm import load_lm
 
     texts, labels = synthetic_corpus(300)
     clf = TextRNNClassifier(init_from=str(language_model_dir), cell="lstm", embed_dim=8, hidden_size=8, num_layers=2,
@@ -306,7 +308,7 @@ def test_fine_tuning_starts_from_the_language_model(language_model_dir):
 
 
 def test_language_model_must_match_the_classifier(language_model_dir):
-    from textrnn.config import ConfigError
+    from textrnn.params import ConfigError
 
     texts, labels = synthetic_corpus(100)
     with pytest.raises(ConfigError, match=r"init_from: .* hidden_size=8 \(here 16\)"):
@@ -315,7 +317,7 @@ def test_language_model_must_match_the_classifier(language_model_dir):
 
 
 def test_generate_samples_known_words_reproducibly(language_model_dir):
-    from textrnn.lm import generate, load_lm
+    from textrnn.model.lm import generate, load_lm
 
     words = generate(language_model_dir, "the match", words=12, seed=1)
     vocabulary = set(load_lm(language_model_dir)[1].vocabulary) - {"[PAD]", "[UNK]"}
@@ -324,7 +326,7 @@ def test_generate_samples_known_words_reproducibly(language_model_dir):
 
 
 def test_layer_groups_run_top_down():
-    from textrnn.training import layer_groups
+    from textrnn.train.optimizer import layer_groups
 
     model = RNNClassifier(vocab_size=30, num_classes=3, embed_dim=4, hidden_size=5, num_layers=2, pooling="attention")
     groups = layer_groups(model)
@@ -437,7 +439,7 @@ def test_interrupted_ensemble_resumes_in_the_member_it_was_training(tmp_path):
 
 
 def test_vectors_trained_in_the_fit_need_data_in_memory(tmp_path):
-    from textrnn.stream import RowStream
+    from textrnn.data.stream import RowStream
 
     with pytest.raises(ConfigError, match="embeddings: word2vec vectors are trained on training data in memory"):
         TextRNNClassifier(embeddings="word2vec", epochs=1).fit_stream(RowStream(synthetic_csv(tmp_path)))

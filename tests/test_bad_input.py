@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from textrnn import DataError, TextRNNClassifier, read_table
 from textrnn.cli import main
-from textrnn.data import MAX_FIELD_CHARS
+from textrnn.data.tables import MAX_FIELD_CHARS
 
 # name -> (file name, bytes, expected message)
 BAD_FILES = {

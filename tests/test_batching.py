@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from textrnn.batching import EncodedTexts, inference_batches, training_batches
+from textrnn.text.batching import EncodedTexts, inference_batches, training_batches
 
 
 def test_encoded_texts_pad_on_the_right_with_zeros():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from textrnn import ConfigError, DataError, ModelFileError, TextRNNClassifier
-from textrnn.model import RNNClassifier
+from textrnn.model.network import RNNClassifier
 from textrnn.presets import PRESETS
 
 SMALL = dict(embed_dim=16, hidden_size=16, epochs=3, batch_size=32, lr=5e-3, val_size=0.1, seed=0)

@@ -6,8 +6,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from textrnn import data
-from textrnn.data import AG_NEWS_LABELS, DataError, Dataset, load_ag_news, read_table, train_val_split
+from textrnn.data import ag_news as data
+from textrnn.data.ag_news import AG_NEWS_LABELS, load_ag_news
+from textrnn.data.dataset import Dataset, train_val_split
+from textrnn.data.tables import read_table
+from textrnn.errors import DataError
 
 
 def test_shared_ag_news_subset_loads_and_says_it_is_a_subset(ag_news_dir):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from textrnn import TextRNNClassifier, load_ag_news
-from textrnn import export as export_module
-from textrnn.batch_predict import predict_file
-from textrnn.export import agreement_on_labeled, export_onnx
-from textrnn.runtime import ExportError, OnnxClassifier
+from textrnn.deploy import export as export_module
+from textrnn.deploy.batch_predict import predict_file
+from textrnn.deploy.export import agreement_on_labeled, export_onnx
+from textrnn.deploy.runtime import ExportError, OnnxClassifier
 
 CELLS, POOLINGS = ("rnn", "lstm", "gru"), ("last", "max", "mean", "attention")
 
@@ -76,7 +76,7 @@ def test_runtime_predicts_without_importing_torch(ag, tmp_path):
     probe = test_texts[:300] + ["", "a"]
     script = (
         "import json, sys\n"
-        "from textrnn.runtime import OnnxClassifier\n"
+        "from textrnn.deploy.runtime import OnnxClassifier\n"
         f"clf = OnnxClassifier({str(out)!r})\n"
         "texts = json.load(sys.stdin)\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'p': clf.predict_proba(texts).tolist()}))\n"
@@ -98,7 +98,7 @@ def test_batch_prediction_streams_and_keeps_the_input_columns(ag, tmp_path, suff
     source.write_text("".join(json.dumps({"id": i, "headline": t}) + "\n" for i, t in enumerate(test_texts[:500])))
     target = tmp_path / f"out.{suffix}"
     model = OnnxClassifier(export_onnx(run)[0])
-    assert predict_file(model, source, target, ["headline"], top_k=2, chunk_rows=64, progress=False) == 500
+    assert predict_file(model, source, target, text_column=["headline"], top_k=2, chunk_rows=64, progress=False) == 500
     if suffix == "parquet":
         rows = pq.read_table(target).to_pylist()
     elif suffix == "jsonl":
@@ -119,7 +119,7 @@ def test_predict_and_serve_commands_with_an_export_do_not_import_torch(ag, tmp_p
         "import sys\n"
         "from textrnn.cli import main\n"
         f"assert main(['predict', {str(out)!r}, 'Stocks fall', '--format', 'jsonl']) == 0\n"
-        "from textrnn.serve import Predictor\n"
+        "from textrnn.deploy.serve import Predictor\n"
         f"Predictor({str(out)!r})\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )

@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from textrnn.model import RNNClassifier
+from textrnn.model.network import RNNClassifier
 
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "max", "mean", "attention")

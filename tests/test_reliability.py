@@ -14,10 +14,10 @@ from conftest import synthetic_corpus
 
 from textrnn import ModelFileError, TextRNNClassifier
 from textrnn import files as files_module
-from textrnn.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from textrnn.train.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from textrnn.cli import main
-from textrnn.runs import locked
-from textrnn.training import MemoryBudgetError
+from textrnn.rundir import locked
+from textrnn.errors import MemoryBudgetError
 
 TRAIN = ["--embed-dim", "16", "--hidden-size", "16", "--batch-size", "16", "--epochs", "2", "--patience", "none",
          "--checkpoint-every", "25", "--seed", "3", "--no-verbose"]

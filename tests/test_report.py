@@ -9,8 +9,8 @@ from PIL import Image
 
 from textrnn import TextRNNClassifier
 from textrnn.cli import main
-from textrnn.compare import compare_runs
-from textrnn.explain import explain, to_html, to_terminal
+from textrnn.evaluation.compare import compare_runs
+from textrnn.evaluation.explain import explain, to_html, to_terminal
 
 SMALL = ["--embed-dim", "16", "--hidden-size", "16", "--epochs", "2", "--lr", "0.005", "--no-verbose"]
 SECTIONS = ("<h2>Configuration</h2>", "<h2>Data</h2>", "<h2>Training</h2>", "<h2>Test</h2>",
@@ -99,7 +99,8 @@ def test_explain_command(run, capsys):
 
 def test_compare_lists_metrics_and_the_parameters_that_differ(run, data_dir, tmp_path, capsys):
     other = train(data_dir, tmp_path / "other", "--hidden-size", "8", "--cell", "lstm")
-    rows, differing = compare_runs([run, other])
+    rows, differing, left_out = compare_runs([run, other])
+    assert left_out == []
     assert {"hidden_size", "cell"} <= set(differing) and "seed" not in differing
     assert rows[0]["parameters"] > rows[1]["parameters"] > 0
     assert main(["compare", str(run), str(other), "--plot", str(tmp_path / "cmp.png")]) == 0
@@ -107,4 +108,7 @@ def test_compare_lists_metrics_and_the_parameters_that_differ(run, data_dir, tmp
     assert "small" in out and "other" in out and "hidden_size" in out and "%" in out
     with Image.open(tmp_path / "cmp.png") as image:
         assert image.format == "PNG"
-    assert main(["compare", str(run), str(tmp_path / "nothing")]) == 2
+    # A directory that is not a finished run is left out with its reason; with no finished run at all: an error.
+    assert main(["compare", str(run), str(tmp_path / "nothing")]) == 0
+    assert f"left out {tmp_path / 'nothing'}: no such directory" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "nothing")]) == 2

@@ -14,9 +14,11 @@ import pytest
 from conftest import synthetic_corpus
 
 from textrnn import TextRNNClassifier
-from textrnn.data import DataError, RowError, load_hf, read_table
-from textrnn.stream import RowStream, is_validation_row, shuffled, split_rows
-from textrnn.vectorizer import TextVectorizer
+from textrnn.errors import DataError, RowError
+from textrnn.data.hf import load_hf
+from textrnn.data.tables import read_table
+from textrnn.data.stream import RowStream, is_validation_row, shuffled, split_rows
+from textrnn.text.vectorizer import TextVectorizer
 
 
 def write_shards(directory: Path, texts, labels, shards: int) -> Path:
@@ -66,7 +68,7 @@ def test_ranks_read_disjoint_shares_that_cover_the_data(tmp_path, shards):
     for rank in range(2):
         rng = np.random.default_rng()
         rng.bit_generator.state = rng_state
-        shares.append([text for text, _ in split_rows(stream, "train", 0.1, 0, rng, rank, 2)])
+        shares.append([text for text, _ in split_rows(stream, "train", 0.1, 0, rng=rng, rank=rank, world=2)])
     validation = [text for text, _ in split_rows(stream, "validation", 0.1, 0)]
     assert not set(shares[0]) & set(shares[1])
     assert set(shares[0]) | set(shares[1]) | set(validation) == set(texts)

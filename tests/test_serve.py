@@ -14,7 +14,7 @@ import pytest
 from conftest import synthetic_corpus
 
 from textrnn import TextRNNClassifier
-from textrnn.export import export_onnx
+from textrnn.deploy.export import export_onnx
 
 LIMITS = ["--max-texts", "20", "--max-chars", "200", "--max-body-bytes", "20000"]
 

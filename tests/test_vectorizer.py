@@ -3,7 +3,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textrnn.vectorizer import PAD_ID, UNK_ID, TextVectorizer
+from textrnn.text.vectorizer import PAD_ID, UNK_ID, TextVectorizer
 
 
 def adapted(texts, **kwargs):

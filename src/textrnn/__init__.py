@@ -1,19 +1,30 @@
 """textrnn: recurrent-network (RNN, LSTM, GRU) text classifiers that train fast on a small CPU.
 
-Names are imported on first use, so that ``textrnn.runtime`` (ONNX Runtime only) can be used without
-PyTorch installed or imported.
+    from textrnn import TextRNNClassifier
+    clf = TextRNNClassifier(cell="lstm").fit(texts, labels)
+
+Names are imported on first use, so that the ONNX runtime (:class:`OnnxClassifier`) works in an
+install without PyTorch (``pip install textrnn[serve]``).
+
+The package, one level deep: ``data`` (where rows come from), ``text`` (texts to ids), ``model`` (the
+networks), ``train`` (the loop, callbacks, checkpoints, devices), ``evaluation`` (metrics, report,
+explanations), ``deploy`` (ONNX export, runtime, server, batch prediction); at the top the estimator,
+the parameters, the saved-model format, the run directory, the training recipe and the command line.
 """
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
-    "ClassifierParams": "config", "ConfigError": "config", "RunConfig": "config",
-    "DataError": "data", "Dataset": "data", "load_ag_news": "data", "read_table": "data",
-    "ModelFileError": "classifier", "TextRNNClassifier": "classifier",
-    "TextVectorizer": "vectorizer",
-    "OnnxClassifier": "runtime",
+    "ClassifierParams": "params", "RunConfig": "params",
+    "ConfigError": "errors", "DataError": "errors", "ModelFileError": "errors", "ExportError": "errors",
+    "Dataset": "data.dataset", "load_ag_news": "data.ag_news", "read_table": "data.tables",
+    "load_dataset": "data.sources",
+    "TextRNNClassifier": "estimator",
+    "TextVectorizer": "text.vectorizer",
+    "OnnxClassifier": "deploy.runtime",
+    "Callback": "train.callbacks",
 }
 __all__ = sorted(_EXPORTS)
 

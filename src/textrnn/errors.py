@@ -11,6 +11,28 @@ from pathlib import Path
 from typing import Any
 
 
+class ConfigError(ValueError):
+    """A parameter has a value textrnn cannot use; the message names the parameter."""
+
+
+class DataError(ValueError):
+    """The data cannot be used as it is; the message says where (file, row, field) and why."""
+
+
+class RowError(DataError):
+    """One row cannot be used; with ``on_bad_rows="skip"`` it is reported and left out instead of stopping."""
+
+    def __init__(self, path: Path, where: str, reason: str, field: str | None = None, content: object = None):
+        self.path, self.where, self.reason, self.field, self.content = path, where, reason, field, content
+        place = f"{path}, {where}" + (f", field {field!r}" if field else "")
+        super().__init__(f"{place}: {reason}")
+
+    def record(self) -> dict:
+        """The JSON line written to the side file of skipped rows."""
+        return {"file": str(self.path), "where": self.where, "field": self.field, "reason": self.reason,
+                "content": self.content if isinstance(self.content, (str, dict, list)) else repr(self.content)}
+
+
 class ModelFileError(ValueError):
     """A saved model directory is missing a file or holds something that does not fit together."""
 
@@ -29,6 +51,10 @@ class RunDirError(ValueError):
 
 class ExportError(ValueError):
     """An export directory is missing a file, holds files that do not fit together, or would disagree."""
+
+
+# Every error a user can cause: the command line prints these as one line, anything else is a bug.
+USER_ERRORS = (ConfigError, DataError, ModelFileError, CheckpointError, MemoryBudgetError, RunDirError, ExportError)
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import ConfigError
+from .errors import ConfigError
 
 _LESSON_TRAINING: dict[str, Any] = {
     "epochs": 1,

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from .config import CLASSIFIER_PARAM_NAMES, ConfigError, RunConfig
+from .errors import ConfigError
 from .files import write_bytes_atomic
-from .training import log
+from .params import CLASSIFIER_PARAM_NAMES, RunConfig
+from .train.distributed import log
 
 # name -> (kind, choices or (low, high)); the ranges around the default model that matter most on AG News.
 SEARCH_SPACE: dict[str, tuple[str, Any]] = {
@@ -40,33 +41,41 @@ class BudgetSpent(Exception):
 def tune(
     config: RunConfig,
     budget_seconds: float,
+    *,
+    fixed: Sequence[str] = (),
     trials: int | None = None,
     out: str | Path = "tuned.yaml",
     search_space: dict[str, tuple[str, Any]] | None = None,
     load_data: Callable | None = None,
 ) -> dict:
-    """Search, write the best configuration to ``out`` (YAML) and the trials next to it (JSON); return both."""
+    """Search, write the best configuration to ``out`` (YAML) and the trials next to it (JSON); return both.
+
+    ``fixed`` names the parameters the user set (flags, config file): the search leaves them as they are.
+    """
     try:
         import optuna
     except ModuleNotFoundError:
         raise ConfigError("tune: needs the optuna package: pip install 'textrnn[tune]'") from None
     import yaml
 
-    from .classifier import TextRNNClassifier
-    from .data import train_val_split
-    from .runs import load_training_data
+    from .data.dataset import train_val_split
+    from .data.sources import load_run_data
+    from .estimator import TextRNNClassifier
 
     if budget_seconds <= 0:
         raise ConfigError(f"budget: expected a positive number of minutes, got {budget_seconds / 60:g}")
     if config.val_size <= 0:
         raise ConfigError("val_size: tune scores trials on the validation split, so it must be above 0")
-    space = search_space or SEARCH_SPACE
-    train_all, _, classes = (load_data or load_training_data)(config)  # the test part is not used
+    space = {name: kind for name, kind in (search_space or SEARCH_SPACE).items() if name not in set(fixed)}
+    if not space:
+        raise ConfigError("tune: every searched parameter is fixed by a flag or the config file; nothing to search")
+    train_all, _, classes = (load_data or load_run_data)(config)  # the test part is not used
     train, val = train_val_split(train_all, config.val_size, config.seed)
     base = {name: getattr(config, name) for name in CLASSIFIER_PARAM_NAMES}
     deadline = time.monotonic() + budget_seconds
     log(f"tune: {len(train):,} training rows, {len(val):,} validation rows ({train_all.source}); "
-        f"budget {budget_seconds / 60:.1f} min" + (f", at most {trials} trials" if trials else ""))
+        f"budget {budget_seconds / 60:.1f} min" + (f", at most {trials} trials" if trials else "")
+        + f"; searching {', '.join(space)}")
 
     def objective(trial) -> float:
         sampled = {name: _suggest(trial, name, kind, values) for name, (kind, values) in space.items()}

@@ -1,0 +1,270 @@
+"""What each command does: map its arguments to the Python API, print the result. Nothing else lives here.
+
+Only light modules are imported at the top: ``textrnn predict`` and ``serve`` with an ONNX export must
+run in an install without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..params import RESUME_MAY_CHANGE, ClassifierParams, RunConfig, validate
+from ..presets import DESCRIPTIONS, preset
+from .parser import CLI_DEFAULTS, PRETRAIN_FLAGS
+
+_OWN_FLAGS = ("command", "config", "resume", "budget_minutes", "trials", "out")
+
+
+def train_command(args: argparse.Namespace, argv: list[str]) -> int:
+    from ..recipe import train_run
+
+    flag_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume")}
+    if args.resume:
+        return resume_command(args.resume, flag_values, argv)
+    config, _ = run_config(args.config, flag_values)
+    train_run(config, argv=["textrnn", *argv])
+    return 0
+
+
+def run_config(config_file: str | None, flag_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
+    """Defaults, then the preset, then the config file, then the flags; also the names the user set."""
+    file_values = read_yaml_config(Path(config_file)) if config_file else {}
+    preset_name = flag_values.get("preset") or file_values.get("preset") or "default"
+    values = {**CLI_DEFAULTS, **preset(preset_name), **file_values, **flag_values, "preset": preset_name}
+    return validate(RunConfig, values), set(file_values) | set(flag_values)
+
+
+def tune_command(args: argparse.Namespace) -> int:
+    from ..tune import tune
+
+    config, given = run_config(args.config, {k: v for k, v in vars(args).items() if k not in _OWN_FLAGS})
+    tune(config, budget_seconds=args.budget_minutes * 60, fixed=sorted(given), trials=args.trials, out=args.out)
+    return 0
+
+
+def resume_command(run_dir: str, flag_values: dict[str, Any], argv: list[str]) -> int:
+    from ..recipe import train_run
+    from ..rundir import read_run_config
+
+    config = read_run_config(run_dir)
+    if config is None:
+        raise ConfigError(f"resume: {run_dir} has no run.json, so it is not a textrnn run directory")
+    fixed = sorted(set(flag_values) - set(RESUME_MAY_CHANGE))
+    if fixed:
+        raise ConfigError(
+            f"resume: the configuration comes from {run_dir}/run.json; --{fixed[0].replace('_', '-')} cannot change it "
+            f"(only {', '.join('--' + n.replace('_', '-') for n in RESUME_MAY_CHANGE)} can)"
+        )
+    config = validate(RunConfig, {**config.model_dump(), **CLI_DEFAULTS, **flag_values, "out": run_dir})
+    train_run(config, argv=["textrnn", *argv], resume=True)
+    return 0
+
+
+def read_yaml_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter names to values")
+    if isinstance(values.get("text_column"), str):
+        values["text_column"] = [values["text_column"]]
+    return values
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from ..evaluation.metrics import format_metrics
+    from ..recipe import evaluate_run, evaluation_data
+
+    dataset = evaluation_data(args.run_dir, getattr(args, "test_data", None), data_dir=getattr(args, "data_dir", None),
+                              text_column=getattr(args, "text_column", None),
+                              label_column=getattr(args, "label_column", None),
+                              on_bad_rows=getattr(args, "on_bad_rows", "error"))
+    metrics = evaluate_run(args.run_dir, dataset)
+    print(dataset.describe())
+    for row in dataset.skipped:
+        print(f"skipped: {row}", file=sys.stderr)
+    print(format_metrics(metrics))
+    if args.out:
+        Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from ..deploy.runtime import load_predictor
+
+    if args.top_k < 1:
+        raise ConfigError(f"top_k: must be at least 1 (got {args.top_k})")
+    if args.texts and args.input:
+        raise ConfigError("give texts as arguments or --input FILE, not both")
+    model = load_predictor(args.run_dir, threads=args.threads)
+    text_column = getattr(args, "text_column", None) or ["text"]
+    if args.input:
+        from ..deploy.batch_predict import predict_file
+
+        if not args.out:
+            raise ConfigError("--input needs --out FILE (its extension picks the format: csv, tsv, jsonl, parquet)")
+        rows = predict_file(model, args.input, args.out, text_column=text_column, top_k=args.top_k)
+        print(f"{rows:,} rows labeled into {args.out}", file=sys.stderr)
+        return 0
+    texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin]
+    probabilities = model.predict_proba(texts)
+    k = min(args.top_k, len(model.classes_))
+    ranked = probabilities.argsort(axis=1)[:, ::-1][:, :k]
+    rows = [
+        {"text": text, "top_k": [{"label": model.classes_[j], "probability": float(p[j])} for j in order]}
+        for text, p, order in zip(texts, probabilities, ranked)
+    ]
+    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    try:
+        write_predictions(rows, args.format, k, out)
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from ..evaluation.report import write_report
+
+    path = write_report(args.run_dir, mistakes=args.mistakes)
+    print(path)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return 0
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    from ..estimator import TextRNNClassifier
+    from ..evaluation.explain import explain, to_terminal
+
+    clf = TextRNNClassifier.load(args.run_dir)
+    if args.label is not None and args.label not in clf.classes_:
+        raise ConfigError(f"label: {args.label!r} is not one of the classes ({', '.join(clf.classes_)})")
+    for text in args.texts:
+        explanation = explain(clf, text, args.label)
+        print(f"{explanation.label} {explanation.probability:.3f}")
+        print(to_terminal(explanation) if sys.stdout.isatty() else " ".join(explanation.tokens))
+        for token, score in explanation.ranked()[: args.top_k]:
+            print(f"  {score:+.3f}  {token}")
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from ..evaluation.compare import compare_runs, format_comparison
+    from ..evaluation.plots import plot_comparison
+
+    rows, differing, left_out = compare_runs(args.run_dirs)
+    for run_dir, reason in left_out:
+        print(f"left out {run_dir}: {reason}", file=sys.stderr)
+    print(format_comparison(rows, differing))
+    if args.plot:
+        plot_comparison(rows, args.plot)
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from ..deploy.export import describe, export_onnx, load_check_texts
+
+    out, agreement = export_onnx(args.run_dir, args.out, args.quantize, check_texts=load_check_texts(Path(args.run_dir)))
+    print(f"{out}: ONNX export checked against PyTorch: {describe(agreement)}")
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from ..deploy.serve import ServeSettings, serve
+
+    settings = validate(ServeSettings, {name: getattr(args, name) for name in ServeSettings.model_fields})
+    serve(settings, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def presets_command(args: argparse.Namespace) -> int:
+    for name, description in DESCRIPTIONS.items():
+        print(f"{name:<20} {description}")
+    return 0
+
+
+def pretrain_command(args: argparse.Namespace) -> int:
+    from ..model.lm import pretrain
+
+    data = _unlabeled_texts(args)
+    params = validate(ClassifierParams, {**{n: getattr(args, n) for n in PRETRAIN_FLAGS if hasattr(args, n)},
+                                         "verbose": True})
+    print(f"pretraining a language model on {data.describe()} (texts only, no labels)", file=sys.stderr)
+    record = pretrain(data.texts, args.out, params)
+    print(f"language model written to {args.out}; fine-tune it with: textrnn train --init-from {args.out} "
+          f"--cell {record['cell']} --embed-dim {record['embed_dim']} --hidden-size {record['hidden_size']} "
+          f"--num-layers {record['num_layers']}" + ("" if params.bidirectional else " --no-bidirectional"),
+          file=sys.stderr)
+    return 0
+
+
+def generate_command(args: argparse.Namespace) -> int:
+    from ..model.lm import generate
+
+    seed = getattr(args, "seed", ClassifierParams.model_fields["seed"].default)
+    print(args.prompt, generate(args.lm_dir, args.prompt, args.words, args.temperature, seed))
+    return 0
+
+
+def embeddings_command(args: argparse.Namespace) -> int:
+    from ..text.embeddings import train_vectors
+
+    data = _unlabeled_texts(args)
+    defaults = ClassifierParams.model_fields
+    dim = getattr(args, "embed_dim", defaults["embed_dim"].default)
+    epochs = getattr(args, "epochs", defaults["epochs"].default)
+    seed = getattr(args, "seed", defaults["seed"].default)
+    print(f"training {args.algorithm} vectors on {data.describe()} (texts only, no labels)", file=sys.stderr)
+    result = train_vectors(data.texts, args.out, algorithm=args.algorithm, dim=dim, epochs=epochs, window=args.window,
+                           min_count=args.min_count, seed=seed, workers=args.threads)
+    print(f"{result['words']:,} words x {result['dim']} dimensions written to {result['path']}; "
+          f"use them with: textrnn train --embeddings {result['path']} --embed-dim {result['dim']}", file=sys.stderr)
+    return 0
+
+
+def _unlabeled_texts(args: argparse.Namespace):
+    """The texts of ``--dataset`` (labels not read): AG News' training split, or a file."""
+    from ..data.sources import load_dataset
+
+    return load_dataset(getattr(args, "dataset", "ag_news"), "train", getattr(args, "text_column", ["text"]), None,
+                        data_dir=getattr(args, "data_dir", None))
+
+
+def write_predictions(rows: list[dict], fmt: str, k: int, out) -> None:
+    if fmt == "jsonl":
+        for row in rows:
+            best = row["top_k"][0]
+            out.write(json.dumps({"text": row["text"], "label": best["label"], "probability": best["probability"],
+                                  "top_k": row["top_k"]}, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out)
+        header = ["text", "label", "probability"]
+        for i in range(2, k + 1):
+            header += [f"label_{i}", f"probability_{i}"]
+        writer.writerow(header)
+        for row in rows:
+            cells = [row["text"]]
+            for choice in row["top_k"]:
+                cells += [choice["label"], f"{choice['probability']:.6f}"]
+            writer.writerow(cells)
+    else:
+        for row in rows:
+            choices = "  ".join(f"{c['label']} {c['probability']:.3f}" for c in row["top_k"])
+            text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
+            out.write(f"{choices}  | {text}\n")

@@ -1,0 +1,136 @@
+"""The ``textrnn`` command's parsers: one vocabulary of flag names across every command.
+
+Parameter flags are generated from the groups of :mod:`textrnn.params` (``--hidden-size`` is
+``hidden_size`` in YAML and Python); flags that several commands share (``--out``, ``--text-column``,
+``--top-k``, ``--seed`` ...) are declared once in :data:`SHARED` and reused, so a name means the same
+thing, with the same default, wherever it appears. A test walks every parser to keep it so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from typing import Any, Iterable
+
+from .. import __version__
+from ..deploy.serve import ServeSettings
+from ..params import PARAM_GROUPS, RunConfig, shown_default
+
+# Where the command line's defaults differ from the Python API's: a terminal user wants progress.
+CLI_DEFAULTS = {"verbose": True}
+
+# Flags shared by several commands that are not model parameters: name -> argparse options.
+SHARED: dict[str, dict[str, Any]] = {
+    "--top-k": {"type": int, "default": 1, "help": "how many of the most likely labels (or words) to show (default: 1)"},
+    "--threads": {"type": int, "default": 1, "help": "CPU threads to compute with (default: 1)"},
+    "--format": {"choices": ("table", "csv", "jsonl"), "default": "table",
+                 "help": "output format for texts given as arguments or on stdin (default: table)"},
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks; wide enough for the flag names."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=110)
+
+
+def command(commands, name: str, summary: str, examples: Iterable[str]) -> argparse.ArgumentParser:
+    """A subcommand with a one-line summary and its examples at the end of its help."""
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                               epilog=epilog, formatter_class=HelpFormatter)
+
+
+def add_shared(parser: argparse.ArgumentParser, *flags: str) -> None:
+    for flag in flags:
+        parser.add_argument(flag, **SHARED[flag])
+
+
+def add_out(parser: argparse.ArgumentParser, what: str, required: bool = False, aliases: tuple[str, ...] = (),
+            default: str | None = None) -> None:
+    """``--out``: where the command writes its result (each command says what that is)."""
+    shown = f" (default: {default})" if default else ""
+    parser.add_argument("--out", *aliases, dest="out", required=required, default=default,
+                        help=f"where to write {what}{shown}".replace("%", "%%"))
+
+
+def add_param_flags(parser: argparse.ArgumentParser, names: Iterable[str] | None = None,
+                    defaults: dict[str, str] | None = None) -> None:
+    """One flag per parameter, typed from its annotation, in one help section per group.
+
+    Unset flags stay absent from the namespace (no override of the preset, the config file or the run's
+    own value). ``defaults`` replaces the shown default of some flags (evaluate: "the run's").
+    """
+    wanted = set(names) if names is not None else None
+    for group, cls in PARAM_GROUPS.items():
+        fields = {n: f for n, f in cls.model_fields.items() if wanted is None or n in wanted}
+        if not fields:
+            continue
+        section = parser.add_argument_group(f"{group} parameters", cls.__doc__)
+        for name, field in fields.items():
+            shown = (defaults or {}).get(name) or _shown_default(name, field)
+            section.add_argument("--" + name.replace("_", "-"), **_flag_options(name, field, shown))
+
+
+def _shown_default(name: str, field) -> str:
+    if name in CLI_DEFAULTS:
+        return "on" if CLI_DEFAULTS[name] is True else str(CLI_DEFAULTS[name])
+    return shown_default(field)
+
+
+def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
+    annotation = field.annotation
+    args = typing.get_args(annotation)
+    options: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS}
+    nullable = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args
+    base = next((a for a in args if a is not type(None)), annotation) if nullable else annotation
+    if base is bool:
+        options["action"] = argparse.BooleanOptionalAction
+    elif typing.get_origin(base) is typing.Literal:
+        options["choices"] = typing.get_args(base)
+    elif typing.get_origin(base) is list:
+        options["nargs"] = "+"
+    else:
+        options["type"] = optional(base) if nullable else base
+    options["help"] = f"{field.description} (default: {shown})".replace("%", "%%")
+    return options
+
+
+def optional(kind: type):
+    """An argparse type that also accepts 'none' for a parameter that may be switched off."""
+
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+RUN_FLAGS = tuple(RunConfig.model_fields)
+DATA_INPUT_FLAGS = ("dataset", "data_dir", "text_column")
+PRETRAIN_FLAGS = ("cell", "embed_dim", "hidden_size", "num_layers", "bidirectional", "max_tokens", "epochs",
+                  "batch_size", "lr", "seed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .specs import add_commands
+
+    parser = argparse.ArgumentParser(
+        prog="textrnn", formatter_class=HelpFormatter,
+        description="Recurrent-network (RNN, LSTM, GRU) text classifiers: train, evaluate, explain, export, serve.",
+        epilog="examples:\n  textrnn train --dataset reviews.csv --text-column review --label-column stars\n"
+               "  textrnn predict runs/bigru64-reviews-20261124-101500 \"great value, works well\"\n"
+               "  textrnn COMMAND --help    (every command's flags and examples)")
+    parser.add_argument("--version", action="version", version=f"textrnn {__version__}")
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
+
+
+def serve_setting_flags(parser: argparse.ArgumentParser) -> None:
+    for name, field in ServeSettings.model_fields.items():
+        if name in ("model_path", "threads"):
+            continue
+        parser.add_argument("--" + name.replace("_", "-"), type=type(field.default), default=field.default,
+                            help=f"{field.description} (default: {field.default})")

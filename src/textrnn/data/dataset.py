@@ -1,0 +1,103 @@
+"""A dataset in memory, a bad row, and the stratified validation split.
+
+A dataset is a list of texts, a list of labels (class names, as strings) and a one-line description
+of where it came from, so that every run can say which rows it used. Every problem with the data is a
+:class:`~textrnn.errors.DataError` that names the file, the row and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import DataError, RowError
+
+ON_BAD_ROWS = ("error", "skip")
+
+
+
+@dataclass
+class Dataset:
+    texts: list[str]
+    labels: list[str] | None
+    source: str
+    skipped: list[RowError] = field(default_factory=list)  # rows left out under on_bad_rows="skip"
+    notes: list[str] = field(default_factory=list)  # oddities that did not stop reading (a byte-order mark, ...)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def describe(self) -> str:
+        text = f"{self.source}: {len(self):,} rows"
+        if self.skipped:
+            text += f" ({len(self.skipped):,} bad rows skipped)"
+        return text
+
+
+
+def converted(records, convert) -> Iterator[tuple[str, tuple | RowError]]:
+    for where, record in records:
+        if isinstance(record, RowError):
+            yield where, record
+            continue
+        try:
+            yield where, convert(where, record)
+        except RowError as error:
+            yield where, error
+
+
+
+def collect_rows(path: Path, rows: Iterator[tuple[str, tuple | RowError]], on_bad_rows: str):
+    """Gather converted rows; stop at the first bad row, or skip and list it."""
+    check_on_bad_rows(on_bad_rows)
+    texts, labels, skipped = [], [], []
+    for _, row in rows:
+        if isinstance(row, RowError):
+            if on_bad_rows == "error":
+                raise row
+            skipped.append(row)
+            continue
+        texts.append(row[0])
+        labels.append(row[1])
+    if not texts:
+        raise DataError(f"{path}: no rows" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
+    return texts, labels, skipped
+
+
+def check_on_bad_rows(on_bad_rows: str) -> None:
+    if on_bad_rows not in ON_BAD_ROWS:
+        raise DataError(f"on_bad_rows: expected one of {', '.join(ON_BAD_ROWS)}, got {on_bad_rows!r}")
+
+
+
+def train_val_split(dataset: Dataset, val_size: float, seed: int) -> tuple[Dataset, Dataset | None]:
+    """Hold out ``val_size`` of each class for validation (stratified), chosen by ``seed``."""
+    if val_size <= 0:
+        return dataset, None
+    assert dataset.labels is not None
+    labels = np.asarray(dataset.labels)
+    rng = np.random.default_rng(seed)
+    val_index = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = int(round(val_size * len(members)))
+        if len(members) >= 2:
+            count = min(max(count, 1), len(members) - 1)
+        else:
+            count = 0
+        val_index.extend(rng.permutation(members)[:count].tolist())
+    is_val = np.zeros(len(labels), dtype=bool)
+    is_val[val_index] = True
+    if not is_val.any():
+        return dataset, None
+
+    def subset(mask: np.ndarray, name: str) -> Dataset:
+        rows = np.flatnonzero(mask)
+        return Dataset(
+            [dataset.texts[i] for i in rows], [dataset.labels[i] for i in rows], f"{dataset.source} [{name}]"
+        )
+
+    return subset(~is_val, "train part"), subset(is_val, f"validation part, seed {seed}")

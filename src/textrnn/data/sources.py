@@ -1,0 +1,97 @@
+"""Which data: the one place that turns a dataset name into rows.
+
+A dataset is named the same way everywhere (``--dataset``, ``--validation-data``, ``--test-data``,
+``--data`` of evaluate, the texts of pretrain and embeddings):
+
+* ``ag_news``: the lesson's dataset (its ``train`` or ``test`` split);
+* ``hf:NAME[:CONFIG]`` or ``hf:/path``: a Hugging Face dataset (the split of that name);
+* anything else: a CSV/TSV/JSONL/Parquet file, or a directory of them (the split is the file itself).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from ..errors import RowError
+from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
+from .dataset import Dataset
+from .hf import hf_has_split, hf_rows, is_hf, load_hf, open_hf
+from .tables import read_table, table_files, table_rows
+
+AG_NEWS = "ag_news"
+
+
+def source_kind(dataset: str) -> str:
+    """``ag_news``, ``hf`` or ``files``."""
+    if str(dataset) == AG_NEWS:
+        return "ag_news"
+    return "hf" if is_hf(dataset) else "files"
+
+
+def load_dataset(
+    dataset: str,
+    split: str = "train",
+    text_column: Sequence[str] = ("text",),
+    label_column: str | None = "label",
+    *,
+    data_dir: str | None = None,
+    on_bad_rows: str = "error",
+) -> Dataset:
+    """The rows of ``dataset`` read whole; ``label_column=None`` reads texts only."""
+    kind = source_kind(dataset)
+    if kind == "ag_news":
+        return load_ag_news(split, data_dir, text_column, on_bad_rows)
+    if kind == "hf":
+        return load_hf(dataset, split, text_column, label_column, on_bad_rows=on_bad_rows)
+    return read_table(dataset, text_column, label_column, on_bad_rows=on_bad_rows)
+
+
+def class_order(dataset: str) -> list[str] | None:
+    """The fixed order of a known dataset's classes (AG News: the label numbers' order); else None."""
+    return list(AG_NEWS_LABELS) if source_kind(dataset) == "ag_news" else None
+
+
+def test_source(dataset: str, test_data: str | None) -> str | None:
+    """Where a run's test rows are: ``test_data``, else AG News' or a Hugging Face dataset's own test split."""
+    if test_data:
+        return test_data
+    kind = source_kind(dataset)
+    if kind == "ag_news" or (kind == "hf" and hf_has_split(dataset, "test")):
+        return dataset
+    return None
+
+
+def source_files(dataset: str, split: str, data_dir: str | None = None) -> list[Path]:
+    """The files a stream reads, one after the other (a Hugging Face dataset counts as one)."""
+    kind = source_kind(dataset)
+    if kind == "ag_news":
+        return [find_ag_news_file(split, data_dir)]
+    if kind == "hf":
+        open_hf(str(dataset), split)  # fails now, not in the middle of training, if it cannot be read
+        return [Path(str(dataset))]
+    return table_files(Path(dataset))
+
+
+def file_rows(kind: str, path: Path, split: str, columns: tuple[Sequence[str], str | None], notes: list[str]
+              ) -> Iterator[tuple[str, tuple | RowError]]:
+    """``(where, (text, label))`` or ``(where, RowError)`` for each row of one of :func:`source_files`."""
+    text_column, label_column = columns
+    if kind == "ag_news":
+        return ag_news_rows(path, text_column, notes)
+    if kind == "hf":
+        return hf_rows(str(path), split, text_column, label_column)
+    return table_rows(path, text_column, label_column, notes)
+
+
+def load_run_data(config) -> tuple[Dataset, Dataset | None, list[str] | None]:
+    """A run's training rows, its test rows (if any) and the fixed class order (AG News), read whole.
+
+    ``config`` is a :class:`~textrnn.params.RunConfig` (anything with its data fields will do).
+    """
+    columns = (config.text_column, config.label_column)
+    options = {"data_dir": config.data_dir, "on_bad_rows": config.on_bad_rows}
+    train = load_dataset(config.dataset, "train", *columns, **options)
+    test_spec = test_source(config.dataset, config.test_data)
+    test = load_dataset(test_spec, "test", *columns, **options) if test_spec else None
+    return train, test, class_order(config.dataset)

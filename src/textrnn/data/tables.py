@@ -1,0 +1,273 @@
+"""One reader for tables: CSV, TSV, JSONL and Parquet files (optionally gzipped), or a directory of them.
+
+Training, evaluation, streaming and batch prediction all read through :func:`iter_records`, so a file
+is checked the same way whatever reads it: a bad row is a :class:`~textrnn.errors.RowError` naming the
+file, the line or row and the field.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import math
+from itertools import chain
+from pathlib import Path
+from typing import IO, Iterator, Sequence
+
+from ..errors import DataError, RowError
+from .dataset import Dataset, collect_rows, converted
+
+# Longest field accepted, in characters: far above any real text, low enough to stop a runaway quote early.
+MAX_FIELD_CHARS = 1_000_000
+
+TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+
+
+def table_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    fmt = TABLE_FORMATS.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        raise DataError(f"{path}: unknown file type; expected one of {', '.join(TABLE_FORMATS)} (optionally .gz)")
+    return fmt
+
+
+def read_table(
+    path: str | os.PathLike,
+    text_column: Sequence[str] = ("text",),
+    label_column: str | None = "label",
+    allow_empty_text: bool = False,
+    on_bad_rows: str = "error",
+) -> Dataset:
+    """Read texts (and labels, unless ``label_column`` is None) from a CSV, TSV, JSONL or Parquet file,
+    or from every such file in a directory (the shards of one dataset, read in name order).
+
+    Several text columns are joined with a space. A bad row (malformed, a missing or non-text cell, an
+    empty label, invalid UTF-8, or unless ``allow_empty_text`` an empty text) stops reading with an error
+    naming the row and field, or with ``on_bad_rows="skip"`` is left out and listed in ``Dataset.skipped``.
+    Problems with the whole file (unreadable, no such column, no rows) always stop.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    rows = chain.from_iterable(
+        table_rows(file, text_column, label_column, notes, allow_empty_text) for file in table_files(path)
+    )
+    texts, labels, skipped = collect_rows(path, rows, on_bad_rows)
+    return Dataset(texts, labels if label_column else None, str(path), skipped, notes)
+
+
+def table_files(path: Path) -> list[Path]:
+    """``[path]`` for a file; for a directory, the table files in it (not hidden ones), by name."""
+    if path.is_file():
+        table_format(path)  # an unknown file type fails here, before anything is read
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"{path}: no such file or directory")
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and _is_table(p))
+    if not files:
+        raise DataError(f"{path}: no {', '.join(TABLE_FORMATS)} files in this directory")
+    return files
+
+
+def _is_table(path: Path) -> bool:
+    try:
+        table_format(path)
+        return True
+    except DataError:
+        return False
+
+
+def table_rows(
+    path: Path,
+    text_column: Sequence[str],
+    label_column: str | None,
+    notes: list[str],
+    allow_empty_text: bool = False,
+) -> Iterator[tuple[str, tuple | RowError]]:
+    """``(where, (text, label))`` for each row of a table file, or ``(where, RowError)`` for a bad one; lazily."""
+    columns = list(dict.fromkeys([*text_column, *([label_column] if label_column else [])]))
+
+    def convert(where: str, record: dict) -> tuple[str, str | None]:
+        for column in text_column:
+            check_cell(path, where, column, record, text=True)
+        text = " ".join(record[c] for c in text_column)
+        if not allow_empty_text and not text.strip():
+            raise RowError(path, where, "empty text", "/".join(text_column), record)
+        if not label_column:
+            return text, None
+        check_cell(path, where, label_column, record, text=False)
+        label = str(record[label_column]).strip()
+        if not label:
+            raise RowError(path, where, "empty label", label_column, record)
+        return text, label
+
+    return converted(iter_records(path, columns, notes), convert)
+
+
+def check_cell(path: Path, where: str, column: str, record: dict, text: bool) -> None:
+    """A text cell must be a string; a label may also be an integer (or a float that holds one).
+    Nothing may be missing or NaN."""
+    value = record[column]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise RowError(path, where, "missing value", column, record)
+    if not text and isinstance(value, float) and value.is_integer():
+        record[column] = value = int(value)  # integer labels come back as floats from columns that held NaN
+    allowed = (str,) if text else (str, int)
+    if not isinstance(value, allowed) or isinstance(value, bool):
+        expected = "text" if text else "text or an integer"
+        raise RowError(path, where, f"expected {expected}, got {type(value).__name__} {value!r}", column, record)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")  # fails only on the surrogates that stand for bytes that were not UTF-8
+        except UnicodeEncodeError:
+            raise RowError(path, where, "invalid UTF-8", column, record) from None
+        if len(value) > MAX_FIELD_CHARS:
+            raise RowError(path, where, f"{len(value):,} characters, more than {MAX_FIELD_CHARS:,}", column)
+
+
+def iter_records(
+    path: Path, columns: Sequence[str] | None, notes: list[str], header: Sequence[str] | None = None
+) -> Iterator[tuple[str, dict | RowError]]:
+    """Yield ``(where, record)`` for each row, ``where`` being 'line N' or 'row N' for messages.
+
+    ``columns`` are the fields each record must hold (``None``: every column, as batch prediction keeps
+    them all). A row that cannot be parsed comes as a :class:`RowError` in place of the record, so that
+    reading can go on past it. ``header`` names the columns of a file that has no header row.
+    """
+    fmt = table_format(path)
+    if fmt == "parquet":
+        yield from _parquet_records(path, columns)
+        return
+    with open_text(path, notes) as handle:
+        lines = _LineEndings(handle)
+        if fmt == "jsonl":
+            yield from _jsonl_records(path, lines, columns)
+        else:
+            yield from _delimited_records(path, lines, columns, "\t" if fmt == "tsv" else ",", header)
+        if lines.mixed():
+            notes.append(f"{path}: mixed line endings ({lines.describe()}); each row was read as it is")
+
+
+class _LineEndings:
+    """Passes lines through while counting how they end, to report files with mixed line endings."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle, self.counts = handle, {"CRLF": 0, "LF": 0, "CR": 0}
+
+    def __iter__(self):
+        for line in self.handle:
+            ending = "CRLF" if line.endswith("\r\n") else "LF" if line.endswith("\n") else "CR" if line.endswith("\r") else None
+            if ending:
+                self.counts[ending] += 1
+            yield line
+
+    def mixed(self) -> bool:
+        return sum(1 for count in self.counts.values() if count) > 1
+
+    def describe(self) -> str:
+        return ", ".join(f"{count:,} {name}" for name, count in self.counts.items() if count)
+
+
+def _delimited_records(path: Path, lines, columns: Sequence[str] | None, delimiter: str, header: Sequence[str] | None):
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS + 1))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    if header is None:
+        try:
+            header = next(reader, None)
+        except csv.Error as error:
+            raise DataError(f"{path}, line 1: malformed {kind} header ({error})") from None
+        if header is None:
+            raise DataError(f"{path}: empty file (expected a header row naming the columns)")
+    if columns is None:
+        columns = header
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; the header has {', '.join(header)}")
+    positions = {c: header.index(c) for c in columns}
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            reason = f"malformed {kind} ({error})"
+            if "unexpected end of data" in str(error):
+                reason = f"malformed {kind}: a quoted field opened on line {first_line} is never closed"
+            yield f"line {first_line}", RowError(path, f"line {first_line}", reason)
+            continue
+        where = f"line {first_line}" if reader.line_num == first_line else f"lines {first_line}-{reader.line_num}"
+        if not row:
+            continue  # a blank line holds no row
+        if len(row) != len(header):
+            yield where, RowError(path, where, f"{len(row)} fields, expected {len(header)}", content=row)
+            continue
+        yield where, {c: row[i] for c, i in positions.items()}
+
+
+def _jsonl_records(path: Path, lines, columns: Sequence[str] | None):
+    for number, line in enumerate(lines, start=1):
+        where = f"line {number}"
+        if not line.strip():
+            continue
+        if len(line) > MAX_FIELD_CHARS:
+            yield where, RowError(path, where, f"{len(line):,} characters, more than {MAX_FIELD_CHARS:,}")
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield where, RowError(path, where, f"invalid JSON ({error.msg})", content=line.rstrip("\r\n"))
+            continue
+        if not isinstance(record, dict):
+            yield where, RowError(path, where, f"expected a JSON object, got {type(record).__name__}", content=record)
+            continue
+        absent = [c for c in columns or () if c not in record]
+        if absent:
+            yield where, RowError(path, where, "no such field", ", ".join(absent), record)
+            continue
+        yield where, record
+
+
+def _parquet_records(path: Path, columns: Sequence[str] | None):
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as error:  # pyarrow raises several unrelated types for unreadable files
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from None
+    names = parquet.schema_arrow.names
+    columns = names if columns is None else columns
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; it has {', '.join(names)}")
+    row = 0
+    for batch in parquet.iter_batches(columns=list(columns), batch_size=65_536):
+        values = {c: batch.column(c).to_pylist() for c in columns}
+        for index in range(batch.num_rows):
+            row += 1
+            yield f"row {row}", {c: values[c][index] for c in columns}
+
+
+def open_text(path: Path, notes: list[str] | None = None) -> IO[str]:
+    """Open a UTF-8 text file, gzipped or not, for the CSV and JSON readers.
+
+    A byte-order mark at the start is dropped (and noted). Bytes that are not UTF-8 are kept as
+    surrogates, so that the row holding them can be named (:func:`check_cell`) instead of failing
+    somewhere in a block of the file.
+    """
+    try:
+        raw = gzip.open(path) if path.suffix.lower() == ".gz" else open(path, "rb")
+        if raw.peek(3)[:3] == codecs.BOM_UTF8:
+            raw.read(3)
+            if notes is not None:
+                notes.append(f"{path}: starts with a UTF-8 byte-order mark; it was skipped")
+        return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot open ({getattr(error, 'strerror', None) or error})") from None
+
+

@@ -1,0 +1,116 @@
+"""Label a file of any size: read it in chunks, predict, write the chunk out, keep memory bounded.
+
+The output keeps every input column and adds ``label`` and ``probability`` (and ``label_2``,
+``probability_2``, ... for ``top_k`` > 1). Formats (CSV, TSV, JSONL, Parquet; input optionally
+gzipped) follow the file names. The output is written to a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..data.tables import iter_records, table_format
+from ..errors import DataError, RowError
+from ..files import FILE_MODE
+
+CHUNK_ROWS = 8192
+
+
+def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[list[dict]]:
+    """The file's rows as dicts (every column), ``chunk_rows`` at a time, read and checked by the one table
+    reader that training uses (:func:`textrnn.data.tables.iter_records`); the first bad row stops it."""
+    chunk: list[dict] = []
+    for _, record in iter_records(path, None, notes=[]):
+        if isinstance(record, RowError):
+            raise record
+        chunk.append(record)
+        if len(chunk) == chunk_rows:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class ChunkWriter:
+    """Appends chunks of dict rows to a CSV, TSV, JSONL or Parquet file (columns fixed by the first chunk)."""
+
+    def __init__(self, handle, fmt: str) -> None:
+        self.handle, self.fmt = handle, fmt
+        self.csv_writer = self.parquet_writer = self.schema = None
+
+    def write(self, rows: list[dict]) -> None:
+        if self.fmt == "jsonl":
+            self.handle.write("".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows))
+        elif self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pylist(rows, schema=self.schema)
+            if self.parquet_writer is None:
+                self.schema = table.schema
+                self.parquet_writer = pq.ParquetWriter(self.handle, self.schema)
+            self.parquet_writer.write_table(table)
+        else:
+            if self.csv_writer is None:
+                self.csv_writer = csv.DictWriter(self.handle, fieldnames=list(rows[0]),
+                                                 delimiter="\t" if self.fmt == "tsv" else ",")
+                self.csv_writer.writeheader()
+            self.csv_writer.writerows(rows)
+
+    def close(self) -> None:
+        if self.parquet_writer is not None:
+            self.parquet_writer.close()
+
+
+def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *, text_column: Sequence[str] = ("text",),
+                 top_k: int = 1, chunk_rows: int = CHUNK_ROWS, progress: bool = True) -> int:
+    """Label every row of ``source`` with ``model`` (anything with ``predict_proba`` and ``classes_``)
+    into ``target``; returns the number of rows."""
+    source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise DataError(f"{source}: no such file")
+    out_fmt = table_format(target)
+    classes = list(model.classes_)
+    k = min(top_k, len(classes))
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    rows_done = 0
+    bar = tqdm(unit="row", unit_scale=True, desc="predict", disable=not (progress and sys.stderr.isatty()))
+    try:
+        binary = out_fmt == "parquet"
+        with open(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as out:
+            writer = ChunkWriter(out, out_fmt)
+            for chunk in read_chunks(source, chunk_rows):
+                texts = []
+                for offset, record in enumerate(chunk, start=rows_done + 1):
+                    missing = [c for c in text_column if record.get(c) is None]
+                    if missing:
+                        raise DataError(f"{source}, row {offset}: no value in text column {missing[0]!r}")
+                    texts.append(" ".join(str(record[c]) for c in text_column))
+                probabilities = model.predict_proba(texts)
+                ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+                for record, p, order in zip(chunk, probabilities, ranked):
+                    for rank, j in enumerate(order, start=1):
+                        suffix = "" if rank == 1 else f"_{rank}"
+                        record[f"label{suffix}"] = classes[j]
+                        record[f"probability{suffix}"] = round(float(p[j]), 6)
+                writer.write(chunk)
+                rows_done += len(chunk)
+                bar.update(len(chunk))
+            writer.close()
+        if rows_done == 0:
+            raise DataError(f"{source}: no rows")
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, target)
+    finally:
+        bar.close()
+        Path(temporary).unlink(missing_ok=True)
+    return rows_done

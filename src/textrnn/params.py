@@ -1,0 +1,251 @@
+"""Every parameter textrnn knows, in named groups, with its default and its valid range: the one source.
+
+The same names are used by the Python API (``TextRNNClassifier(cell="gru")``), the YAML config file
+(``cell: gru``) and the command line (``--cell gru``). The command line's flags, the YAML schema and the
+parameter tables in the docs are all generated from the groups below, so they cannot disagree.
+
+* :class:`VectorizerParams`, :class:`ModelParams`, :class:`TrainingParams`: what a model *is*; saved with it.
+* :class:`RuntimeParams`: how this process runs (device, threads of output, memory); never saved with a model.
+* :class:`DataParams` and :class:`RunParams`: where a command-line run reads and writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+__all__ = ["ClassifierParams", "ConfigError", "RunConfig", "PARAM_GROUPS", "validate"]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VectorizerParams(_Params):
+    """How texts become token ids."""
+
+    max_tokens: int = Field(20_000, ge=3, description="vocabulary size, padding (0) and out-of-vocabulary (1) included")
+    max_length: int | None = Field(None, ge=1, description="keep at most this many tokens of each text (none: all)",
+                                   json_schema_extra={"main": True})
+    vocabulary_type: Literal["word", "bpe", "wordpiece", "unigram"] = Field(
+        "word", description="whole words, or subword pieces (bpe, wordpiece, unigram) so that rare words are spelt"
+    )
+
+
+class ModelParams(_Params):
+    """The network."""
+
+    cell: Literal["rnn", "lstm", "gru"] = Field("gru", description="recurrent cell: rnn (Elman, tanh), lstm or gru",
+                                                 json_schema_extra={"main": True})
+    embed_dim: int = Field(64, ge=1, description="size of the word embedding", json_schema_extra={"main": True})
+    hidden_size: int = Field(64, ge=1, description="size of the recurrent state, per direction",
+                             json_schema_extra={"main": True})
+    num_layers: int = Field(1, ge=1, description="number of stacked recurrent layers", json_schema_extra={"main": True})
+    bidirectional: bool = Field(True, description="also read each text from right to left",
+                                json_schema_extra={"main": True})
+    pooling: Literal["last", "max", "mean", "attention", "concat"] = Field(
+        "max",
+        description="how the per-step outputs become one vector: last state, max, mean, attention, "
+        "or concat (last, max and mean side by side)",
+    )
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout on the embedding, between layers and before the head")
+    locked_dropout: bool = Field(
+        False, description="drop the same embedding features at every step of a text (variational dropout)"
+    )
+    word_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="drop whole words: this share of the vocabulary's embeddings per batch"
+    )
+    embeddings: str | None = Field(
+        None,
+        description="start the embedding from this word-vector file (word2vec .bin or text, GloVe .txt, fastText "
+        ".vec), or from vectors trained on the training texts first: word2vec or fasttext",
+        json_schema_extra={"main": True},
+    )
+    freeze_embeddings: int = Field(
+        0, ge=0, description="with embeddings: keep them frozen for this many epochs (0: fine-tune from the start)"
+    )
+    init_from: str | None = Field(
+        None,
+        description="start from a language model made by textrnn pretrain: its vocabulary, embedding and "
+        "recurrent layers (cell, sizes and layers must match it)",
+    )
+    ensemble: int = Field(
+        1, ge=1, description="train this many models (seeds seed, seed+1, ...) and average their probabilities"
+    )
+    mask: bool = Field(
+        True,
+        description="keep padding out of the recurrent state; off only reproduces the lesson's unmasked model",
+    )
+
+
+class TrainingParams(_Params):
+    """How the weights are learned."""
+
+    epochs: int = Field(5, ge=1, description="passes over the training data", json_schema_extra={"main": True})
+    batch_size: int = Field(64, ge=1, description="texts per training step", json_schema_extra={"main": True})
+    lr: float = Field(2e-3, gt=0.0, description="Adam learning rate (the peak, with a schedule)",
+                      json_schema_extra={"main": True})
+    lr_schedule: Literal["constant", "warmup-linear", "warmup-cosine"] = Field(
+        "constant",
+        description="learning rate over training: constant, or a warm-up over the first 6% of the steps "
+        "then a linear or cosine decay to 0 at the last epoch",
+    )
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="label smoothing of the cross-entropy loss")
+    discriminative_lr: float = Field(
+        1.0, ge=1.0, description="each layer below the head learns this many times slower than the one above "
+        "(ULMFiT: 2.6; 1: all alike)"
+    )
+    gradual_unfreezing: bool = Field(
+        False, description="train the head alone in epoch 1, then unfreeze one more layer per epoch, top down"
+    )
+    weight_decay: float = Field(0.0, ge=0.0, description="decoupled weight decay (AdamW); 0 gives plain Adam")
+    sparse_embedding: bool = Field(
+        False,
+        description="update only the embedding rows a batch uses (lazy Adam: faster on CPU; the embedding "
+        "gets no weight decay; one device only)",
+    )
+    clip_grad_norm: float | None = Field(1.0, gt=0.0, description="clip the gradient norm to this value (none: no clipping)")
+    patience: int | None = Field(
+        2, ge=1, description="stop after this many epochs without a better validation accuracy (none: never)"
+    )
+    val_size: float = Field(
+        0.05, ge=0.0, lt=1.0, description="fraction of the training data held out for validation (0: none)",
+        json_schema_extra={"main": True},
+    )
+    seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout",
+                      json_schema_extra={"main": True})
+
+
+class RuntimeParams(_Params):
+    """How this process runs: none of these change what is learned, and none is saved with a model."""
+
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
+    devices: int = Field(
+        1, ge=1, description="train data-parallel on this many devices (CPU processes or GPUs) per machine"
+    )
+    num_nodes: int = Field(1, ge=1, description="machines taking part in data-parallel training (started by torchrun)")
+    memory_budget_gb: float | None = Field(
+        None, gt=0, description="refuse batches that would need more memory (default: 90% of available memory)"
+    )
+    checkpoint_every: int | None = Field(
+        500, ge=1, description="with a checkpoint directory, also save the training state every N steps"
+    )
+    verbose: bool = Field(False, description="print progress while fitting (the command line always does)")
+
+
+class ClassifierParams(VectorizerParams, ModelParams, TrainingParams, RuntimeParams):
+    """Every parameter of a :class:`~textrnn.TextRNNClassifier`, flat, as scikit-learn estimators take them."""
+
+
+class DataParams(_Params):
+    """Where a command-line run reads its rows."""
+
+    dataset: str = Field(
+        "ag_news",
+        description="'ag_news', a CSV/TSV/JSONL/Parquet file or a directory of them, or hf:NAME[:CONFIG] "
+        "(a Hugging Face dataset on the Hub or saved with save_to_disk)",
+        json_schema_extra={"main": True},
+    )
+    data_dir: str | None = Field(None, description="directory holding AG News train/test CSVs (or TEXTRNN_DATA_DIR)")
+    text_column: list[str] = Field(
+        ["text"], min_length=1, description="text column(s), joined with a space; AG News has title, description, text",
+        json_schema_extra={"main": True},
+    )
+    label_column: str = Field("label", description="label column of a file dataset", json_schema_extra={"main": True})
+    test_data: str | None = Field(
+        None, description="labeled file or hf:NAME to report test metrics on (AG News, hf: datasets: their test split)",
+        json_schema_extra={"main": True},
+    )
+    stream: bool = Field(
+        False, description="read the training data in chunks instead of loading it (for data larger than memory)"
+    )
+    on_bad_rows: Literal["error", "skip"] = Field(
+        "error", description="stop at the first bad data row, or skip bad rows and list them in skipped_rows.jsonl"
+    )
+
+
+class RunParams(_Params):
+    """What a command-line run writes."""
+
+    out: str | None = Field(None, description="run directory to write (default: runs/<model>-<time>)",
+                            json_schema_extra={"main": True})
+    preset: str | None = Field(None, description="start from a named preset; other parameters override it",
+                               json_schema_extra={"main": True})
+    tensorboard: bool = Field(False, description="also log the training curves to RUN_DIR/tensorboard (tensorboardX)")
+
+
+class RunConfig(ClassifierParams, DataParams, RunParams):
+    """A training run from the command line or a YAML file: classifier parameters plus where the data is."""
+
+
+# The groups, in the order the help and the docs show them.
+PARAM_GROUPS: dict[str, type[_Params]] = {
+    "data": DataParams,
+    "vectorizer": VectorizerParams,
+    "model": ModelParams,
+    "training": TrainingParams,
+    "runtime": RuntimeParams,
+    "run": RunParams,
+}
+CLASSIFIER_PARAM_NAMES: tuple[str, ...] = tuple(ClassifierParams.model_fields)
+RUNTIME_PARAM_NAMES: tuple[str, ...] = tuple(RuntimeParams.model_fields)
+SAVED_PARAM_NAMES: tuple[str, ...] = tuple(n for n in CLASSIFIER_PARAM_NAMES if n not in RUNTIME_PARAM_NAMES)
+# Parameters that may differ between an interrupted fit and its resumption: they change no result.
+RESUME_MAY_CHANGE = RUNTIME_PARAM_NAMES
+
+
+def group_of(name: str) -> str:
+    return next(group for group, cls in PARAM_GROUPS.items() if name in cls.model_fields)
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per bad parameter: its name, what was wrong, and the value given."""
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "config"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{name}: unknown parameter")
+        else:
+            lines.append(f"{name}: {item['msg']} (got {item['input']!r})")
+    return "invalid parameters:\n  " + "\n  ".join(lines)
+
+
+def validate(cls: type[BaseModel], values: dict[str, Any]) -> Any:
+    """Build ``cls`` from ``values``, turning pydantic's error into a :class:`ConfigError`."""
+    try:
+        return cls(**values)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error)) from None
+
+
+def check_combinations(params: ClassifierParams) -> None:
+    """Refuse parameters that are valid alone but not together (before any work starts)."""
+    if params.sparse_embedding and params.devices * params.num_nodes > 1:
+        # DistributedDataParallel reduces sparse gradients on gloo only; one rule for every backend.
+        raise ConfigError("sparse_embedding: not with data-parallel training (devices or num_nodes above 1)")
+
+
+def shown_default(field) -> str:
+    """A default as the help and the docs show it."""
+    if field.default is None:
+        return "none"
+    if isinstance(field.default, bool):
+        return "on" if field.default else "off"
+    if isinstance(field.default, list):
+        return " ".join(map(str, field.default))
+    return str(field.default)
+
+
+def markdown_table(main_only: bool = False) -> str:
+    """The parameter table of the docs (``main_only``: the README's short one), generated from the groups."""
+    lines = ["| group | parameter (YAML / Python) | flag | default | what it does |", "|---|---|---|---|---|"]
+    for group, cls in PARAM_GROUPS.items():
+        for name, field in cls.model_fields.items():
+            if main_only and not (field.json_schema_extra or {}).get("main"):
+                continue
+            flag = "--" + name.replace("_", "-")
+            lines.append(f"| {group} | `{name}` | `{flag}` | {shown_default(field)} | {field.description} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,254 @@
+"""The training recipe behind ``textrnn train``: one :class:`~textrnn.params.RunConfig` in, one run directory out.
+
+Read top to bottom: choose and lock the run directory, record the run, read the data, fit, evaluate on
+the validation and test rows, save the model, the metrics and the report. The run directory's layout
+and rules are in :mod:`textrnn.rundir`; the model's format in :mod:`textrnn.saved_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import rundir
+from .artifacts import read_json
+from .data.dataset import Dataset, train_val_split
+from .data.sources import class_order, load_dataset, load_run_data, source_kind, test_source
+from .errors import DataError, RunDirError, TrainingInterrupted
+from .estimator import TextRNNClassifier
+from .evaluation.metrics import format_metrics
+from .evaluation.report import write_report
+from .files import write_bytes_atomic, write_json_atomic
+from .params import CLASSIFIER_PARAM_NAMES, RunConfig
+from .text.embeddings import ALGORITHMS
+from .train import distributed
+from .train.checkpoint import CHECKPOINT_FILE
+from .train.distributed import log
+
+
+def train_run(config: RunConfig, argv: Sequence[str] | None = None, resume: bool = False) -> Path:
+    """Train as ``config`` says, report test metrics, and write the run directory; returns its path.
+
+    With ``resume``, continue the interrupted run in ``config.out`` from its last checkpoint.
+    Data-parallel (``devices``/``num_nodes`` above 1, or under torchrun), every rank runs this function;
+    rank 0 chooses the run directory, and only rank 0 writes it.
+    """
+    if distributed.is_distributed(config.devices, config.num_nodes):
+        distributed.get_fabric(config.device, config.devices, config.num_nodes)  # starts the other local ranks
+    run_dir, problem = None, None
+    if distributed.is_rank_zero():
+        run_dir = Path(config.out) if config.out else rundir.default_run_dir(config)
+        try:
+            rundir.check_usable(run_dir, resume)
+        except RunDirError as error:
+            problem = error
+    run_dir, problem = distributed.broadcast((run_dir, problem))  # every rank stops, or none does
+    if problem:
+        raise problem
+    if not resume:
+        config = with_absolute_paths(config)
+    if not distributed.is_rank_zero():
+        _train_run(config, run_dir, argv, resume)
+        return run_dir
+    with rundir.locked(run_dir):
+        return _train_run(config, run_dir, argv, resume)
+
+
+def with_absolute_paths(config: RunConfig) -> RunConfig:
+    """Record where the data was found, so that evaluate and report find it again from anywhere."""
+    data_dir = config.data_dir or (os.environ.get("TEXTRNN_DATA_DIR") if config.dataset == "ag_news" else None)
+    absolute = lambda path: str(Path(path).expanduser().resolve()) if path else None
+    keep = lambda spec: spec if spec is None or source_kind(spec) != "files" else absolute(spec)
+    return config.model_copy(update={
+        "data_dir": absolute(data_dir),
+        "dataset": keep(config.dataset),
+        "test_data": keep(config.test_data),
+        "embeddings": config.embeddings if config.embeddings in ALGORITHMS else absolute(config.embeddings),
+        "init_from": absolute(config.init_from),
+    })
+
+
+def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, resume: bool) -> Path:
+    started_at = datetime.now(timezone.utc)
+    wall_start = time.perf_counter()
+    writer = distributed.is_rank_zero()
+    if writer and not resume:
+        write_json_atomic(run_dir / "run.json", rundir.run_record(config, argv, started_at, status="running"))
+    clf = TextRNNClassifier(**{name: getattr(config, name) for name in CLASSIFIER_PARAM_NAMES})
+    fit_options = dict(checkpoint_dir=run_dir, resume=resume,
+                       tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
+    try:
+        fit = _fit_streaming if config.stream else _fit_in_memory
+        data, train, test = fit(clf, config, run_dir, fit_options)
+    except TrainingInterrupted as stop:
+        log(f"\n{stop.signal_name}: training stopped in epoch {stop.state.epoch} after {stop.state.step} batches; "
+            f"the checkpoint is saved. Continue with: textrnn train --resume {run_dir}")
+        raise
+    except Exception as error:
+        if writer and (run_dir / "run.json").is_file():
+            rundir.update_record(run_dir, status="failed", error=str(error).splitlines()[0][:500],
+                                 finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        raise
+    if not writer:
+        return run_dir
+    metrics = _metrics(clf, config, data)
+    metrics["timing"]["wall_seconds"] = time.perf_counter() - wall_start
+    clf.save(run_dir)
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    _mark_finished(run_dir, argv, started_at, resume)
+    report = write_report(run_dir, train, test)
+    if metrics["test"]:
+        log(f"\ntest metrics ({data['test_source']}; model trained on {data['train_rows']:,} rows of "
+            f"{data['train_source']}):")
+        log(format_metrics(metrics["test"]))
+    log(f"\nwall time {metrics['timing']['wall_seconds']:.1f} s; run directory: {run_dir}; report: {report}")
+    return run_dir
+
+
+def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str, Any]:
+    info = clf.fit_info_
+    validation, test = data.pop("validation_metrics"), data.pop("test_metrics")
+    return {
+        "data": {**data, "embeddings": info["embeddings"]},  # embeddings: the coverage of a word-vector file
+        "validation": validation,
+        "test": test,
+        "history": clf.history_,
+        "timing": {key: info[key] for key in ("train_seconds", "fit_seconds", "samples_per_second", "best_epoch",
+                                              "epochs_run")},
+        "distributed": {
+            "world_size": info["world_size"],
+            "devices": config.devices,
+            "num_nodes": config.num_nodes,
+            "batch_size_per_rank": config.batch_size,
+            "effective_batch_size": info["effective_batch_size"],
+            "lr": config.lr,
+            "ranks": info["rank_shares"],
+        },
+    }
+
+
+def _mark_finished(run_dir: Path, argv: Sequence[str] | None, started_at: datetime, resume: bool) -> None:
+    """run.json says finished; the checkpoint goes (the run is complete: nothing left to resume)."""
+    record = read_json(run_dir / "run.json")
+    record.update(status="finished", finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    record.pop("error", None)
+    if resume:
+        record.setdefault("resumed", []).append({"command": list(argv) if argv else None, "at": started_at.isoformat()})
+    write_json_atomic(run_dir / "run.json", record)
+    for leftover in [run_dir / CHECKPOINT_FILE, *run_dir.glob("member-*.safetensors")]:
+        leftover.unlink(missing_ok=True)
+
+
+def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):
+    """Load the data whole and fit; returns the data record (with the metrics) and the datasets."""
+    train_all, test, classes = load_run_data(config)
+    train, val = train_val_split(train_all, config.val_size, config.seed)
+    log(f"data: {train_all.describe()}")
+    log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
+        + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
+    skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
+    notes = [note for dataset in (train_all, test) if dataset for note in dataset.notes]
+    for note in notes:
+        log(f"  note: {note}")
+    write_skipped_rows(run_dir, skipped, len(skipped))
+
+    clf.fit(train.texts, train.labels, validation_data=(val.texts, val.labels) if val else None, classes=classes,
+            **fit_options)
+    if not distributed.is_rank_zero():
+        return None, None, None
+    data = {
+        "train_source": train_all.source,
+        "train_rows": len(train),
+        "validation_rows": 0 if val is None else len(val),
+        "test_source": test.source if test else None,
+        "test_rows": len(test) if test else 0,
+        "skipped_rows": len(skipped),
+        "notes": notes,
+        "max_length": config.max_length,
+        "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
+        "truncated_test_texts": clf.vectorizer_.truncated_count(test.texts) if test else 0,
+        "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
+        "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
+    }
+    return data, train, test
+
+
+def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):
+    """Fit reading the data in chunks; validation and test metrics are streamed too."""
+    from .data.stream import RowStream
+
+    stream = RowStream(config.dataset, config.text_column, config.label_column, config.data_dir, config.on_bad_rows)
+    test_data = test_source(config.dataset, config.test_data)
+    test_stream = None
+    if test_data:
+        test_stream = RowStream(test_data, config.text_column, config.label_column, config.data_dir,
+                                config.on_bad_rows, split="test")
+    log(f"data: streaming {stream.source}" + (f", testing on {test_stream.source}" if test_stream else ""))
+    clf.fit_stream(stream, classes=class_order(config.dataset), **fit_options)
+    if not distributed.is_rank_zero():
+        return None, None, None
+    summary = clf.stream_summary_
+    for note in summary.notes:
+        log(f"  note: {note}")
+    write_skipped_rows(run_dir, summary.skipped, summary.skipped_count)
+    validation = None
+    if clf.fit_info_["val_rows"]:
+        validation = clf.evaluate_stream(stream, "validation", config.val_size, config.seed)
+    test = clf.evaluate_stream(test_stream) if test_stream else None
+    data = {
+        "train_source": stream.source,
+        "train_rows": clf.fit_info_["train_rows"],
+        "validation_rows": clf.fit_info_["val_rows"],
+        "test_source": test_stream.source if test_stream else None,
+        "test_rows": test["rows"] if test else 0,
+        "skipped_rows": summary.skipped_count,
+        "notes": summary.notes,
+        "max_length": config.max_length,
+        "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
+        "truncated_test_texts": None,  # not counted when streaming
+        "validation_metrics": validation,
+        "test_metrics": test,
+    }
+    return data, None, None
+
+
+def write_skipped_rows(run_dir: Path, skipped: list, count: int) -> None:
+    if not skipped or not distributed.is_rank_zero():
+        return
+    write_bytes_atomic(run_dir / "skipped_rows.jsonl",
+                       "".join(json.dumps(row.record(), ensure_ascii=False) + "\n" for row in skipped).encode())
+    listed = "listed" if count == len(skipped) else f"the first {len(skipped):,} listed"
+    log(f"  skipped {count:,} bad rows ({listed} in {run_dir / 'skipped_rows.jsonl'}); the first: {skipped[0]}")
+
+
+def evaluation_data(
+    run_dir: str | Path,
+    data: str | None = None,
+    *,
+    data_dir: str | None = None,
+    text_column: Sequence[str] | None = None,
+    label_column: str | None = None,
+    on_bad_rows: str = "error",
+) -> Dataset:
+    """The labeled data to evaluate a run on: ``data``, or by default the test rows the run was trained for."""
+    config = rundir.read_run_config(run_dir)
+    columns = list(text_column or (config.text_column if config else ["text"]))
+    label = label_column or (config.label_column if config else "label")
+    if data is None and config:
+        data = test_source(config.dataset, config.test_data)
+        data_dir = data_dir or config.data_dir
+    if data is None:
+        raise DataError(f"{run_dir}: no test data recorded for this run; pass --data FILE")
+    return load_dataset(data, "test", columns, label, data_dir=data_dir, on_bad_rows=on_bad_rows)
+
+
+def evaluate_run(run_dir: str | Path, dataset: Dataset) -> dict:
+    clf = TextRNNClassifier.load(run_dir)
+    metrics = clf.evaluate(dataset.texts, dataset.labels, dataset.source)
+    metrics["source"] = dataset.source
+    metrics["skipped_rows"] = [row.record() for row in dataset.skipped]
+    return metrics

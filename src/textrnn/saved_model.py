@@ -1,0 +1,108 @@
+"""The saved-model format: a directory that :meth:`TextRNNClassifier.save` writes and ``load`` reads.
+
+    model.safetensors   the weights (safetensors: tensors only, nothing that runs)
+    vectorizer.json     the tokenizer stages and the vocabulary
+    labels.json         the class names, in the order of the probability columns
+    config.json         the manifest: format, parameters, vocabulary size, SHA-256 of the other files
+
+Format ``textrnn.model/2`` saves the vectorizer, model and training parameters only; runtime settings
+(device, verbose, ...) belong to the process that loads it. ``textrnn.model/1`` directories (which also
+held the runtime settings) still load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from . import __version__
+from .artifacts import read_artifact, read_json, write_artifact
+from .errors import ConfigError, ModelFileError
+from .files import json_bytes
+from .params import RUNTIME_PARAM_NAMES, SAVED_PARAM_NAMES, ClassifierParams, validate
+from .text.vectorizer import TextVectorizer
+
+MODEL_FORMAT = "textrnn.model/2"
+READABLE_FORMATS = (MODEL_FORMAT, "textrnn.model/1")
+MODEL_FILES = ("model.safetensors", "vectorizer.json", "labels.json")
+MANIFEST = "config.json"
+
+
+@dataclass
+class SavedModel:
+    """What a model directory holds, checked: parameters, classes, vectorizer and weights."""
+
+    params: ClassifierParams
+    classes: list[str]
+    vectorizer: TextVectorizer
+    weights: dict[str, torch.Tensor]
+
+
+def save_model(directory: str | Path, params: ClassifierParams, classes: list[str], vectorizer: TextVectorizer,
+               model: torch.nn.Module) -> Path:
+    """Write a model directory; ``config.json`` is renamed into place last (see :mod:`textrnn.artifacts`)."""
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    files = {
+        "model.safetensors": save_safetensors(tensors, metadata={"format": MODEL_FORMAT}),
+        "vectorizer.json": json_bytes(vectorizer.to_dict()),
+        "labels.json": json_bytes(list(classes)),
+    }
+    manifest = {
+        "format": MODEL_FORMAT,
+        "textrnn_version": __version__,
+        "vocab_size": vectorizer.vocab_size,
+        "params": params.model_dump(include=set(SAVED_PARAM_NAMES)),
+    }
+    return write_artifact(directory, files, MANIFEST, manifest)
+
+
+def read_model(directory: str | Path) -> SavedModel:
+    """Read and check a model directory. Only JSON and safetensors are parsed, so loading runs no code."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelFileError(f"{directory}: no such model directory")
+    config = read_artifact(directory, MANIFEST, READABLE_FORMATS, MODEL_FILES)
+    saved = {k: v for k, v in (config.get("params") or {}).items() if k not in RUNTIME_PARAM_NAMES}
+    try:
+        params = validate(ClassifierParams, saved)
+    except ConfigError as error:
+        raise ModelFileError(f"{directory / MANIFEST}: {error}") from None
+    classes = read_json(directory / "labels.json")
+    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
+            and len(set(classes)) == len(classes)):
+        raise ModelFileError(f"{directory / 'labels.json'}: expected a list of at least two distinct class names")
+    try:
+        vectorizer = TextVectorizer.from_dict(read_json(directory / "vectorizer.json"),
+                                              str(directory / "vectorizer.json"))
+    except ValueError as error:
+        raise ModelFileError(str(error)) from None
+    if vectorizer.vocab_size != config.get("vocab_size"):
+        raise ModelFileError(
+            f"{directory}: the vectorizer has {vectorizer.vocab_size} tokens, config.json says {config.get('vocab_size')}"
+        )
+    weights_path = directory / "model.safetensors"
+    try:
+        weights = load_safetensors(weights_path.read_bytes())
+    except Exception as error:  # safetensors raises its own error type for corrupt files
+        raise ModelFileError(f"{weights_path}: not a readable safetensors file ({error})") from None
+    return SavedModel(params, classes, vectorizer, weights)
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Put ``weights`` into ``model`` after checking names and shapes, with one message for every mismatch."""
+    expected = model.state_dict()
+    problems = [f"missing {name}" for name in expected if name not in weights]
+    problems += [f"unexpected {name}" for name in weights if name not in expected]
+    problems += [
+        f"{name} has shape {tuple(weights[name].shape)}, the config needs {tuple(tensor.shape)}"
+        for name, tensor in expected.items()
+        if name in weights and weights[name].shape != tensor.shape
+    ]
+    if problems:
+        raise ModelFileError(f"{source} does not fit config.json: " + "; ".join(problems))
+    model.load_state_dict(weights)
+    model.eval()

@@ -1,0 +1,1 @@
+"""Text to token ids: the vectorizer (HF tokenizers stages saved as JSON), batching, word vectors."""

@@ -1,0 +1,163 @@
+"""Text to token ids, with the semantics of Keras ``TextVectorization`` and the machinery of HF ``tokenizers``.
+
+The pipeline has three named stages, stored together as one Hugging Face tokenizer JSON:
+
+* normalizer: lower-case, then delete ASCII punctuation (Python's ``string.punctuation``, Keras'
+  ``lower_and_strip_punctuation``): ``"U.S. stocks' rally!"`` -> ``"us stocks rally"``;
+* pre-tokenizer: split on whitespace;
+* model: a word-level vocabulary of ``max_tokens`` entries ordered by frequency, where id 0 is padding
+  (``[PAD]``) and id 1 stands for every word outside the vocabulary (``[UNK]``); or, with
+  ``vocabulary_type`` ``bpe``, ``wordpiece`` or ``unigram``, a subword vocabulary of that size that spells
+  rare and unseen words in pieces (ids 0 and 1 stay padding and unknown).
+
+One difference from Keras: lower-casing covers all of Unicode ("ÉTÉ" -> "été"), not only ASCII.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+PAD, UNK = "[PAD]", "[UNK]"
+PAD_ID, UNK_ID = 0, 1
+FORMAT = "textrnn.vectorizer/1"
+VOCABULARY_TYPES = ("word", "bpe", "wordpiece", "unigram")
+PUNCTUATION_PATTERN = "[" + "".join("\\" + c for c in string.punctuation) + "]"
+
+
+class TextVectorizer:
+    """Adapt a vocabulary on training texts, then turn texts into lists of token ids."""
+
+    def __init__(self, max_tokens: int = 20_000, max_length: int | None = None, vocabulary_type: str = "word") -> None:
+        if max_tokens < 3:
+            raise ValueError(f"max_tokens must be at least 3 (padding, out-of-vocabulary and one word), got {max_tokens}")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be at least 1 or None, got {max_length}")
+        if vocabulary_type not in VOCABULARY_TYPES:
+            raise ValueError(f"vocabulary_type must be one of {', '.join(VOCABULARY_TYPES)}, got {vocabulary_type!r}")
+        self.max_tokens = max_tokens
+        self.max_length = max_length
+        self.vocabulary_type = vocabulary_type
+        self.tokenizer = self._empty_tokenizer()
+        self.adapted = False
+
+    def _empty_tokenizer(self) -> Tokenizer:
+        model = {"word": lambda: models.WordLevel(unk_token=UNK), "bpe": lambda: models.BPE(unk_token=UNK),
+                 "wordpiece": lambda: models.WordPiece(unk_token=UNK), "unigram": models.Unigram}[self.vocabulary_type]()
+        tokenizer = Tokenizer(model)
+        tokenizer.normalizer = normalizers.Sequence(
+            [normalizers.Lowercase(), normalizers.Replace(Regex(PUNCTUATION_PATTERN), "")]
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        return tokenizer
+
+    def _trainer(self):
+        options = dict(vocab_size=self.max_tokens, special_tokens=[PAD, UNK], show_progress=False)
+        if self.vocabulary_type == "word":
+            return trainers.WordLevelTrainer(**options)
+        if self.vocabulary_type == "bpe":
+            return trainers.BpeTrainer(**options)
+        if self.vocabulary_type == "wordpiece":
+            return trainers.WordPieceTrainer(**options)
+        return trainers.UnigramTrainer(**options, unk_token=UNK)
+
+    def adapt(self, texts: Iterable[str]) -> "TextVectorizer":
+        """Build the vocabulary from ``texts``: the ``max_tokens - 2`` most frequent words, or with a subword
+        ``vocabulary_type`` (bpe, wordpiece, unigram) that many word pieces, so a rare word is spelt in pieces
+        instead of becoming the out-of-vocabulary id.
+
+        ``texts`` may be any iterable, a generator over a file included: only the word counts are kept.
+        """
+        self.tokenizer = self._empty_tokenizer()
+        length = len(texts) if isinstance(texts, Sequence) else None
+        self.tokenizer.train_from_iterator(texts, self._trainer(), length=length)
+        vocab = self.tokenizer.get_vocab()
+        if vocab.get(PAD) != PAD_ID or vocab.get(UNK) != UNK_ID:  # every trainer puts the special tokens first
+            raise RuntimeError(f"the {self.vocabulary_type} trainer did not give {PAD} id 0 and {UNK} id 1")
+        self.adapted = True
+        return self
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """Tokens in id order: ``vocabulary[0]`` is padding, ``vocabulary[1]`` out-of-vocabulary."""
+        by_id = sorted(self.tokenizer.get_vocab().items(), key=lambda item: item[1])
+        return [token for token, _ in by_id]
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def standardize(self, text: str) -> list[str]:
+        """The words of ``text`` after normalization and splitting, before the vocabulary lookup."""
+        normalized = self.tokenizer.normalizer.normalize_str(text)
+        return [word for word, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+
+    def tokens(self, text: str) -> list[str]:
+        """One readable token per id that :meth:`encode` gives for ``text``: the word, or with a subword
+        vocabulary the word piece; an out-of-vocabulary token ends in ``[?]``."""
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        ids = encoding.ids[: self.max_length]
+        if self.vocabulary_type == "word":  # one id per word, so the words line up with the ids
+            names = self.standardize(text)[: len(ids)]
+        else:
+            names = [text[start:end] if token == UNK_ID else piece
+                     for piece, token, (start, end) in zip(encoding.tokens, ids, encoding.offsets)]
+        return [name if token != UNK_ID else f"{name}[?]" for name, token in zip(names, ids)]
+
+    def encode(self, texts: Iterable[str]) -> list[list[int]]:
+        """Token ids of each text, cut to ``max_length``; an empty text gives an empty list."""
+        if not self.adapted:
+            raise RuntimeError("the vectorizer has no vocabulary yet: call adapt(texts) first")
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return [encoding.ids[: self.max_length] for encoding in encodings]
+
+    def truncated_count(self, texts: Iterable[str]) -> int:
+        """How many of ``texts`` are longer than ``max_length`` tokens (and so lose their end)."""
+        if self.max_length is None:
+            return 0
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return sum(len(encoding.ids) > self.max_length for encoding in encodings)
+
+    # ---------------------------------------------------------------------------------------- saving
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "max_tokens": self.max_tokens,
+            "max_length": self.max_length,
+            "vocabulary_type": self.vocabulary_type,
+            "tokenizer": json.loads(self.tokenizer.to_str()),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "vectorizer") -> "TextVectorizer":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{source}: not a textrnn vectorizer (expected format {FORMAT!r})")
+        vectorizer = cls(max_tokens=data["max_tokens"], max_length=data["max_length"],
+                         vocabulary_type=data.get("vocabulary_type", "word"))
+        try:
+            vectorizer.tokenizer = Tokenizer.from_str(json.dumps(data["tokenizer"]))
+        except Exception as error:  # tokenizers raises a bare Exception for malformed JSON
+            raise ValueError(f"{source}: the tokenizer inside cannot be read ({error})") from None
+        vocab = vectorizer.tokenizer.get_vocab()
+        if vocab.get(PAD) != PAD_ID or vocab.get(UNK) != UNK_ID:
+            raise ValueError(f"{source}: id 0 must be {PAD} and id 1 {UNK}")
+        if len(vocab) > vectorizer.max_tokens:
+            raise ValueError(f"{source}: {len(vocab)} tokens, more than max_tokens={vectorizer.max_tokens}")
+        vectorizer.adapted = True
+        return vectorizer
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TextVectorizer":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: cannot read the vectorizer ({error})") from None
+        return cls.from_dict(data, source=str(path))
