@@ -59,9 +59,10 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     from textrnn import TextRNNClassifier
-    from textrnn.data import AG_NEWS_LABELS, load_ag_news
-    from textrnn.embeddings import train_vectors
-    from textrnn.lm import pretrain
+    from textrnn.data.ag_news import AG_NEWS_LABELS, load_ag_news
+    from textrnn.text.embeddings import train_vectors
+    from textrnn.model.lm import pretrain
+    from textrnn.params import ClassifierParams
 
     train, test = load_ag_news("train", DATA_DIR), load_ag_news("test", DATA_DIR)
     names = args.only or list(TECHNIQUES)
@@ -84,7 +85,7 @@ def main() -> None:
                     if ("lm", seed) not in vectors:
                         started = time.perf_counter()
                         path = str(Path(tmp) / f"lm-{seed}")
-                        pretrain(train.texts, path, **LM, seed=seed, verbose=False)
+                        pretrain(train.texts, path, ClassifierParams(**LM, lr=3e-3, seed=seed, verbose=False))
                         vectors[("lm", seed)] = (path, time.perf_counter() - started)
                     params["init_from"], extra_seconds = vectors[("lm", seed)]
                 if params.get("embeddings") == "WORD2VEC":

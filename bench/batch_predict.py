@@ -4,7 +4,7 @@
 
 RUN_DIR must hold a trained default-style model; the script exports it (float and int8 ONNX, each checked
 against PyTorch by `textrnn export`), reports both exports' agreement with PyTorch and accuracy on the
-whole test set, then times `textrnn predict EXPORT --input FILE --output FILE` on the 7,600-row test CSV
+whole test set, then times `textrnn predict EXPORT --input FILE --out FILE` on the 7,600-row test CSV
 and on a 152,000-row CSV (the test rows repeated 20 times), polling the process's peak resident memory.
 Results: bench/results/batch_predict.json and batch_predict.md.
 """
@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from textrnn import TextRNNClassifier, load_ag_news
-    from textrnn.export import agreement_on_labeled, export_onnx
-    from textrnn.runtime import OnnxClassifier
+    from textrnn.deploy.export import agreement_on_labeled, export_onnx
+    from textrnn.deploy.runtime import OnnxClassifier
 
     test = load_ag_news("test", args.data_dir)
     clf = TextRNNClassifier.load(args.run_dir)
@@ -59,7 +59,7 @@ def main() -> None:
         for name in ("float32", "int8"):
             for path, count in ((base, len(test)), (big, 20 * len(test))):
                 command = [sys.executable, "-m", "textrnn", "predict", str(exports[name]), "--input", str(path),
-                           "--output", str(Path(scratch) / "out.csv")]
+                           "--out", str(Path(scratch) / "out.csv")]
                 process, _, wall, peak = run_with_peak_memory(command, stderr=subprocess.PIPE)
                 if process.returncode:
                     sys.exit(f"{' '.join(command)} failed: {process.stderr.read()}")

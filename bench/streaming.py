@@ -37,7 +37,7 @@ MODEL = ["--cell", "gru", "--embed-dim", "32", "--hidden-size", "32", "--no-bidi
 
 def load_split(split: str) -> tuple[list[str], list[str]]:
     sys.path.insert(0, str(REPO / "src"))
-    from textrnn.data import load_ag_news
+    from textrnn.data.ag_news import load_ag_news
 
     data = load_ag_news(split, DATA_DIR)
     return data.texts, data.labels

@@ -48,10 +48,10 @@ def run_variant(model_name: str, variant: str, rows: int | None) -> dict:
     from torch import nn
 
     sys.path.insert(0, str(REPO / "src"))
-    from textrnn.batching import EncodedTexts, training_batches
-    from textrnn.data import AG_NEWS_LABELS, load_ag_news
-    from textrnn.model import RNNClassifier
-    from textrnn.vectorizer import TextVectorizer
+    from textrnn.text.batching import EncodedTexts, training_batches
+    from textrnn.data.ag_news import AG_NEWS_LABELS, load_ag_news
+    from textrnn.model.network import RNNClassifier
+    from textrnn.text.vectorizer import TextVectorizer
 
     if variant == "1 thread":
         torch.set_num_threads(1)

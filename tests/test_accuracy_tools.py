@@ -8,6 +8,7 @@ import torch
 from conftest import synthetic_corpus
 
 from textrnn import TextRNNClassifier
+from textrnn.cli import main
 from textrnn.params import ConfigError
 from textrnn.errors import DataError
 from textrnn.text.embeddings import initialise_embedding, load_vectors, train_vectors
@@ -199,6 +200,20 @@ def test_subword_vocabularies_spell_unseen_words(kind, tmp_path):
     loaded = TextRNNClassifier.load(clf.save(tmp_path / "m"))
     np.testing.assert_allclose(loaded.predict_proba(texts[:10]), clf.predict_proba(texts[:10]), atol=1e-6)
 
+    # Explanations score each piece the model sees, named as it is spelt (this raised IndexError, and the
+    # report put scores on the wrong words, while explanations assumed one id per word).
+    from textrnn.evaluation.explain import explain
+
+    text = "robotics marketplace after the match"
+    explanation = explain(clf, text)
+    ids = clf.vectorizer_.encode([text])[0]
+    assert len(explanation.tokens) == len(explanation.scores) == len(ids) > 5
+    pieces = {vectorizer_piece.lstrip("#▁") for vectorizer_piece in clf.vectorizer_.vocabulary}
+    assert all(token.lstrip("#▁").removesuffix("[?]") in pieces or token.endswith("[?]")
+               for token in explanation.tokens)
+    assert len(explanation.ranked()) == len(ids)
+    assert main(["explain", str(tmp_path / "m"), text, "--top-k", "3"]) == 0
+
 
 # ------------------------------------------------------------------------------------------------ tune
 
@@ -238,6 +253,22 @@ def test_tune_respects_its_budget_and_writes_a_trainable_config(tmp_path):
     assert tuned["hidden_size"] in (4, 8) and tuned["hidden_size"] == summary["best_params"]["hidden_size"]
     RunConfig(**tuned)  # a valid training configuration
     assert json.loads((tmp_path / "tuned.trials.json").read_text())["trials"]
+
+
+def test_tune_keeps_the_parameters_the_user_fixed(tmp_path):
+    """--cell rnn used to be overridden: every trial and the written YAML took a searched cell instead."""
+    import yaml
+
+    from textrnn.cli import main
+
+    assert main(["tune", "--dataset", str(synthetic_csv(tmp_path)), "--budget-minutes", "5", "--trials", "2",
+                 "--epochs", "1", "--embed-dim", "4", "--cell", "rnn", "--hidden-size", "8",
+                 "--out", str(tmp_path / "t.yaml")]) == 0
+    trials = json.loads((tmp_path / "t.trials.json").read_text())["trials"]
+    assert all("cell" not in t["params"] and "hidden_size" not in t["params"] for t in trials)
+    assert all(t["params"] for t in trials)  # the rest of the space is still searched
+    tuned = yaml.safe_load((tmp_path / "t.yaml").read_text())
+    assert tuned["cell"] == "rnn" and tuned["hidden_size"] == 8 and tuned["embed_dim"] == 4
 
 
 def test_tune_stops_after_the_trials_asked_for(tmp_path):

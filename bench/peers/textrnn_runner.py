@@ -11,11 +11,11 @@ train_texts, train_labels, test_texts, test_labels = load(args["data_dir"], args
 import numpy as np  # noqa: E402
 
 from textrnn import TextRNNClassifier  # noqa: E402
-from textrnn.batching import EncodedTexts  # noqa: E402
-from textrnn.export import export_onnx  # noqa: E402
+from textrnn.text.batching import EncodedTexts  # noqa: E402
+from textrnn.deploy.export import export_onnx  # noqa: E402
 from textrnn.presets import PRESETS  # noqa: E402
-from textrnn.runtime import OnnxClassifier  # noqa: E402
-from textrnn.training import predict_probabilities  # noqa: E402
+from textrnn.deploy.runtime import OnnxClassifier  # noqa: E402
+from textrnn.train.predict import predict_probabilities  # noqa: E402
 
 params = {k: v for k, v in PRESETS[args["preset"]].items() if k != "text_column"}
 as_preset = args.get("as_preset", False)  # the preset as a user runs it: its own epochs, validation, stopping

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import saved_model
+from .data.dataset import Dataset, check_classes, check_texts, train_val_split
 from .errors import ConfigError, DataError
 from .evaluation.metrics import classification_metrics, metrics_from_confusion
 from .params import CLASSIFIER_PARAM_NAMES, ClassifierParams, check_combinations, validate
@@ -94,22 +95,7 @@ class TextRNNClassifier:
         """
         started = time.perf_counter()
         params = self._checked_params()
-        texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
-        if len(texts) != len(labels):
-            raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
-        if not texts:
-            raise DataError("fit got no training texts")
-        classes = list(classes) if classes is not None else sorted(set(labels))
-        check_classes(labels, classes, "training data")
-        if validation_data is None and params.val_size > 0:
-            from .data.dataset import Dataset, train_val_split
-
-            train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
-            texts, labels = train.texts, train.labels
-            validation_data = (val.texts, val.labels) if val is not None else None
-        missing = [name for name in classes if name not in set(labels)]
-        if missing:
-            raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
+        texts, labels, classes, validation_data = _training_rows(texts, labels, classes, validation_data, params)
         checkpoint = _checkpoint_to_resume(checkpoint_dir, resume)
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, classes, len(texts))
@@ -261,6 +247,25 @@ class TextRNNClassifier:
         return clf
 
 
+def _training_rows(texts, labels, classes, validation_data, params: ClassifierParams):
+    """Checked texts, labels as strings, the class order, and the validation rows (held out if not given)."""
+    texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
+    if len(texts) != len(labels):
+        raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
+    if not texts:
+        raise DataError("fit got no training texts")
+    classes = list(classes) if classes is not None else sorted(set(labels))
+    check_classes(labels, classes, "training data")
+    if validation_data is None and params.val_size > 0:
+        train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
+        texts, labels = train.texts, train.labels
+        validation_data = (val.texts, val.labels) if val is not None else None
+    missing = [name for name in classes if name not in set(labels)]
+    if missing:
+        raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
+    return texts, labels, classes, validation_data
+
+
 def _checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool):
     if not resume:
         return None
@@ -274,22 +279,3 @@ def _start_ranks(params: ClassifierParams) -> tuple[int, int]:
     if distributed.is_distributed(params.devices, params.num_nodes):
         distributed.get_fabric(params.device, params.devices, params.num_nodes)
     return distributed.rank(), distributed.world_size()
-
-
-def check_texts(texts: Sequence[str], name: str) -> list[str]:
-    if isinstance(texts, str):
-        raise DataError(f"{name}: expected a list of texts, got a single string (wrap it in a list)")
-    texts = list(texts)
-    for row, text in enumerate(texts, start=1):
-        if not isinstance(text, str):
-            raise DataError(f"{name}, row {row}: expected a string, got {type(text).__name__}")
-    return texts
-
-
-def check_classes(labels: Sequence[str], classes: Sequence[str], source: str) -> None:
-    known = set(classes)
-    for row, label in enumerate(labels, start=1):
-        if label not in known:
-            raise DataError(f"{source}, row {row}: label {label!r} is not one of the classes ({', '.join(classes)})")
-    if len(known) < 2:
-        raise DataError(f"{source}: a classifier needs at least two classes, got {', '.join(classes) or 'none'}")

@@ -133,7 +133,7 @@ class RuntimeParams(_Params):
     checkpoint_every: int | None = Field(
         500, ge=1, description="with a checkpoint directory, also save the training state every N steps"
     )
-    verbose: bool = Field(False, description="print progress while fitting (the command line always does)")
+    verbose: bool = Field(False, description="print progress while fitting")
 
 
 class ClassifierParams(VectorizerParams, ModelParams, TrainingParams, RuntimeParams):
@@ -170,7 +170,7 @@ class DataParams(_Params):
 class RunParams(_Params):
     """What a command-line run writes."""
 
-    out: str | None = Field(None, description="run directory to write (default: runs/<model>-<time>)",
+    out: str | None = Field(None, description="the run directory to write (none: runs/<model>-<data>-<time>)",
                             json_schema_extra={"main": True})
     preset: str | None = Field(None, description="start from a named preset; other parameters override it",
                                json_schema_extra={"main": True})

@@ -56,11 +56,9 @@ def tune(
         import optuna
     except ModuleNotFoundError:
         raise ConfigError("tune: needs the optuna package: pip install 'textrnn[tune]'") from None
-    import yaml
 
     from .data.dataset import train_val_split
     from .data.sources import load_run_data
-    from .estimator import TextRNNClassifier
 
     if budget_seconds <= 0:
         raise ConfigError(f"budget: expected a positive number of minutes, got {budget_seconds / 60:g}")
@@ -76,6 +74,54 @@ def tune(
     log(f"tune: {len(train):,} training rows, {len(val):,} validation rows ({train_all.source}); "
         f"budget {budget_seconds / 60:.1f} min" + (f", at most {trials} trials" if trials else "")
         + f"; searching {', '.join(space)}")
+
+    objective = _objective(space, base, (train, val, classes), deadline)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    started = time.monotonic()
+    study.optimize(objective, n_trials=trials, timeout=budget_seconds)
+    finished = [t for t in study.trials if t.value is not None]
+    if not finished:
+        raise ConfigError("tune: no trial finished within the budget; give it more time")
+    summary = _summary(study, time.monotonic() - started, budget_seconds, val.source)
+    _write_results(config, study.best_trial.params, summary, Path(out))
+    return summary
+
+
+def _summary(study, seconds: float, budget_seconds: float, validation: str) -> dict:
+    best = study.best_trial
+    return {
+        "best_validation_accuracy": best.value,
+        "best_params": best.params,
+        "seconds": seconds,
+        "budget_seconds": budget_seconds,
+        "validation": validation,
+        "trials": [{"number": t.number, "state": t.state.name, "validation_accuracy": t.value, "params": t.params,
+                    "seconds": t.user_attrs.get("seconds"), "stopped": t.user_attrs.get("stopped")}
+                   for t in study.trials],
+    }
+
+
+def _write_results(config: RunConfig, best_params: dict, summary: dict, out: Path) -> None:
+    """The tuned configuration (the user's, with the searched parameters' best values) and the trials."""
+    import yaml
+
+    tuned = {**{k: v for k, v in config.model_dump().items() if k not in ("out", "verbose")}, **best_params}
+    write_bytes_atomic(out, yaml.safe_dump(tuned, sort_keys=False).encode())
+    write_bytes_atomic(out.with_suffix(".trials.json"), json.dumps(summary, indent=2).encode())
+    log(f"tune: best validation accuracy {summary['best_validation_accuracy']:.4f} "
+        f"({len(summary['trials'])} trials, {summary['seconds'] / 60:.1f} min); config written to {out}; "
+        f"train it with: textrnn train --config {out}")
+
+
+def _objective(space: dict, base: dict, data: tuple, deadline: float):
+    """One trial: train the sampled configuration, report each epoch's validation accuracy for pruning."""
+    import optuna
+
+    from .estimator import TextRNNClassifier
+
+    train, val, classes = data
 
     def objective(trial) -> float:
         sampled = {name: _suggest(trial, name, kind, values) for name, (kind, values) in space.items()}
@@ -101,32 +147,7 @@ def tune(
         log(f"  trial {trial.number}: validation accuracy {best:.4f} in {time.monotonic() - started:.0f} s  {sampled}")
         return best
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
-    started = time.monotonic()
-    study.optimize(objective, n_trials=trials, timeout=budget_seconds)
-    finished = [t for t in study.trials if t.value is not None]
-    if not finished:
-        raise ConfigError("tune: no trial finished within the budget; give it more time")
-    best = study.best_trial
-    tuned = {**{k: v for k, v in config.model_dump().items() if k not in ("out", "verbose")}, **best.params}
-    out = Path(out)
-    write_bytes_atomic(out, yaml.safe_dump(tuned, sort_keys=False).encode())
-    summary = {
-        "best_validation_accuracy": best.value,
-        "best_params": best.params,
-        "seconds": time.monotonic() - started,
-        "budget_seconds": budget_seconds,
-        "validation": val.source,
-        "trials": [{"number": t.number, "state": t.state.name, "validation_accuracy": t.value, "params": t.params,
-                    "seconds": t.user_attrs.get("seconds"), "stopped": t.user_attrs.get("stopped")}
-                   for t in study.trials],
-    }
-    write_bytes_atomic(out.with_suffix(".trials.json"), json.dumps(summary, indent=2).encode())
-    log(f"tune: best validation accuracy {best.value:.4f} (trial {best.number} of {len(study.trials)}, "
-        f"{summary['seconds'] / 60:.1f} min); config written to {out}; train it with: textrnn train --config {out}")
-    return summary
+    return objective
 
 
 def _suggest(trial, name: str, kind: str, values: Any):

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..errors import USER_ERRORS, TrainingInterrupted
 from . import commands
-from .parser import build_parser
+from .specs import build_parser
 
 HANDLERS = {
     "evaluate": commands.evaluate_command, "predict": commands.predict_command, "report": commands.report_command,

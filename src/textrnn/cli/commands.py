@@ -19,6 +19,7 @@ from ..presets import DESCRIPTIONS, preset
 from .parser import CLI_DEFAULTS, PRETRAIN_FLAGS
 
 _OWN_FLAGS = ("command", "config", "resume", "budget_minutes", "trials", "out")
+TUNED_FILE = "tuned.yaml"
 
 
 def train_command(args: argparse.Namespace, argv: list[str]) -> int:
@@ -44,7 +45,8 @@ def tune_command(args: argparse.Namespace) -> int:
     from ..tune import tune
 
     config, given = run_config(args.config, {k: v for k, v in vars(args).items() if k not in _OWN_FLAGS})
-    tune(config, budget_seconds=args.budget_minutes * 60, fixed=sorted(given), trials=args.trials, out=args.out)
+    tune(config, budget_seconds=args.budget_minutes * 60, fixed=sorted(given), trials=args.trials,
+         out=getattr(args, "out", TUNED_FILE))
     return 0
 
 
@@ -97,7 +99,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     for row in dataset.skipped:
         print(f"skipped: {row}", file=sys.stderr)
     print(format_metrics(metrics))
-    if args.out:
+    if getattr(args, "out", None):
         Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return 0
 
@@ -110,14 +112,15 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.texts and args.input:
         raise ConfigError("give texts as arguments or --input FILE, not both")
     model = load_predictor(args.run_dir, threads=args.threads)
+    out = getattr(args, "out", None)
     text_column = getattr(args, "text_column", None) or ["text"]
     if args.input:
         from ..deploy.batch_predict import predict_file
 
-        if not args.out:
+        if not out:
             raise ConfigError("--input needs --out FILE (its extension picks the format: csv, tsv, jsonl, parquet)")
-        rows = predict_file(model, args.input, args.out, text_column=text_column, top_k=args.top_k)
-        print(f"{rows:,} rows labeled into {args.out}", file=sys.stderr)
+        rows = predict_file(model, args.input, out, text_column=text_column, top_k=args.top_k)
+        print(f"{rows:,} rows labeled into {out}", file=sys.stderr)
         return 0
     texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin]
     probabilities = model.predict_proba(texts)
@@ -127,12 +130,12 @@ def predict_command(args: argparse.Namespace) -> int:
         {"text": text, "top_k": [{"label": model.classes_[j], "probability": float(p[j])} for j in order]}
         for text, p, order in zip(texts, probabilities, ranked)
     ]
-    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    handle = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
     try:
-        write_predictions(rows, args.format, k, out)
+        write_predictions(rows, args.format, k, handle)
     finally:
-        if args.out:
-            out.close()
+        if out:
+            handle.close()
     return 0
 
 
@@ -180,7 +183,8 @@ def compare_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     from ..deploy.export import describe, export_onnx, load_check_texts
 
-    out, agreement = export_onnx(args.run_dir, args.out, args.quantize, check_texts=load_check_texts(Path(args.run_dir)))
+    out, agreement = export_onnx(args.run_dir, getattr(args, "out", None), args.quantize,
+                                 check_texts=load_check_texts(Path(args.run_dir)))
     print(f"{out}: ONNX export checked against PyTorch: {describe(agreement)}")
     return 0
 
@@ -188,7 +192,8 @@ def export_command(args: argparse.Namespace) -> int:
 def serve_command(args: argparse.Namespace) -> int:
     from ..deploy.serve import ServeSettings, serve
 
-    settings = validate(ServeSettings, {name: getattr(args, name) for name in ServeSettings.model_fields})
+    values = {name: getattr(args, name) for name in ServeSettings.model_fields if getattr(args, name) is not None}
+    settings = validate(ServeSettings, values)
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
 
@@ -232,7 +237,7 @@ def embeddings_command(args: argparse.Namespace) -> int:
     seed = getattr(args, "seed", defaults["seed"].default)
     print(f"training {args.algorithm} vectors on {data.describe()} (texts only, no labels)", file=sys.stderr)
     result = train_vectors(data.texts, args.out, algorithm=args.algorithm, dim=dim, epochs=epochs, window=args.window,
-                           min_count=args.min_count, seed=seed, workers=args.threads)
+                           min_count=args.min_count, seed=seed, workers=args.threads or 1)
     print(f"{result['words']:,} words x {result['dim']} dimensions written to {result['path']}; "
           f"use them with: textrnn train --embeddings {result['path']} --embed-dim {result['dim']}", file=sys.stderr)
     return 0

@@ -13,7 +13,6 @@ import types
 import typing
 from typing import Any, Iterable
 
-from .. import __version__
 from ..deploy.serve import ServeSettings
 from ..params import PARAM_GROUPS, RunConfig, shown_default
 
@@ -23,7 +22,9 @@ CLI_DEFAULTS = {"verbose": True}
 # Flags shared by several commands that are not model parameters: name -> argparse options.
 SHARED: dict[str, dict[str, Any]] = {
     "--top-k": {"type": int, "default": 1, "help": "how many of the most likely labels (or words) to show (default: 1)"},
-    "--threads": {"type": int, "default": 1, "help": "CPU threads to compute with (default: 1)"},
+    "--threads": {"type": int, "default": None,
+                  "help": "CPU threads to compute with (default: the command's own choice: 1 for serve and "
+                          "embeddings train, the library's default for predict)"},
     "--format": {"choices": ("table", "csv", "jsonl"), "default": "table",
                  "help": "output format for texts given as arguments or on stdin (default: table)"},
 }
@@ -50,9 +51,10 @@ def add_shared(parser: argparse.ArgumentParser, *flags: str) -> None:
 
 def add_out(parser: argparse.ArgumentParser, what: str, required: bool = False, aliases: tuple[str, ...] = (),
             default: str | None = None) -> None:
-    """``--out``: where the command writes its result (each command says what that is)."""
+    """``--out``: where the command writes its result (each command says what that is; unset, it is absent
+    from the namespace, so a config file's ``out`` still counts)."""
     shown = f" (default: {default})" if default else ""
-    parser.add_argument("--out", *aliases, dest="out", required=required, default=default,
+    parser.add_argument("--out", *aliases, dest="out", required=required, default=argparse.SUPPRESS,
                         help=f"where to write {what}{shown}".replace("%", "%%"))
 
 
@@ -112,20 +114,6 @@ RUN_FLAGS = tuple(RunConfig.model_fields)
 DATA_INPUT_FLAGS = ("dataset", "data_dir", "text_column")
 PRETRAIN_FLAGS = ("cell", "embed_dim", "hidden_size", "num_layers", "bidirectional", "max_tokens", "epochs",
                   "batch_size", "lr", "seed")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .specs import add_commands
-
-    parser = argparse.ArgumentParser(
-        prog="textrnn", formatter_class=HelpFormatter,
-        description="Recurrent-network (RNN, LSTM, GRU) text classifiers: train, evaluate, explain, export, serve.",
-        epilog="examples:\n  textrnn train --dataset reviews.csv --text-column review --label-column stars\n"
-               "  textrnn predict runs/bigru64-reviews-20261124-101500 \"great value, works well\"\n"
-               "  textrnn COMMAND --help    (every command's flags and examples)")
-    parser.add_argument("--version", action="version", version=f"textrnn {__version__}")
-    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    return parser
 
 
 def serve_setting_flags(parser: argparse.ArgumentParser) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from argparse import SUPPRESS
 
+from .. import __version__
 from .parser import (
     DATA_INPUT_FLAGS,
+    HelpFormatter,
     PRETRAIN_FLAGS,
     RUN_FLAGS,
     add_out,
@@ -16,6 +19,18 @@ from .parser import (
 )
 
 THE_RUNS = "the run's"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textrnn", formatter_class=HelpFormatter,
+        description="Recurrent-network (RNN, LSTM, GRU) text classifiers: train, evaluate, explain, export, serve.",
+        epilog="examples:\n  textrnn train --dataset reviews.csv --text-column review --label-column stars\n"
+               "  textrnn predict runs/bigru64-reviews-20261124-101500 \"great value, works well\"\n"
+               "  textrnn COMMAND --help    (every command's flags and examples)")
+    parser.add_argument("--version", action="version", version=f"textrnn {__version__}")
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
 
 
 def add_commands(commands) -> None:
@@ -34,7 +49,8 @@ def _train(commands) -> None:
     ])
     parser.add_argument("--config", help="YAML file of parameters (the flag names, with underscores)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the interrupted run in RUN_DIR from its checkpoint")
-    add_param_flags(parser, RUN_FLAGS)
+    add_param_flags(parser, [n for n in RUN_FLAGS if n != "out"])
+    add_out(parser, "the run directory (default: runs/<model>-<data>-<time>)")
 
 
 def _tune(commands) -> None:
@@ -170,4 +186,3 @@ def _embeddings(commands) -> None:
     vectors.add_argument("--window", type=int, default=5, help="context words on each side (default: 5)")
     vectors.add_argument("--min-count", type=int, default=2, help="ignore rarer words (default: 2)")
     add_shared(vectors, "--threads")
-    vectors.add_argument("--workers", dest="threads", type=int, default=SUPPRESS, help="the old name of --threads")

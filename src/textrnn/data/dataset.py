@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -101,3 +101,22 @@ def train_val_split(dataset: Dataset, val_size: float, seed: int) -> tuple[Datas
         )
 
     return subset(~is_val, "train part"), subset(is_val, f"validation part, seed {seed}")
+
+
+def check_texts(texts: Sequence[str], name: str) -> list[str]:
+    if isinstance(texts, str):
+        raise DataError(f"{name}: expected a list of texts, got a single string (wrap it in a list)")
+    texts = list(texts)
+    for row, text in enumerate(texts, start=1):
+        if not isinstance(text, str):
+            raise DataError(f"{name}, row {row}: expected a string, got {type(text).__name__}")
+    return texts
+
+
+def check_classes(labels: Sequence[str], classes: Sequence[str], source: str) -> None:
+    known = set(classes)
+    for row, label in enumerate(labels, start=1):
+        if label not in known:
+            raise DataError(f"{source}, row {row}: label {label!r} is not one of the classes ({', '.join(classes)})")
+    if len(known) < 2:
+        raise DataError(f"{source}: a classifier needs at least two classes, got {', '.join(classes) or 'none'}")

@@ -234,8 +234,7 @@ def _jsonl_records(path: Path, lines, columns: Sequence[str] | None):
 
 
 def _parquet_records(path: Path, columns: Sequence[str] | None):
-    import pyarrow.parquet as pq
-
+    pq = parquet_module(path)
     try:
         parquet = pq.ParquetFile(path)
     except Exception as error:  # pyarrow raises several unrelated types for unreadable files
@@ -251,6 +250,15 @@ def _parquet_records(path: Path, columns: Sequence[str] | None):
         for index in range(batch.num_rows):
             row += 1
             yield f"row {row}", {c: values[c][index] for c in columns}
+
+
+def parquet_module(path: Path):
+    """``pyarrow.parquet``, or a clear error in an install without it (the serve extra leaves it out)."""
+    try:
+        import pyarrow.parquet as pq
+    except ModuleNotFoundError:
+        raise DataError(f"{path}: reading or writing Parquet needs pyarrow: pip install pyarrow") from None
+    return pq
 
 
 def open_text(path: Path, notes: list[str] | None = None) -> IO[str]:

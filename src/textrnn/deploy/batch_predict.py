@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.tables import iter_records, table_format
+from ..data.tables import iter_records, parquet_module, table_format
 from ..errors import DataError, RowError
 from ..files import FILE_MODE
 
@@ -79,6 +79,8 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
     if not source.is_file():
         raise DataError(f"{source}: no such file")
     out_fmt = table_format(target)
+    if out_fmt == "parquet":
+        parquet_module(target)  # a clear error now if pyarrow is missing, not after the first chunk
     classes = list(model.classes_)
     k = min(top_k, len(classes))
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

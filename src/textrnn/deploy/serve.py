@@ -215,15 +215,7 @@ def create_app(settings: ServeSettings):
             raise HTTPException(422, f"too many texts: {len(request.texts)}, at most {settings.max_texts} per request")
         texts = [text[: settings.max_chars] for text in request.texts]
         probabilities = await state["batcher"].submit(texts)
-        classes = state["predictor"].classes
-        k = min(request.top_k, len(classes))
-        predictions = []
-        for original, row in zip(request.texts, probabilities):
-            order = np.argsort(-row, kind="stable")[:k]
-            top = [LabelProbability(label=classes[j], probability=float(row[j])) for j in order]
-            predictions.append(Prediction(label=top[0].label, probability=top[0].probability, top_k=top,
-                                          truncated=len(original) > settings.max_chars))
-        return PredictResponse(predictions=predictions)
+        return predictions(request, probabilities, state["predictor"].classes, settings.max_chars)
 
     @app.get("/v1/model", responses=errors)
     async def model_info() -> dict:
@@ -243,6 +235,19 @@ def create_app(settings: ServeSettings):
         return {"status": "ready"}
 
     return app
+
+
+def predictions(request: "PredictRequest", probabilities: np.ndarray, classes: list[str],
+                max_chars: int) -> "PredictResponse":
+    """The response: each text's top ``request.top_k`` labels, and whether the text was cut."""
+    k = min(request.top_k, len(classes))
+    rows = []
+    for original, row in zip(request.texts, probabilities):
+        order = np.argsort(-row, kind="stable")[:k]
+        top = [LabelProbability(label=classes[j], probability=float(row[j])) for j in order]
+        rows.append(Prediction(label=top[0].label, probability=top[0].probability, top_k=top,
+                               truncated=len(original) > max_chars))
+    return PredictResponse(predictions=rows)
 
 
 class BodyLimitAndAccessLog:

@@ -89,7 +89,7 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
         counts = Counter(train.labels)
         class_counts = {label: counts.get(label, 0) for label in clf.classes_}
         images["data.png"] = plot_data(class_counts, lengths, clf.max_length, run_dir / "data.png")
-        sections.append(_section_data(metrics, class_counts, lengths, clf, train, test, images["data.png"]))
+        sections.append(_section_data(metrics, clf, (train, test), (class_counts, lengths), images["data.png"]))
     elif missing_data:
         sections.append(f"<h2>Data</h2><p class=note>The training data could not be read again: {escape(missing_data)}</p>")
     sections.append(_section_timing(metrics))
@@ -142,7 +142,10 @@ def _section_config(clf: TextRNNClassifier, config, metrics: dict) -> str:
     return f"<h2>Configuration</h2>{summary}{_table(('parameter', 'value'), rows)}"
 
 
-def _section_data(metrics, class_counts, lengths, clf, train, test, image) -> str:
+def _section_data(metrics: dict, clf: TextRNNClassifier, datasets: tuple, counts: tuple, image: bytes) -> str:
+    """Rows, lengths, vocabulary coverage and class balance; ``datasets`` is (train, test), ``counts``
+    (rows per class, token lengths of the training texts)."""
+    (train, test), (class_counts, lengths) = datasets, counts
     data = metrics.get("data", {})
     rows = [
         ("training data", escape(str(data.get("train_source", train.source)))),

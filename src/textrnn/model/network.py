@@ -38,6 +38,7 @@ class RNNClassifier(nn.Module):
         self,
         vocab_size: int,
         num_classes: int,
+        *,
         embed_dim: int = 128,
         cell: str = "gru",
         hidden_size: int = 128,

@@ -132,7 +132,7 @@ def vectors_for_vocabulary(x, vocabulary: list[str], algorithm: str, dim: int, s
     return fit_vectors(sentences, algorithm, dim, epochs=epochs, seed=seed, min_count=1)
 
 
-def fit_vectors(sentences: list[list[str]], algorithm: str = "word2vec", dim: int = 64, epochs: int = 5,
+def fit_vectors(sentences: list[list[str]], algorithm: str = "word2vec", dim: int = 64, epochs: int = 5, *,
                 window: int = 5, min_count: int = 2, seed: int = 0, workers: int = 1):
     """gensim skip-gram word2vec, or fastText with character n-grams, on tokenized ``sentences``."""
     from gensim.models import FastText, Word2Vec

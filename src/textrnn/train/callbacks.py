@@ -22,28 +22,44 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
 
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, TrainingInterrupted
+from ..params import ClassifierParams
 from . import distributed
-from .checkpoint import save_checkpoint
+from .checkpoint import TrainState, save_checkpoint
 from .optimizer import layer_groups
 
-if TYPE_CHECKING:
-    from .loop import TrainLoop
+@dataclass
+class TrainLoop:
+    """What the callbacks see: the model and optimizers (set up by Fabric), the parameters and the state."""
+
+    model: nn.Module
+    optimizers: dict[str, torch.optim.Optimizer]
+    params: ClassifierParams
+    fabric: Any
+    train_data: Any
+    val_data: Any
+    state: TrainState
+    best_weights: dict[str, torch.Tensor] | None
+    embedding_weight: nn.Parameter
 
 
 class Callback:
     """Does nothing at every hook; subclasses override the hooks they need."""
 
-    def on_fit_start(self, loop: "TrainLoop") -> None: ...
-    def on_epoch_start(self, loop: "TrainLoop") -> None: ...
-    def on_after_backward(self, loop: "TrainLoop") -> None: ...
-    def on_batch_end(self, loop: "TrainLoop", batch: tuple, loss: float) -> None: ...
-    def on_epoch_end(self, loop: "TrainLoop", record: dict) -> None: ...
-    def on_fit_end(self, loop: "TrainLoop") -> None: ...
+    def on_fit_start(self, loop: TrainLoop) -> None: ...
+    def on_epoch_start(self, loop: TrainLoop) -> None: ...
+    def on_after_backward(self, loop: TrainLoop) -> None: ...
+    def on_batch_end(self, loop: TrainLoop, batch: tuple, loss: float) -> None: ...
+    def on_epoch_end(self, loop: TrainLoop, record: dict) -> None: ...
+    def on_fit_end(self, loop: TrainLoop) -> None: ...
 
 
 class EarlyStopping(Callback):
@@ -52,7 +68,7 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int, verbose: bool = False) -> None:
         self.patience, self.verbose = patience, verbose
 
-    def on_epoch_end(self, loop: "TrainLoop", record: dict) -> None:
+    def on_epoch_end(self, loop: TrainLoop, record: dict) -> None:
         if loop.state.stale_epochs >= self.patience and not loop.state.done:
             if self.verbose:
                 distributed.log(f"early stop: no better validation accuracy for {loop.state.stale_epochs} epochs")
@@ -65,10 +81,10 @@ class FreezeEmbeddings(Callback):
     def __init__(self, epochs: int) -> None:
         self.epochs = epochs
 
-    def on_fit_start(self, loop: "TrainLoop") -> None:
+    def on_fit_start(self, loop: TrainLoop) -> None:
         self.weight = loop.embedding_weight
 
-    def on_after_backward(self, loop: "TrainLoop") -> None:
+    def on_after_backward(self, loop: TrainLoop) -> None:
         if loop.state.epoch <= self.epochs:
             self.weight.grad = None
 
@@ -76,10 +92,10 @@ class FreezeEmbeddings(Callback):
 class GradualUnfreezing(Callback):
     """Epoch 1 trains the head alone; each later epoch unfreezes one more layer, top down (ULMFiT)."""
 
-    def on_fit_start(self, loop: "TrainLoop") -> None:
+    def on_fit_start(self, loop: TrainLoop) -> None:
         self.groups = layer_groups(loop.model)
 
-    def on_after_backward(self, loop: "TrainLoop") -> None:
+    def on_after_backward(self, loop: TrainLoop) -> None:
         for group in self.groups[loop.state.epoch :]:
             for parameter in group:
                 parameter.grad = None
@@ -88,23 +104,23 @@ class GradualUnfreezing(Callback):
 class ProgressBar(Callback):
     """A progress bar with throughput on a terminal, and one line per epoch on stderr (rank 0 only)."""
 
-    def on_epoch_start(self, loop: "TrainLoop") -> None:
+    def on_epoch_start(self, loop: TrainLoop) -> None:
         show = sys.stderr.isatty() and distributed.is_rank_zero()
         self.bar = tqdm(total=loop.train_data.rows, initial=loop.state.seen, unit="text", unit_scale=True,
                         desc=f"epoch {loop.state.epoch}/{loop.params.epochs}", disable=not show, leave=False,
                         dynamic_ncols=True)
 
-    def on_batch_end(self, loop: "TrainLoop", batch: tuple, loss: float) -> None:
+    def on_batch_end(self, loop: TrainLoop, batch: tuple, loss: float) -> None:
         state = loop.state
         self.bar.update(len(batch[2]))
         self.bar.set_postfix(loss=f"{state.loss_sum / state.seen:.4f}", acc=f"{state.correct / state.seen:.4f}",
                              refresh=False)
 
-    def on_epoch_end(self, loop: "TrainLoop", record: dict) -> None:
+    def on_epoch_end(self, loop: TrainLoop, record: dict) -> None:
         self.bar.close()
         distributed.log(format_epoch(record, loop.params.epochs))
 
-    def on_fit_end(self, loop: "TrainLoop") -> None:
+    def on_fit_end(self, loop: TrainLoop) -> None:
         if hasattr(self, "bar"):
             self.bar.close()
 
@@ -121,27 +137,27 @@ class Checkpointing(Callback):
         self.received: list[str] = []
         self.previous: dict = {}
 
-    def save(self, loop: "TrainLoop") -> None:
+    def save(self, loop: TrainLoop) -> None:
         if distributed.is_rank_zero():
             save_checkpoint(self.path, loop.state, loop.model, loop.optimizers, loop.best_weights, self.extra)
 
-    def on_fit_start(self, loop: "TrainLoop") -> None:
+    def on_fit_start(self, loop: TrainLoop) -> None:
         if threading.current_thread() is threading.main_thread():
             self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
             for sig in self.previous:
                 signal.signal(sig, lambda number, frame: self.received.append(signal.Signals(number).name))
 
-    def on_batch_end(self, loop: "TrainLoop", batch: tuple, loss: float) -> None:
+    def on_batch_end(self, loop: TrainLoop, batch: tuple, loss: float) -> None:
         if self.received:
             self.save(loop)
             raise TrainingInterrupted(self.received[0], loop.state, self.path)
         if self.every and loop.state.global_step % self.every == 0:
             self.save(loop)
 
-    def on_epoch_end(self, loop: "TrainLoop", record: dict) -> None:
+    def on_epoch_end(self, loop: TrainLoop, record: dict) -> None:
         self.save(loop)
 
-    def on_fit_end(self, loop: "TrainLoop") -> None:
+    def on_fit_end(self, loop: TrainLoop) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
 
@@ -157,14 +173,14 @@ class TensorBoard(Callback):
         except ModuleNotFoundError:
             raise ConfigError("tensorboard: needs the tensorboardX package: pip install 'textrnn[tensorboard]'") from None
 
-    def on_batch_end(self, loop: "TrainLoop", batch: tuple, loss: float) -> None:
+    def on_batch_end(self, loop: TrainLoop, batch: tuple, loss: float) -> None:
         if loop.state.global_step % 50 == 0:
             self.logger.log_metrics({"train/loss": loss}, step=loop.state.global_step)
 
-    def on_epoch_end(self, loop: "TrainLoop", record: dict) -> None:
+    def on_epoch_end(self, loop: TrainLoop, record: dict) -> None:
         self.logger.log_metrics({f"epoch/{k}": v for k, v in record.items() if k != "epoch"}, step=record["epoch"])
 
-    def on_fit_end(self, loop: "TrainLoop") -> None:
+    def on_fit_end(self, loop: TrainLoop) -> None:
         self.logger.finalize("success")
 
 
@@ -175,13 +191,13 @@ class DataShare(Callback):
         self.texts = self.batches = 0
         self.digest = hashlib.blake2b(digest_size=8)
 
-    def on_batch_end(self, loop: "TrainLoop", batch: tuple, loss: float) -> None:
+    def on_batch_end(self, loop: TrainLoop, batch: tuple, loss: float) -> None:
         if loop.fabric.world_size > 1:
             self.digest.update(batch[0].numpy().tobytes())
         self.texts += len(batch[2])
         self.batches += 1
 
-    def shares(self, loop: "TrainLoop") -> list[dict]:
+    def shares(self, loop: TrainLoop) -> list[dict]:
         mine = {"rank": loop.fabric.global_rank, "texts": self.texts, "batches": self.batches,
                 "digest": self.digest.hexdigest() if loop.fabric.world_size > 1 else None}
         return distributed.all_gather_objects(mine)
@@ -193,7 +209,7 @@ class EpochEndFunction(Callback):
     def __init__(self, function: Callable) -> None:
         self.function = function
 
-    def on_epoch_end(self, loop: "TrainLoop", record: dict) -> None:
+    def on_epoch_end(self, loop: TrainLoop, record: dict) -> None:
         self.function(record, loop.model)
 
 

@@ -20,7 +20,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..params import ClassifierParams
 from . import distributed
-from .callbacks import Callback, DataShare
+from .callbacks import Callback, DataShare, TrainLoop
 from .checkpoint import Checkpoint, TrainState
 from .optimizer import build_optimizers, clip_gradients, lr_schedule, set_learning_rate
 from .predict import evaluate_loss_accuracy
@@ -33,21 +33,6 @@ class TrainResult:
     seconds: float = 0.0
     samples_per_second: float = 0.0
     rank_shares: list[dict] = field(default_factory=list)  # per rank: texts and batches trained on, data digest
-
-
-@dataclass
-class TrainLoop:
-    """What the callbacks see: the model and optimizers (set up by Fabric), the parameters and the state."""
-
-    model: nn.Module
-    optimizers: dict[str, torch.optim.Optimizer]
-    params: ClassifierParams
-    fabric: Any
-    train_data: Any
-    val_data: Any
-    state: TrainState
-    best_weights: dict[str, torch.Tensor] | None
-    embedding_weight: nn.Parameter
 
 
 def train_model(

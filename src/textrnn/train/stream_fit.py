@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..data.dataset import check_classes
 from ..data.stream import RowStream, StreamEvaluationData, StreamSummary, StreamTrainingData, scan
 from ..errors import DataError
 from ..params import ClassifierParams
@@ -36,8 +37,6 @@ def first_pass(stream: RowStream, params: ClassifierParams, summary: StreamSumma
 def prepare_stream_fit(stream: RowStream, params: ClassifierParams, classes: Sequence[str] | None,
                        checkpoint: Checkpoint | None, pretrained: PretrainedLM | None
                        ) -> tuple[FitContext, StreamSummary]:
-    from ..estimator import check_classes
-
     summary = StreamSummary()
     rank, world = distributed.rank(), distributed.world_size()
     if checkpoint is not None:

@@ -1,0 +1,119 @@
+"""Run directories: named after what was trained, marked failed when a run fails, usable again after a
+failure, and left out (not fatal) when compared unfinished. Also: behaviour plugs into training as callbacks."""
+
+import csv
+import json
+from datetime import datetime
+
+import pytest
+
+from conftest import synthetic_corpus
+from textrnn import TextRNNClassifier
+from textrnn.cli import main
+from textrnn.errors import RunDirError
+from textrnn.params import RunConfig
+from textrnn.rundir import default_run_dir, locked
+from textrnn.train.callbacks import Callback
+
+FAST = ["--embed-dim", "4", "--hidden-size", "4", "--epochs", "1", "--no-verbose"]
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *rows])
+    return path
+
+
+def test_run_directories_are_named_after_what_was_trained():
+    now = datetime(2026, 11, 24, 10, 15, 0)
+    assert str(default_run_dir(RunConfig(), now)) == "runs/bigru64-ag_news-20261124-101500"
+    config = RunConfig(dataset="/data/My Reviews.csv.gz", cell="lstm", bidirectional=False, hidden_size=32,
+                       num_layers=2, preset="default")
+    assert str(default_run_dir(config, now)) == "runs/lstm32x2-My-Reviews-20261124-101500"
+    assert str(default_run_dir(RunConfig(preset="lesson-lstm"), now)) == "runs/lesson-lstm-20261124-101500"
+
+
+def test_a_failed_run_is_marked_failed_and_the_same_command_can_run_again(tmp_path, capsys):
+    """It used to stay 'running': the same command was refused and the suggested --resume replayed the error."""
+    texts, labels = synthetic_corpus(300)
+    data = write_csv(tmp_path / "train.csv", [*zip(texts, labels), ("", "sport")])  # an empty text: a bad row
+    out = tmp_path / "run"
+    command = ["train", "--dataset", str(data), "--out", str(out), *FAST]
+    assert main(command) == 2
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "failed" and "empty text" in run["error"]
+
+    assert main(["train", "--resume", str(out)]) == 2
+    assert "no checkpoint to continue from" in capsys.readouterr().err
+
+    write_csv(data, zip(texts, labels))  # the data fixed: the same command now runs in the same directory
+    assert main(command) == 0
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert "error" not in json.loads((out / "run.json").read_text())
+
+
+def test_a_finished_run_is_never_overwritten(tmp_path, capsys):
+    texts, labels = synthetic_corpus(200)
+    data = write_csv(tmp_path / "train.csv", zip(texts, labels))
+    command = ["train", "--dataset", str(data), "--out", str(tmp_path / "run"), *FAST]
+    assert main(command) == 0
+    assert main(command) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+
+
+def test_compare_leaves_out_unfinished_runs(tmp_path, capsys):
+    texts, labels = synthetic_corpus(200)
+    data = write_csv(tmp_path / "train.csv", zip(texts, labels))
+    assert main(["train", "--dataset", str(data), "--out", str(tmp_path / "done"), *FAST]) == 0
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "run.json").write_text(json.dumps({"status": "failed", "error": "bad row", "config": {}}))
+    assert main(["compare", str(tmp_path / "done"), str(failed)]) == 0
+    captured = capsys.readouterr()
+    assert "done" in captured.out and f"left out {failed}: the run is failed: bad row" in captured.err
+
+
+def test_a_symlinked_lock_file_is_not_followed(tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".lock").symlink_to(victim)
+    with pytest.raises(RunDirError, match="symbolic link"):
+        with locked(run_dir):
+            pass
+    assert victim.read_text() == "keep me"
+
+
+class Recorder(Callback):
+    """Records the hooks it sees, and stops training after the first epoch."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_fit_start(self, loop):
+        self.calls.append("fit_start")
+
+    def on_epoch_start(self, loop):
+        self.calls.append(f"epoch_start {loop.state.epoch}")
+
+    def on_after_backward(self, loop):
+        if "backward" not in self.calls:
+            self.calls.append("backward")
+            assert loop.embedding_weight.grad is not None  # gradients exist here and can be edited
+
+    def on_epoch_end(self, loop, record):
+        self.calls.append(f"epoch_end {record['epoch']}")
+        loop.state.done = True
+
+    def on_fit_end(self, loop):
+        self.calls.append("fit_end")
+
+
+def test_a_callback_plugs_into_training_without_touching_the_loop():
+    texts, labels = synthetic_corpus(300)
+    recorder = Recorder()
+    clf = TextRNNClassifier(embed_dim=4, hidden_size=4, epochs=5, patience=None).fit(texts, labels,
+                                                                                    callbacks=[recorder])
+    assert recorder.calls == ["fit_start", "epoch_start 1", "backward", "epoch_end 1", "fit_end"]
+    assert len(clf.history_) == 1  # the callback stopped it after one of five epochs
