@@ -117,3 +117,47 @@ def test_a_callback_plugs_into_training_without_touching_the_loop():
                                                                                     callbacks=[recorder])
     assert recorder.calls == ["fit_start", "epoch_start 1", "backward", "epoch_end 1", "fit_end"]
     assert len(clf.history_) == 1  # the callback stopped it after one of five epochs
+
+
+def test_every_run_reports_a_bag_of_words_baseline_on_the_same_rows(tmp_path, capsys):
+    texts, labels = synthetic_corpus(600)
+    data = write_csv(tmp_path / "train.csv", zip(texts[:500], labels[:500]))
+    test = write_csv(tmp_path / "test.csv", zip(texts[500:], labels[500:]))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(data), "--test-data", str(test), "--out", str(out), *FAST]) == 0
+    err = capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    baseline = metrics["baseline"]
+    assert baseline["name"] == "tfidf-logreg" and baseline["C_chosen_on"] == "validation" and baseline["seconds"] > 0
+    assert baseline["test"]["rows"] == metrics["test"]["rows"] == 100
+    assert baseline["validation"]["rows"] == metrics["validation"]["rows"] == metrics["data"]["validation_rows"]
+    assert 0.5 < baseline["test"]["accuracy"] <= 1.0  # keywords decide the class: a bag of words finds them
+    points = 100 * (metrics["test"]["accuracy"] - baseline["test"]["accuracy"])
+    assert (f"RNN {metrics['test']['accuracy']:.1%} vs bag-of-words {baseline['test']['accuracy']:.1%}: "
+            f"{points:+.1f} points (test accuracy)") in err
+    assert "Against a bag-of-words baseline" in (out / "report.html").read_text()
+    assert main(["compare", str(out)]) == 0
+    assert "baseline accuracy" in capsys.readouterr().out
+
+    assert main(["train", "--dataset", str(data), "--out", str(tmp_path / "none"), "--baseline", "none", *FAST]) == 0
+    assert json.loads((tmp_path / "none" / "metrics.json").read_text())["baseline"] is None
+
+
+def test_the_users_own_validation_file_chooses_the_epoch(tmp_path, capsys):
+    texts, labels = synthetic_corpus(700)
+    data = write_csv(tmp_path / "train.csv", zip(texts[:500], labels[:500]))
+    validation = write_csv(tmp_path / "validation.csv", zip(texts[500:600], labels[500:600]))
+    test = write_csv(tmp_path / "test.csv", zip(texts[600:], labels[600:]))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(data), "--validation-data", str(validation), "--test-data", str(test),
+                 "--out", str(out), *FAST]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["train_rows"] == 500 and metrics["data"]["validation_rows"] == 100  # no hold-out
+    assert metrics["validation"]["rows"] == metrics["baseline"]["validation"]["rows"] == 100
+    assert "val_accuracy" in metrics["history"][0]
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["validation_data"] == str(validation.resolve())
+
+    assert main(["train", "--dataset", str(data), "--validation-data", str(test), "--test-data", str(test),
+                 "--out", str(tmp_path / "cheat"), *FAST]) == 2
+    assert "validation_data: it is the test data" in capsys.readouterr().err

@@ -159,6 +159,10 @@ class DataParams(_Params):
         None, description="labeled file or hf:NAME to report test metrics on (AG News, hf: datasets: their test split)",
         json_schema_extra={"main": True},
     )
+    validation_data: str | None = Field(
+        None, description="labeled file or hf:NAME to choose the epoch and stop early on, instead of holding out "
+        "val_size of the training rows (never the test data)", json_schema_extra={"main": True},
+    )
     stream: bool = Field(
         False, description="read the training data in chunks instead of loading it (for data larger than memory)"
     )
@@ -175,6 +179,11 @@ class RunParams(_Params):
     preset: str | None = Field(None, description="start from a named preset; other parameters override it",
                                json_schema_extra={"main": True})
     tensorboard: bool = Field(False, description="also log the training curves to RUN_DIR/tensorboard (tensorboardX)")
+    baseline: Literal["tfidf-logreg", "none"] = Field(
+        "tfidf-logreg", description="also fit a bag-of-words baseline (TF-IDF of word 1-2-grams + logistic "
+        "regression) on the same rows and report it beside the RNN; none: skip it",
+        json_schema_extra={"main": True},
+    )
 
 
 class RunConfig(ClassifierParams, DataParams, RunParams):

@@ -16,10 +16,18 @@ from typing import Any, Sequence
 
 from . import rundir
 from .artifacts import read_json
-from .data.dataset import Dataset, train_val_split
-from .data.sources import class_order, load_dataset, load_run_data, source_kind, test_source
-from .errors import DataError, RunDirError, TrainingInterrupted
+from .data.dataset import Dataset
+from .data.sources import (
+    class_order,
+    load_dataset,
+    load_run_data,
+    source_kind,
+    test_source,
+    training_and_validation,
+)
+from .errors import ConfigError, DataError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
+from .evaluation.baseline import NAME, comparison_line, fit_baseline
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
 from .files import write_bytes_atomic, write_json_atomic
@@ -67,6 +75,7 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
         "data_dir": absolute(data_dir),
         "dataset": keep(config.dataset),
         "test_data": keep(config.test_data),
+        "validation_data": keep(config.validation_data),
         "embeddings": config.embeddings if config.embeddings in ALGORITHMS else absolute(config.embeddings),
         "init_from": absolute(config.init_from),
     })
@@ -105,6 +114,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
         log(f"\ntest metrics ({data['test_source']}; model trained on {data['train_rows']:,} rows of "
             f"{data['train_source']}):")
         log(format_metrics(metrics["test"]))
+    _log_baseline(metrics)
     log(f"\nwall time {metrics['timing']['wall_seconds']:.1f} s; run directory: {run_dir}; report: {report}")
     return run_dir
 
@@ -112,7 +122,9 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
 def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str, Any]:
     info = clf.fit_info_
     validation, test = data.pop("validation_metrics"), data.pop("test_metrics")
+    baseline = data.pop("baseline", None)
     return {
+        "baseline": baseline,
         "data": {**data, "embeddings": info["embeddings"]},  # embeddings: the coverage of a word-vector file
         "validation": validation,
         "test": test,
@@ -131,6 +143,17 @@ def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str,
     }
 
 
+def _log_baseline(metrics: dict) -> None:
+    """The closing comparison with the bag-of-words baseline, on the test rows (else the validation rows)."""
+    baseline = metrics.get("baseline")
+    if not baseline:
+        return
+    split = "test" if metrics["test"] and baseline.get("test") else "validation"
+    if metrics[split] and baseline.get(split):
+        log(f"\n{comparison_line(metrics[split], baseline[split], split)}; the baseline took "
+            f"{baseline['seconds']:.1f} s, the RNN {metrics['timing']['fit_seconds']:.1f} s")
+
+
 def _mark_finished(run_dir: Path, argv: Sequence[str] | None, started_at: datetime, resume: bool) -> None:
     """run.json says finished; the checkpoint goes (the run is complete: nothing left to resume)."""
     record = read_json(run_dir / "run.json")
@@ -146,7 +169,7 @@ def _mark_finished(run_dir: Path, argv: Sequence[str] | None, started_at: dateti
 def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):
     """Load the data whole and fit; returns the data record (with the metrics) and the datasets."""
     train_all, test, classes = load_run_data(config)
-    train, val = train_val_split(train_all, config.val_size, config.seed)
+    train, val = training_and_validation(config, train_all)
     log(f"data: {train_all.describe()}")
     log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
         + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
@@ -173,8 +196,24 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "truncated_test_texts": clf.vectorizer_.truncated_count(test.texts) if test else 0,
         "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
         "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
+        "baseline": _baseline(config, clf.classes_, train, val, test),
     }
     return data, train, test
+
+
+def _baseline(config: RunConfig, classes: list[str], train: Dataset, val: Dataset | None,
+              test: Dataset | None) -> dict | None:
+    """The bag-of-words baseline on exactly the network's training, validation and test rows."""
+    if config.baseline == "none":
+        return None
+    baseline = fit_baseline((train.texts, train.labels), (val.texts, val.labels) if val else None, classes,
+                            seed=config.seed)
+    log(f"baseline ({NAME}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
+    return {
+        "name": NAME, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,
+        "validation": baseline.evaluate(val.texts, val.labels) if val else None,
+        "test": baseline.evaluate(test.texts, test.labels) if test else None,
+    }
 
 
 def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):
@@ -187,7 +226,11 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
     if test_data:
         test_stream = RowStream(test_data, config.text_column, config.label_column, config.data_dir,
                                 config.on_bad_rows, split="test")
+    if config.validation_data:
+        raise ConfigError("validation_data: not with --stream yet; streamed runs validate on a hashed val_size share")
     log(f"data: streaming {stream.source}" + (f", testing on {test_stream.source}" if test_stream else ""))
+    if config.baseline != "none":
+        log("  note: no bag-of-words baseline for streamed data (it needs every text in memory)")
     clf.fit_stream(stream, classes=class_order(config.dataset), **fit_options)
     if not distributed.is_rank_zero():
         return None, None, None

@@ -57,18 +57,17 @@ def tune(
     except ModuleNotFoundError:
         raise ConfigError("tune: needs the optuna package: pip install 'textrnn[tune]'") from None
 
-    from .data.dataset import train_val_split
-    from .data.sources import load_run_data
+    from .data.sources import load_run_data, training_and_validation
 
     if budget_seconds <= 0:
         raise ConfigError(f"budget: expected a positive number of minutes, got {budget_seconds / 60:g}")
-    if config.val_size <= 0:
+    if config.val_size <= 0 and not config.validation_data:
         raise ConfigError("val_size: tune scores trials on the validation split, so it must be above 0")
     space = {name: kind for name, kind in (search_space or SEARCH_SPACE).items() if name not in set(fixed)}
     if not space:
         raise ConfigError("tune: every searched parameter is fixed by a flag or the config file; nothing to search")
     train_all, _, classes = (load_data or load_run_data)(config)  # the test part is not used
-    train, val = train_val_split(train_all, config.val_size, config.seed)
+    train, val = training_and_validation(config, train_all)
     base = {name: getattr(config, name) for name in CLASSIFIER_PARAM_NAMES}
     deadline = time.monotonic() + budget_seconds
     log(f"tune: {len(train):,} training rows, {len(val):,} validation rows ({train_all.source}); "

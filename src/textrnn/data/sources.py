@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..errors import RowError
+from ..errors import ConfigError, RowError
 from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
-from .dataset import Dataset
+from .dataset import Dataset, train_val_split
 from .hf import hf_has_split, hf_rows, is_hf, load_hf, open_hf
 from .tables import read_table, table_files, table_rows
 
@@ -82,6 +82,18 @@ def file_rows(kind: str, path: Path, split: str, columns: tuple[Sequence[str], s
     if kind == "hf":
         return hf_rows(str(path), split, text_column, label_column)
     return table_rows(path, text_column, label_column, notes)
+
+
+def training_and_validation(config, train_all: Dataset) -> tuple[Dataset, Dataset | None]:
+    """The rows to train on and the rows to validate on: ``validation_data`` when the run names it (then every
+    training row trains), else a stratified ``val_size`` share of the training rows."""
+    if not config.validation_data:
+        return train_val_split(train_all, config.val_size, config.seed)
+    if config.test_data and Path(str(config.validation_data)) == Path(str(config.test_data)):
+        raise ConfigError("validation_data: it is the test data; the test rows must stay unseen until the end")
+    val = load_dataset(config.validation_data, "validation", config.text_column, config.label_column,
+                       data_dir=config.data_dir, on_bad_rows=config.on_bad_rows)
+    return train_all, val
 
 
 def load_run_data(config) -> tuple[Dataset, Dataset | None, list[str] | None]:

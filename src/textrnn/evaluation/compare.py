@@ -8,8 +8,8 @@ from typing import Sequence
 from ..artifacts import read_json
 from ..errors import ModelFileError
 
-COLUMNS = ("run", "test accuracy", "macro-F1", "best val. accuracy", "train time", "texts/s", "parameters",
-           "training rows")
+COLUMNS = ("run", "test accuracy", "macro-F1", "baseline accuracy", "best val. accuracy", "train time", "texts/s",
+           "parameters", "training rows")
 
 
 def compare_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict], list[str], list[tuple[str, str]]]:
@@ -61,6 +61,7 @@ def _row(run_dir: Path, metrics: dict) -> dict:
         "run": run_dir.name,
         "test accuracy": test.get("accuracy"),
         "macro-F1": test.get("macro_f1"),
+        "baseline accuracy": ((metrics.get("baseline") or {}).get("test") or {}).get("accuracy"),
         "best val. accuracy": max(validation) if validation else None,
         "train time": metrics.get("timing", {}).get("train_seconds"),
         "texts/s": metrics.get("timing", {}).get("samples_per_second"),
@@ -88,7 +89,8 @@ def format_comparison(rows: list[dict], differing: list[str]) -> str:
     for row in rows:
         cells.append([
             row["run"],
-            _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["best val. accuracy"]),
+            _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["baseline accuracy"]),
+            _percent(row["best val. accuracy"]),
             f"{row['train time']:.1f} s" if row["train time"] is not None else "-",
             f"{row['texts/s']:,.0f}" if row["texts/s"] else "-",
             f"{row['parameters']:,}", f"{row['training rows']:,}" if row["training rows"] else "-",

@@ -86,12 +86,15 @@ def plot_data(class_counts: dict[str, int], lengths: np.ndarray, max_length: int
 
 
 def plot_comparison(rows: list[dict], path: str | Path) -> None:
-    
-
+    """Test accuracy (with each run's bag-of-words baseline as a mark) and training time, one bar per run."""
     plt = pyplot()
     names = [row["run"] for row in rows]
     figure, (accuracy, seconds) = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(rows) + 4), 3.8))
-    accuracy.bar(names, [100 * (row["test accuracy"] or 0) for row in rows], color="#4878a8")
+    accuracy.bar(names, [100 * (row["test accuracy"] or 0) for row in rows], color="#4878a8", label="RNN")
+    marks = [(name, 100 * row["baseline accuracy"]) for name, row in zip(names, rows) if row.get("baseline accuracy")]
+    if marks:
+        accuracy.scatter(*zip(*marks), color="#222222", marker="_", s=600, zorder=3, label="bag-of-words baseline")
+        accuracy.legend(loc="lower right", fontsize=8)
     low = min((100 * row["test accuracy"] for row in rows if row["test accuracy"]), default=0)
     accuracy.set_ylim(max(0, low - 5), 100)
     accuracy.set_title("test accuracy (%)")

@@ -19,8 +19,8 @@ import numpy as np
 
 from .. import __version__
 from ..artifacts import read_json
-from ..data.dataset import Dataset, train_val_split
-from ..data.sources import load_run_data
+from ..data.dataset import Dataset
+from ..data.sources import load_run_data, training_and_validation
 from ..errors import DataError
 from ..estimator import TextRNNClassifier
 from ..files import write_bytes_atomic
@@ -69,7 +69,7 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     elif (train is None or test is None) and config is not None:
         try:
             train_all, loaded_test, _ = load_run_data(config)
-            train = train if train is not None else train_val_split(train_all, config.val_size, config.seed)[0]
+            train = train if train is not None else training_and_validation(config, train_all)[0]
             test = test if test is not None else loaded_test
         except DataError as error:
             missing_data = str(error)
@@ -82,6 +82,8 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     if metrics.get("test"):
         images["confusion_matrix.png"] = plot_confusion(metrics["test"], run_dir / "confusion_matrix.png")
         sections.append(_section_test(metrics["test"], images["confusion_matrix.png"]))
+    if metrics.get("baseline"):
+        sections.append(_section_baseline(metrics))
         if test is not None:
             sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes)))
     if train is not None:
@@ -125,9 +127,30 @@ def _summary(clf: TextRNNClassifier, metrics: dict) -> str:
     model = f"{layers}{direction}{clf.cell.upper()}({clf.hidden_size}), {clf.pooling} pooling, {parameters:,} parameters"
     result = (f"test accuracy <b>{test['accuracy']:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> on "
               f"{test['rows']:,} rows · " if test else "")
+    baseline = (metrics.get("baseline") or {}).get("test")
+    if test and baseline:
+        result += f"bag-of-words baseline {baseline['accuracy']:.2%} · "
     return (f"<p class=headline>{result}trained on {data.get('train_rows', 0):,} rows in "
             f"{metrics.get('timing', {}).get('train_seconds', 0):.0f} s</p><p>{escape(model)} · training data: "
             f"{escape(str(data.get('train_source')))}</p>")
+
+
+def _section_baseline(metrics: dict) -> str:
+    """The RNN beside the bag-of-words baseline fitted on the same rows: is the network worth its cost?"""
+    baseline = metrics["baseline"]
+    rows = []
+    for split in ("validation", "test"):
+        rnn, bow = metrics.get(split), baseline.get(split)
+        if rnn and bow:
+            points = 100 * (rnn["accuracy"] - bow["accuracy"])
+            rows.append((split, f"{rnn['accuracy']:.2%}", f"{bow['accuracy']:.2%}", f"{points:+.1f}",
+                         f"{rnn['macro_f1']:.2%}", f"{bow['macro_f1']:.2%}"))
+    seconds = metrics.get("timing", {}).get("fit_seconds", 0)
+    note = (f"TF-IDF of word 1-2-grams + logistic regression (C {baseline['C']:g}, {escape(baseline['C_chosen_on'])}), "
+            f"trained on the same rows in {baseline['seconds']:.1f} s; the RNN took {seconds:.0f} s.")
+    table = _table(["rows", "RNN accuracy", "baseline accuracy", "RNN − baseline (points)", "RNN macro-F1",
+                    "baseline macro-F1"], rows)
+    return f"<h2>Against a bag-of-words baseline</h2><p>{note}</p>{table}"
 
 
 def _section_config(clf: TextRNNClassifier, config, metrics: dict) -> str:
