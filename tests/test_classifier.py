@@ -68,8 +68,11 @@ def test_bad_parameter_values_are_named_at_fit_time(params, name, synthetic):
 
 
 def test_unknown_parameter_is_refused_with_its_name():
-    with pytest.raises(ConfigError, match="hiden_size"):
+    # A TypeError, as for any Python function: scikit-learn requires that __init__ never raises anything else.
+    with pytest.raises(TypeError, match="hiden_size"):
         TextRNNClassifier(hiden_size=3)
+    with pytest.raises(ValueError, match="Invalid parameter 'hiden_size'"):
+        TextRNNClassifier().set_params(hiden_size=3)
 
 
 def test_bad_training_data(synthetic):

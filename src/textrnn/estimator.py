@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import saved_model
 from .data.dataset import Dataset, check_classes, check_texts, train_val_split
@@ -41,31 +42,49 @@ if TYPE_CHECKING:
     from .data.stream import RowStream
 
 
-class TextRNNClassifier:
-    """A recurrent-network text classifier. Parameters and defaults: :class:`textrnn.params.ClassifierParams`."""
+_DEFAULT = ClassifierParams().model_dump()  # the defaults, from their one source: textrnn.params
 
-    def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(CLASSIFIER_PARAM_NAMES))
-        if unknown:
-            raise ConfigError(f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(CLASSIFIER_PARAM_NAMES)}")
-        defaults = ClassifierParams.model_construct().model_dump()
-        for name in CLASSIFIER_PARAM_NAMES:
-            setattr(self, name, params.get(name, defaults[name]))
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in CLASSIFIER_PARAM_NAMES}
+class TextRNNClassifier(ClassifierMixin, BaseEstimator):
+    """A recurrent-network text classifier. Parameters and their meaning: :mod:`textrnn.params`.
 
-    def set_params(self, **params: Any) -> "TextRNNClassifier":
-        for name, value in params.items():
-            if name not in CLASSIFIER_PARAM_NAMES:
-                raise ConfigError(f"unknown parameter {name!r}")
+    A scikit-learn estimator: ``clone``, ``Pipeline``, ``cross_val_score`` and ``GridSearchCV`` work with it.
+    """
+
+    def __init__(
+        self, *,
+        # vectorizer
+        max_tokens=_DEFAULT["max_tokens"], max_length=_DEFAULT["max_length"],
+        vocabulary_type=_DEFAULT["vocabulary_type"],
+        # model
+        cell=_DEFAULT["cell"], embed_dim=_DEFAULT["embed_dim"], hidden_size=_DEFAULT["hidden_size"],
+        num_layers=_DEFAULT["num_layers"], bidirectional=_DEFAULT["bidirectional"], pooling=_DEFAULT["pooling"],
+        dropout=_DEFAULT["dropout"], locked_dropout=_DEFAULT["locked_dropout"], word_dropout=_DEFAULT["word_dropout"],
+        embeddings=_DEFAULT["embeddings"], freeze_embeddings=_DEFAULT["freeze_embeddings"],
+        init_from=_DEFAULT["init_from"], ensemble=_DEFAULT["ensemble"], mask=_DEFAULT["mask"],
+        # training
+        epochs=_DEFAULT["epochs"], batch_size=_DEFAULT["batch_size"], lr=_DEFAULT["lr"],
+        lr_schedule=_DEFAULT["lr_schedule"], label_smoothing=_DEFAULT["label_smoothing"],
+        discriminative_lr=_DEFAULT["discriminative_lr"], gradual_unfreezing=_DEFAULT["gradual_unfreezing"],
+        weight_decay=_DEFAULT["weight_decay"], sparse_embedding=_DEFAULT["sparse_embedding"],
+        clip_grad_norm=_DEFAULT["clip_grad_norm"], patience=_DEFAULT["patience"], val_size=_DEFAULT["val_size"],
+        seed=_DEFAULT["seed"],
+        # runtime
+        device=_DEFAULT["device"], devices=_DEFAULT["devices"], num_nodes=_DEFAULT["num_nodes"],
+        memory_budget_gb=_DEFAULT["memory_budget_gb"], checkpoint_every=_DEFAULT["checkpoint_every"],
+        verbose=_DEFAULT["verbose"],
+    ) -> None:
+        # scikit-learn's rule: store every parameter as given; check them in fit.
+        given = {name: value for name, value in locals().items() if name in CLASSIFIER_PARAM_NAMES}
+        for name, value in given.items():
             setattr(self, name, value)
-        return self
 
-    def __repr__(self) -> str:
-        defaults = ClassifierParams.model_construct().model_dump()
-        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
-        return f"TextRNNClassifier({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        return tags
 
     # ------------------------------------------------------------------------------------------ fit
 
@@ -95,6 +114,7 @@ class TextRNNClassifier:
         """
         started = time.perf_counter()
         params = self._checked_params()
+        self.label_kind_ = label_kind(labels)
         texts, labels, classes, validation_data = _training_rows(texts, labels, classes, validation_data, params)
         checkpoint = _checkpoint_to_resume(checkpoint_dir, resume)
         if checkpoint is not None:
@@ -197,8 +217,10 @@ class TextRNNClassifier:
         return predict_probabilities(self.model_, encoded, self.params_)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        """The most probable class name of each text."""
+        """The most probable class of each text: its name, or the integer it was given as in ``fit``."""
         best = self.predict_proba(texts).argmax(axis=1)
+        if getattr(self, "label_kind_", "str") == "int":  # scikit-learn's scorers compare with the y given to fit
+            return np.asarray([int(name) for name in self.classes_])[best]
         return np.asarray(self.classes_, dtype=object)[best]
 
     def score(self, texts: Sequence[str], labels: Sequence[Any]) -> float:
@@ -234,7 +256,8 @@ class TextRNNClassifier:
         """Write the model directory (format: :mod:`textrnn.saved_model`); returns its path."""
         self._check_fitted()
         params = validate(ClassifierParams, self.get_params())
-        return saved_model.save_model(Path(directory), params, self.classes_, self.vectorizer_, self.model_)
+        return saved_model.save_model(Path(directory), params, self.classes_, self.vectorizer_, self.model_,
+                                      label_kind=getattr(self, "label_kind_", "str"))
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextRNNClassifier":
@@ -242,9 +265,17 @@ class TextRNNClassifier:
         saved = saved_model.read_model(directory)
         clf = cls(**saved.params.model_dump())
         clf.classes_, clf.vectorizer_, clf.params_ = saved.classes, saved.vectorizer, saved.params
+        clf.label_kind_ = saved.label_kind
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
         saved_model.load_weights(clf.model_, saved.weights, Path(directory) / "model.safetensors")
         return clf
+
+
+def label_kind(labels) -> str:
+    """``int`` when every label is an integer (then predict gives integers back), else ``str``."""
+    labels = list(labels) if not isinstance(labels, np.ndarray) else labels.tolist()
+    ints = all(isinstance(label, (int, np.integer)) and not isinstance(label, bool) for label in labels)
+    return "int" if labels and ints else "str"
 
 
 def _training_rows(texts, labels, classes, validation_data, params: ClassifierParams):

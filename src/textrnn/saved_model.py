@@ -40,10 +40,11 @@ class SavedModel:
     classes: list[str]
     vectorizer: TextVectorizer
     weights: dict[str, torch.Tensor]
+    label_kind: str = "str"
 
 
 def save_model(directory: str | Path, params: ClassifierParams, classes: list[str], vectorizer: TextVectorizer,
-               model: torch.nn.Module) -> Path:
+               model: torch.nn.Module, *, label_kind: str = "str") -> Path:
     """Write a model directory; ``config.json`` is renamed into place last (see :mod:`textrnn.artifacts`)."""
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     files = {
@@ -56,6 +57,7 @@ def save_model(directory: str | Path, params: ClassifierParams, classes: list[st
         "textrnn_version": __version__,
         "vocab_size": vectorizer.vocab_size,
         "params": params.model_dump(include=set(SAVED_PARAM_NAMES)),
+        "label_kind": label_kind,  # "int": the labels were integers, and predict gives integers back
     }
     return write_artifact(directory, files, MANIFEST, manifest)
 
@@ -89,7 +91,10 @@ def read_model(directory: str | Path) -> SavedModel:
         weights = load_safetensors(weights_path.read_bytes())
     except Exception as error:  # safetensors raises its own error type for corrupt files
         raise ModelFileError(f"{weights_path}: not a readable safetensors file ({error})") from None
-    return SavedModel(params, classes, vectorizer, weights)
+    label_kind = config.get("label_kind", "str")
+    if label_kind not in ("str", "int") or (label_kind == "int" and not all(c.lstrip("-").isdigit() for c in classes)):
+        raise ModelFileError(f"{directory / MANIFEST}: label_kind {label_kind!r} does not fit labels.json")
+    return SavedModel(params, classes, vectorizer, weights, label_kind)
 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
