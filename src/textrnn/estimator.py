@@ -16,6 +16,7 @@ format in :mod:`textrnn.saved_model`.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -31,6 +32,7 @@ from .params import CLASSIFIER_PARAM_NAMES, ClassifierParams, check_combinations
 from .text.batching import EncodedTexts
 from .text.vectorizer import TextVectorizer
 from .train import distributed
+from .train.balance import class_weights, resolve_monitor, thin_validation_classes
 from .train.callbacks import Callback
 from .train.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .train.fit import FitContext, build_network, check_resumable, fit_models
@@ -67,7 +69,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         lr_schedule=_DEFAULT["lr_schedule"], label_smoothing=_DEFAULT["label_smoothing"],
         discriminative_lr=_DEFAULT["discriminative_lr"], gradual_unfreezing=_DEFAULT["gradual_unfreezing"],
         weight_decay=_DEFAULT["weight_decay"], sparse_embedding=_DEFAULT["sparse_embedding"],
-        clip_grad_norm=_DEFAULT["clip_grad_norm"], patience=_DEFAULT["patience"], val_size=_DEFAULT["val_size"],
+        clip_grad_norm=_DEFAULT["clip_grad_norm"], patience=_DEFAULT["patience"],
+        class_weight=_DEFAULT["class_weight"], monitor=_DEFAULT["monitor"], val_size=_DEFAULT["val_size"],
         seed=_DEFAULT["seed"],
         # runtime
         device=_DEFAULT["device"], devices=_DEFAULT["devices"], num_nodes=_DEFAULT["num_nodes"],
@@ -116,6 +119,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         params = self._checked_params()
         self.label_kind_ = label_kind(labels)
         texts, labels, classes, validation_data = _training_rows(texts, labels, classes, validation_data, params)
+        params, weights = _balance(params, labels, classes, validation_data)
         checkpoint = _checkpoint_to_resume(checkpoint_dir, resume)
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, classes, len(texts))
@@ -141,6 +145,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
                          len(texts), val_rows, started=started, checkpoint_dir=checkpoint_dir, checkpoint=checkpoint,
                          tensorboard_dir=tensorboard_dir, callbacks=callbacks, on_epoch_end=on_epoch_end,
                          pretrained=pretrained)
+        ctx.class_weights = weights
         self._store(fit_models(ctx))
         self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)
         return self
@@ -170,6 +175,11 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         _start_ranks(params)
         pretrained = language_model(params) if params.init_from and checkpoint is None else None
         ctx, summary = prepare_stream_fit(stream, params, classes, checkpoint, pretrained)
+        if params.class_weight == "balanced":
+            raise ConfigError("class_weight: balanced needs every class's row count before training, which a stream "
+                              "does not give; pass a mapping of class to weight instead")
+        params = params.model_copy(update={"monitor": resolve_monitor(params.monitor, None)[0]})
+        ctx.params, ctx.class_weights = params, class_weights(params.class_weight, [], ctx.classes)
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, ctx.classes, ctx.train_rows)
         self.classes_, self.params_, self.vectorizer_ = ctx.classes, params, ctx.vectorizer
@@ -269,6 +279,21 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
         saved_model.load_weights(clf.model_, saved.weights, Path(directory) / "model.safetensors")
         return clf
+
+
+def _balance(params: ClassifierParams, labels: list[str], classes: list[str], validation_data):
+    """Resolve ``monitor`` (auto) and ``class_weight`` for these rows; warn about classes too thin to validate."""
+    monitor, reason = resolve_monitor(params.monitor, labels)
+    weights = class_weights(params.class_weight, labels, classes)
+    if params.verbose:
+        distributed.log(f"monitor {monitor}: {reason}" + ("" if weights is None else
+                        "; class weights " + ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, weights))))
+    if validation_data is not None:
+        thin = thin_validation_classes([str(label) for label in validation_data[1]], classes)
+        if thin:
+            warnings.warn(f"few validation rows for {', '.join(thin)}: the choice of epoch rests on very few texts "
+                          "of these classes; give more rows or --validation-data", stacklevel=3)
+    return params.model_copy(update={"monitor": monitor}), weights
 
 
 def label_kind(labels) -> str:

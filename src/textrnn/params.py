@@ -109,7 +109,17 @@ class TrainingParams(_Params):
     )
     clip_grad_norm: float | None = Field(1.0, gt=0.0, description="clip the gradient norm to this value (none: no clipping)")
     patience: int | None = Field(
-        2, ge=1, description="stop after this many epochs without a better validation accuracy (none: never)"
+        2, ge=1, description="stop after this many epochs without a better validation score (none: never)"
+    )
+    class_weight: Literal["none", "balanced"] | dict[str, float] = Field(
+        "none", description="weight of each class in the loss: none (all 1), balanced (inversely proportional to "
+        "its rows, as in scikit-learn) or a mapping such as {\"spam\": 5} (others 1)",
+        json_schema_extra={"main": True, "parse": "json_or_text"},
+    )
+    monitor: Literal["auto", "accuracy", "macro_f1"] = Field(
+        "auto", description="what early stopping and the choice of the best epoch maximise on the validation rows "
+        "(auto: macro_f1 when the largest class has 3 or more times the rows of the smallest, else accuracy)",
+        json_schema_extra={"main": True},
     )
     val_size: float = Field(
         0.05, ge=0.0, lt=1.0, description="fraction of the training data held out for validation (0: none)",

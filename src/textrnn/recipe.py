@@ -131,6 +131,7 @@ def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str,
         "history": clf.history_,
         "timing": {key: info[key] for key in ("train_seconds", "fit_seconds", "samples_per_second", "best_epoch",
                                               "epochs_run")},
+        "choices": {"monitor": info["monitor"], "class_weights": info["class_weights"]},
         "distributed": {
             "world_size": info["world_size"],
             "devices": config.devices,
@@ -196,18 +197,18 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "truncated_test_texts": clf.vectorizer_.truncated_count(test.texts) if test else 0,
         "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
         "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
-        "baseline": _baseline(config, clf.classes_, train, val, test),
+        "baseline": _baseline(config, clf.classes_, (train, val, test), clf.fit_info_["monitor"]),
     }
     return data, train, test
 
 
-def _baseline(config: RunConfig, classes: list[str], train: Dataset, val: Dataset | None,
-              test: Dataset | None) -> dict | None:
-    """The bag-of-words baseline on exactly the network's training, validation and test rows."""
+def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: str) -> dict | None:
+    """The bag-of-words baseline on exactly the network's (training, validation, test) rows."""
+    train, val, test = datasets
     if config.baseline == "none":
         return None
     baseline = fit_baseline((train.texts, train.labels), (val.texts, val.labels) if val else None, classes,
-                            seed=config.seed)
+                            seed=config.seed, class_weight=config.class_weight, monitor=monitor)
     log(f"baseline ({NAME}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
     return {
         "name": NAME, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,

@@ -90,6 +90,8 @@ def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
     base = next((a for a in args if a is not type(None)), annotation) if nullable else annotation
     if base is bool:
         options["action"] = argparse.BooleanOptionalAction
+    elif (field.json_schema_extra or {}).get("parse") == "json_or_text":
+        options["type"] = json_or_text
     elif typing.get_origin(base) is typing.Literal:
         options["choices"] = typing.get_args(base)
     elif typing.get_origin(base) is list:
@@ -98,6 +100,18 @@ def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
         options["type"] = optional(base) if nullable else base
     options["help"] = f"{field.description} (default: {shown})".replace("%", "%%")
     return options
+
+
+def json_or_text(text: str):
+    """A word (``balanced``), or a JSON object (``{"spam": 5}``) for a parameter that takes a mapping."""
+    import json
+
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"not a JSON object ({error})") from None
+    return text
 
 
 def optional(kind: type):

@@ -63,15 +63,16 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop after ``patience`` epochs without a better validation accuracy (the loop keeps the best weights)."""
+    """Stop after ``patience`` epochs without a better validation score (the loop keeps the best weights)."""
 
-    def __init__(self, patience: int, verbose: bool = False) -> None:
-        self.patience, self.verbose = patience, verbose
+    def __init__(self, patience: int, verbose: bool = False, monitor: str = "accuracy") -> None:
+        self.patience, self.verbose, self.monitor = patience, verbose, monitor
 
     def on_epoch_end(self, loop: TrainLoop, record: dict) -> None:
         if loop.state.stale_epochs >= self.patience and not loop.state.done:
             if self.verbose:
-                distributed.log(f"early stop: no better validation accuracy for {loop.state.stale_epochs} epochs")
+                distributed.log(f"early stop: no better validation {self.monitor.replace('_', '-')} for "
+                                f"{loop.state.stale_epochs} epochs")
             loop.state.done = True
 
 

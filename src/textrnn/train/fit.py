@@ -58,6 +58,7 @@ class FitContext:
     on_epoch_end: Callable[[dict, torch.nn.Module], None] | None = None
     pretrained: PretrainedLM | None = None
     stream_found: dict | None = None  # what the first pass over a stream found (saved in checkpoints)
+    class_weights: np.ndarray | None = None  # loss weight per class (class_weight), None: all 1
 
 
 @dataclass
@@ -112,6 +113,8 @@ def fit_info(ctx: FitContext, results: list[TrainResult], coverages: list, epoch
         "effective_batch_size": ctx.params.batch_size * distributed.world_size(),
         "rank_shares": results[-1].rank_shares,
         "embeddings": coverages[0] if single else coverages,
+        "monitor": ctx.params.monitor,
+        "class_weights": None if ctx.class_weights is None else dict(zip(ctx.classes, map(float, ctx.class_weights))),
     }
 
 
@@ -130,8 +133,8 @@ def train_member(ctx: FitContext, member: int, checkpoint: Checkpoint | None):
         if params.verbose:
             distributed.log(f"started from the language model in {params.init_from} (embedding and recurrent layers)")
     check_memory(model, params, batch=params.batch_size, steps=ctx.longest, training=True)
-    result = train_model(model, ctx.train_data, ctx.val_data, params,
-                         callbacks=member_callbacks(ctx, params, member), resume=checkpoint)
+    result = train_model(model, ctx.train_data, ctx.val_data, params, callbacks=member_callbacks(ctx, params, member),
+                         resume=checkpoint, class_weights=ctx.class_weights)
     return model, result, coverage
 
 
@@ -145,7 +148,7 @@ def member_callbacks(ctx: FitContext, params: ClassifierParams, member: int) -> 
     if ctx.on_epoch_end is not None:
         callbacks.append(EpochEndFunction(ctx.on_epoch_end))
     if params.patience is not None:
-        callbacks.append(EarlyStopping(params.patience, params.verbose))
+        callbacks.append(EarlyStopping(params.patience, params.verbose, params.monitor))
     if params.embeddings and params.freeze_embeddings:
         callbacks.append(FreezeEmbeddings(params.freeze_embeddings))
     if params.gradual_unfreezing:

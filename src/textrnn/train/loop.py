@@ -43,13 +43,15 @@ def train_model(
     *,
     callbacks: Sequence[Callback] = (),
     resume: Checkpoint | None = None,
+    class_weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the weights of the best validation epoch.
 
     ``train_data`` gives each epoch's batches (:class:`~textrnn.train.inputs.InMemoryTrainingData` or a
     stream), ``val_data`` the validation rows in chunks. Data-parallel, both hold this rank's share, and
     the epoch figures are summed over all ranks before anything is decided. ``resume`` continues from a
-    checkpoint and ends exactly where an uninterrupted run would.
+    checkpoint and ends exactly where an uninterrupted run would. ``class_weights`` weight the loss per class;
+    ``params.monitor`` names the validation figure that picks the best epoch (accuracy or macro_f1).
     """
     loop = _set_up(model, train_data, val_data, params, resume)
     share = DataShare()
@@ -58,7 +60,8 @@ def train_model(
         for callback in callbacks:
             callback.on_fit_start(loop)
         learning_rate = lr_schedule(params.lr_schedule, params.lr, total_steps=params.epochs * _steps_per_epoch(loop))
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=params.label_smoothing)
+        weight = None if class_weights is None else loop.fabric.to_device(torch.as_tensor(class_weights))
+        loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=params.label_smoothing)
         while not loop.state.done and loop.state.epoch <= params.epochs:
             record = _run_epoch(loop, callbacks, loss_fn, learning_rate)
             _keep_if_best(loop, record)
@@ -176,7 +179,8 @@ def _epoch_record(loop: TrainLoop) -> dict:
 def _keep_if_best(loop: TrainLoop, record: dict) -> None:
     """Keep a copy of the weights of the best validation epoch (without validation data: the last epoch)."""
     state = loop.state
-    score = record.get("val_accuracy", record["epoch"])
+    monitor = "accuracy" if loop.params.monitor == "auto" else loop.params.monitor
+    score = record.get(f"val_{monitor}", record["epoch"])
     if score > state.best_score:
         state.best_score, state.best_epoch, state.stale_epochs = score, record["epoch"], 0
         loop.best_weights = {name: t.detach().clone() for name, t in loop.model.state_dict().items()}

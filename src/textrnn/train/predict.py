@@ -42,13 +42,29 @@ def predict_probabilities(model: nn.Module, texts: EncodedTexts, params: Classif
 
 
 def evaluate_loss_accuracy(model: nn.Module, data, params: ClassifierParams) -> dict:
-    """Validation loss and accuracy over all ranks' shares of ``data`` (chunks of encoded texts and labels)."""
-    loss_sum = correct = rows = 0.0
+    """Validation loss, accuracy and macro-F1 over all ranks' shares of ``data`` (chunks of encoded texts and
+    labels); the counts are summed over the ranks first, so every rank gets the same figures."""
+    loss_sum, matrix = 0.0, None
     for x, y in data.chunks():
         probabilities = predict_probabilities(model, x, params)
         chosen = probabilities[np.arange(len(y)), y]
         loss_sum += float(-np.log(np.maximum(chosen, 1e-12)).sum())
-        correct += float((probabilities.argmax(axis=1) == y).sum())
-        rows += len(y)
-    loss_sum, correct, rows = distributed.sum_over_ranks(loss_sum, correct, rows)
-    return {"val_loss": loss_sum / max(rows, 1), "val_accuracy": correct / max(rows, 1)}
+        size = probabilities.shape[1]
+        cells = np.bincount(y * size + probabilities.argmax(axis=1), minlength=size * size).reshape(size, size)
+        matrix = cells if matrix is None else matrix + cells
+    classes = model.head.out_features if hasattr(model, "head") else (0 if matrix is None else len(matrix))
+    matrix = np.zeros((classes, classes)) if matrix is None else matrix
+    loss_sum, *counts = distributed.sum_over_ranks(loss_sum, *matrix.ravel().tolist())
+    matrix = np.asarray(counts).reshape(matrix.shape)
+    rows = max(matrix.sum(), 1)
+    return {"val_loss": loss_sum / rows, "val_accuracy": float(np.trace(matrix) / rows),
+            "val_macro_f1": macro_f1(matrix)}
+
+
+def macro_f1(matrix: np.ndarray) -> float:
+    """The mean F1 over classes of a confusion matrix (rows: true, columns: predicted); a class with no rows
+    and no predictions counts 0, as in scikit-learn."""
+    true_positive = np.diag(matrix).astype(float)
+    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
+    return float(f1.mean()) if len(f1) else 0.0
