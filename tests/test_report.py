@@ -14,7 +14,8 @@ from textrnn.evaluation.explain import explain, to_html, to_terminal
 
 SMALL = ["--embed-dim", "16", "--hidden-size", "16", "--epochs", "2", "--lr", "0.005", "--no-verbose"]
 SECTIONS = ("<h2>Configuration</h2>", "<h2>Data</h2>", "<h2>Training</h2>", "<h2>Test</h2>",
-            "<h2>Most confident mistakes</h2>", "<h2>Timing</h2>")
+            "<h2>Most confident mistakes</h2>", "<h2>Timing</h2>", "<h2>Calibration</h2>",
+            "<h2>Against a bag-of-words baseline</h2>")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_training_writes_a_self_contained_report_with_every_section(run):
     for section in SECTIONS:
         assert section in html
     assert 'src="http' not in html and "<script" not in html  # nothing to fetch: it opens offline
-    assert html.count('src="data:image/png;base64,') == 3
+    assert html.count('src="data:image/png;base64,') == 4  # curves, confusion matrix, reliability, data
     assert "pushed towards the wrong prediction" in html and html.count("<span style=\"background:rgba") > 10
 
 

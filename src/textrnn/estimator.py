@@ -34,6 +34,7 @@ from .text.vectorizer import TextVectorizer
 from .train import distributed
 from .train.balance import class_weights, resolve_monitor, thin_validation_classes
 from .train.callbacks import Callback
+from .train.calibration import calibrate
 from .train.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .train.fit import FitContext, build_network, check_resumable, fit_models
 from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
@@ -146,7 +147,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
                          tensorboard_dir=tensorboard_dir, callbacks=callbacks, on_epoch_end=on_epoch_end,
                          pretrained=pretrained)
         ctx.class_weights = weights
-        self._store(fit_models(ctx))
+        self._store(fit_models(ctx), ctx)
         self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)
         return self
 
@@ -186,7 +187,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self.stream_summary_ = summary
         ctx.started, ctx.checkpoint_dir, ctx.tensorboard_dir = started, checkpoint_dir, tensorboard_dir
         ctx.callbacks, ctx.on_epoch_end = callbacks, on_epoch_end
-        self._store(fit_models(ctx))
+        self._store(fit_models(ctx), ctx)
         self.fit_info_["truncated_train_texts"] = ctx.stream_found["truncated"]
         return self
 
@@ -195,8 +196,15 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         check_combinations(params)
         return params
 
-    def _store(self, outcome) -> None:
+    def _store(self, outcome, ctx: FitContext) -> None:
+        """Keep the trained model, then calibrate its probabilities on the validation rows (temperature)."""
         self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
+        calibration = calibrate(self.model_, ctx.val_data, ctx.params)
+        self.temperature_ = calibration["temperature"] if calibration else 1.0
+        self.fit_info_["calibration"] = calibration
+        if calibration and ctx.params.verbose:
+            distributed.log(f"calibration: temperature {self.temperature_:.2f}; expected calibration error on the "
+                            f"validation rows {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
 
     def _validation_data(self, validation_data, rank: int, world: int) -> InMemoryEvaluationData | None:
         if validation_data is None:
@@ -224,7 +232,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         encoded = EncodedTexts.encode(self.vectorizer_.encode, texts)
-        return predict_probabilities(self.model_, encoded, self.params_)
+        return predict_probabilities(self.model_, encoded, self.params_, getattr(self, "temperature_", 1.0))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class of each text: its name, or the integer it was given as in ``fit``."""
@@ -267,7 +275,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         params = validate(ClassifierParams, self.get_params())
         return saved_model.save_model(Path(directory), params, self.classes_, self.vectorizer_, self.model_,
-                                      label_kind=getattr(self, "label_kind_", "str"))
+                                      label_kind=getattr(self, "label_kind_", "str"),
+                                      temperature=getattr(self, "temperature_", 1.0))
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextRNNClassifier":
@@ -275,7 +284,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         saved = saved_model.read_model(directory)
         clf = cls(**saved.params.model_dump())
         clf.classes_, clf.vectorizer_, clf.params_ = saved.classes, saved.vectorizer, saved.params
-        clf.label_kind_ = saved.label_kind
+        clf.label_kind_, clf.temperature_ = saved.label_kind, saved.temperature
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
         saved_model.load_weights(clf.model_, saved.weights, Path(directory) / "model.safetensors")
         return clf

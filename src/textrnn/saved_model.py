@@ -41,10 +41,11 @@ class SavedModel:
     vectorizer: TextVectorizer
     weights: dict[str, torch.Tensor]
     label_kind: str = "str"
+    temperature: float = 1.0
 
 
 def save_model(directory: str | Path, params: ClassifierParams, classes: list[str], vectorizer: TextVectorizer,
-               model: torch.nn.Module, *, label_kind: str = "str") -> Path:
+               model: torch.nn.Module, *, label_kind: str = "str", temperature: float = 1.0) -> Path:
     """Write a model directory; ``config.json`` is renamed into place last (see :mod:`textrnn.artifacts`)."""
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     files = {
@@ -58,6 +59,7 @@ def save_model(directory: str | Path, params: ClassifierParams, classes: list[st
         "vocab_size": vectorizer.vocab_size,
         "params": params.model_dump(include=set(SAVED_PARAM_NAMES)),
         "label_kind": label_kind,  # "int": the labels were integers, and predict gives integers back
+        "temperature": temperature,  # probabilities are softmax(logits / temperature): the calibration
     }
     return write_artifact(directory, files, MANIFEST, manifest)
 
@@ -94,7 +96,11 @@ def read_model(directory: str | Path) -> SavedModel:
     label_kind = config.get("label_kind", "str")
     if label_kind not in ("str", "int") or (label_kind == "int" and not all(c.lstrip("-").isdigit() for c in classes)):
         raise ModelFileError(f"{directory / MANIFEST}: label_kind {label_kind!r} does not fit labels.json")
-    return SavedModel(params, classes, vectorizer, weights, label_kind)
+    temperature = config.get("temperature", 1.0)  # format 1 had none
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0.01 <= temperature <= 100:
+        raise ModelFileError(f"{directory / MANIFEST}: temperature must be a number between 0.01 and 100, "
+                             f"got {temperature!r}")
+    return SavedModel(params, classes, vectorizer, weights, label_kind, float(temperature))
 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:

@@ -45,12 +45,15 @@ def _quiet_logging():
 class _Exported(torch.nn.Module):
     """The graph that is exported: right-padded ids and lengths (longest first) in, class probabilities out."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, temperature: float = 1.0) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.temperature = model, temperature
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model.forward_packed(ids, lengths), dim=1)
+        logits = self.model.forward_packed(ids, lengths)
+        if self.temperature != 1.0:  # the calibration, inside the graph: every runtime applies it
+            logits = logits / self.temperature
+        return torch.softmax(logits, dim=1)
 
 
 def sample_texts(clf: TextRNNClassifier, texts: Sequence[str] | None, count: int, seed: int = 0) -> list[str]:
@@ -88,24 +91,7 @@ def export_onnx(
     model_file = "model.int8.onnx" if quantize else "model.onnx"
 
     with tempfile.TemporaryDirectory() as scratch:
-        float_path = Path(scratch) / "model.onnx"
-        example = (torch.randint(2, max(3, clf.vectorizer_.vocab_size), (3, 9)), torch.tensor([9, 5, 2]))
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
-            warnings.simplefilter("ignore")  # the exporter's progress and deprecation chatter
-            # The TorchScript exporter turns packing into the recurrent operators' sequence_lens input, so
-            # ONNX Runtime can batch texts of different lengths exactly as PyTorch does.
-            torch.onnx.export(
-                _Exported(clf.model_.eval()), example, str(float_path), input_names=["ids", "lengths"],
-                output_names=["probabilities"], opset_version=OPSET, dynamo=False,
-                dynamic_axes={"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}},
-            )
-        onnx_path = float_path
-        if quantize == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            onnx_path = Path(scratch) / model_file
-            with _quiet_logging():  # quantize_dynamic advises pre-processing, meant for image models
-                quantize_dynamic(str(float_path), str(onnx_path), weight_type=QuantType.QInt8)
+        onnx_path = _write_graph(clf, Path(scratch), quantize)
         files = {
             model_file: onnx_path.read_bytes(),
             "vectorizer.json": json_bytes(clf.vectorizer_.to_dict()),
@@ -114,6 +100,7 @@ def export_onnx(
         manifest = {
             "format": EXPORT_FORMAT, "model_file": model_file, "quantize": quantize, "opset": OPSET,
             "textrnn_version": __version__, "source_run": str(run_dir.resolve()), "params": clf.get_params(),
+            "temperature": clf.temperature_,
         }
         # Check exactly the files that will be written, alone in a directory, through the runtime that reads them.
         staged = write_artifact(Path(scratch) / "staged", files, "export.json", manifest)
@@ -124,6 +111,29 @@ def export_onnx(
             raise ExportError(f"the ONNX export disagrees with the PyTorch model ({describe(agreement)}); not written")
         write_artifact(out, files, "export.json", {**manifest, "agreement": agreement})
     return out, agreement
+
+
+def _write_graph(clf: TextRNNClassifier, scratch: Path, quantize: str | None) -> Path:
+    """The ONNX graph of ``clf`` (calibration included), int8-quantized if asked; returns its path."""
+    float_path = scratch / "model.onnx"
+    example = (torch.randint(2, max(3, clf.vectorizer_.vocab_size), (3, 9)), torch.tensor([9, 5, 2]))
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
+        warnings.simplefilter("ignore")  # the exporter's progress and deprecation chatter
+        # The TorchScript exporter turns packing into the recurrent operators' sequence_lens input, so
+        # ONNX Runtime can batch texts of different lengths exactly as PyTorch does.
+        torch.onnx.export(
+            _Exported(clf.model_.eval(), clf.temperature_), example, str(float_path), input_names=["ids", "lengths"],
+            output_names=["probabilities"], opset_version=OPSET, dynamo=False,
+            dynamic_axes={"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}},
+        )
+    if quantize != "int8":
+        return float_path
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantized = scratch / "model.int8.onnx"
+    with _quiet_logging():  # quantize_dynamic advises pre-processing, meant for image models
+        quantize_dynamic(str(float_path), str(quantized), weight_type=QuantType.QInt8)
+    return quantized
 
 
 def compare(clf: TextRNNClassifier, exported: OnnxClassifier, texts: Sequence[str]) -> dict:

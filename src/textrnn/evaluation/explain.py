@@ -37,7 +37,8 @@ def explain(clf: TextRNNClassifier, text: str, label: str | None = None) -> Expl
     ids = clf.vectorizer_.encode([text])[0]
     tokens = clf.vectorizer_.tokens(text)  # one per id, also for a subword vocabulary
     variants = [ids] + [ids[:i] + ids[i + 1 :] for i in range(len(ids))]
-    probabilities = predict_probabilities(clf.model_, EncodedTexts(variants), clf.params_)
+    probabilities = predict_probabilities(clf.model_, EncodedTexts(variants), clf.params_,
+                                          getattr(clf, "temperature_", 1.0))
     target = clf.classes_.index(label) if label is not None else int(probabilities[0].argmax())
     full = float(probabilities[0, target])
     scores = [full - float(p) for p in probabilities[1:, target]]

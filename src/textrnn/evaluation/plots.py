@@ -85,6 +85,23 @@ def plot_data(class_counts: dict[str, int], lengths: np.ndarray, max_length: int
 
 
 
+def plot_reliability(calibration: dict, path: Path) -> bytes:
+    """Reliability diagram: accuracy against confidence per bin, before and after temperature scaling."""
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(4.6, 4.2))
+    axes.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for key, label, colour in (("bins_before", "before", "#d08c3b"), ("bins_after", "after", "#4878a8")):
+        bins = calibration[key]
+        ece = calibration["ece_" + key.split("_")[1]]
+        axes.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color=colour,
+                  label=f"{label} (ECE {ece:.3f})")
+    axes.set_xlabel("confidence (probability of the predicted class)")
+    axes.set_ylabel("accuracy")
+    axes.set_title(f"validation rows, temperature {calibration['temperature']:.2f}")
+    axes.legend(fontsize=8)
+    return save_figure(figure, path)
+
+
 def plot_comparison(rows: list[dict], path: str | Path) -> None:
     """Test accuracy (with each run's bag-of-words baseline as a mark) and training time, one bar per run."""
     plt = pyplot()

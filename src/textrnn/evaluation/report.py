@@ -27,9 +27,9 @@ from ..files import write_bytes_atomic
 from ..rundir import read_run_config
 from ..text.vectorizer import UNK_ID
 from .explain import explain, to_html
-from .plots import plot_confusion, plot_curves, plot_data
+from .plots import plot_confusion, plot_curves, plot_data, plot_reliability
 
-FIGURES = ("curves.png", "confusion_matrix.png", "data.png")
+FIGURES = ("curves.png", "confusion_matrix.png", "data.png", "reliability.png")
 
 
 def coverage(clf: TextRNNClassifier, texts: Sequence[str]) -> float:
@@ -84,6 +84,9 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
         sections.append(_section_test(metrics["test"], images["confusion_matrix.png"]))
     if metrics.get("baseline"):
         sections.append(_section_baseline(metrics))
+    if metrics.get("calibration"):
+        images["reliability.png"] = plot_reliability(metrics["calibration"], run_dir / "reliability.png")
+        sections.append(_section_calibration(metrics["calibration"], images["reliability.png"]))
         if test is not None:
             sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes)))
     if train is not None:
@@ -151,6 +154,14 @@ def _section_baseline(metrics: dict) -> str:
     table = _table(["rows", "RNN accuracy", "baseline accuracy", "RNN − baseline (points)", "RNN macro-F1",
                     "baseline macro-F1"], rows)
     return f"<h2>Against a bag-of-words baseline</h2><p>{note}</p>{table}"
+
+
+def _section_calibration(calibration: dict, image: bytes) -> str:
+    note = (f"After training, the logits are divided by a temperature of {calibration['temperature']:.2f}, fitted "
+            f"on the {calibration['validation_rows']:,} validation rows, so that a probability of 80% is right "
+            f"about 80% of the time. Expected calibration error {calibration['ece_before']:.3f} before, "
+            f"{calibration['ece_after']:.3f} after; predictions themselves do not change.")
+    return f"<h2>Calibration</h2><p>{note}</p>{_image(image, 'reliability diagram')}"
 
 
 def _section_config(clf: TextRNNClassifier, config, metrics: dict) -> str:

@@ -15,8 +15,22 @@ PREDICT_BATCH_SIZE = 256
 
 
 @torch.no_grad()
-def predict_probabilities(model: nn.Module, texts: EncodedTexts, params: ClassifierParams) -> np.ndarray:
-    """Class probabilities (rows in input order) for every text.
+def predict_probabilities(model: nn.Module, texts: EncodedTexts, params: ClassifierParams,
+                          temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities (rows in input order) for every text; the logits are divided by ``temperature``
+    first (the calibration fitted after training, see :mod:`textrnn.train.calibration`)."""
+    return _forward(model, texts, params, lambda logits: torch.softmax(
+        logits.float() if temperature == 1.0 else logits.float() / temperature, dim=1))
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, texts: EncodedTexts, params: ClassifierParams) -> np.ndarray:
+    """The logits (an ensemble's: the log of its averaged probabilities) for every text, in input order."""
+    return _forward(model, texts, params, lambda logits: logits.float())
+
+
+def _forward(model: nn.Module, texts: EncodedTexts, params: ClassifierParams, finish) -> np.ndarray:
+    """``finish(logits)`` of every text, in input order.
 
     A masked model is padding-invariant, so texts go in length-sorted batches of 256. An unmasked
     one (the lesson's first model) sees the padding, so it is fed as Keras fed it: in input order, in
@@ -32,11 +46,10 @@ def predict_probabilities(model: nn.Module, texts: EncodedTexts, params: Classif
     out = None
     for index in batches:
         ids, lengths = texts.batch(index)
-        logits = model(ids.to(device), lengths.to(device))
-        probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
+        values = finish(model(ids.to(device), lengths.to(device))).cpu().numpy()
         if out is None:
-            out = np.empty((len(texts), probabilities.shape[1]), dtype=np.float32)
-        out[index] = probabilities
+            out = np.empty((len(texts), values.shape[1]), dtype=np.float32)
+        out[index] = values
     model.train(was_training)
     return out
 
