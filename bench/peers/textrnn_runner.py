@@ -21,6 +21,7 @@ params = {k: v for k, v in PRESETS[args["preset"]].items() if k != "text_column"
 as_preset = args.get("as_preset", False)  # the preset as a user runs it: its own epochs, validation, stopping
 if not as_preset:  # the same epochs, batch size and data for every system, all rows trained on
     params.update(epochs=args["epochs"], batch_size=args["batch_size"], patience=None, val_size=0.0, seed=0)
+params["threads"] = 2  # every system in this benchmark uses the machine's 2 cores (Keras, fastText thread=2)
 params.update(args.get("params", {}))  # a variant of the preset, e.g. sparse_embedding
 clf = TextRNNClassifier(**params)
 labels = np.array(test_labels)

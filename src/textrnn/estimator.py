@@ -16,7 +16,6 @@ format in :mod:`textrnn.saved_model`.
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -25,20 +24,21 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import saved_model
-from .data.dataset import Dataset, check_classes, check_texts, train_val_split
+from .data.dataset import check_classes, check_texts
 from .errors import ConfigError, DataError
 from .evaluation.metrics import classification_metrics, metrics_from_confusion
 from .params import CLASSIFIER_PARAM_NAMES, ClassifierParams, check_combinations, validate
 from .text.batching import EncodedTexts
 from .text.vectorizer import TextVectorizer
 from .train import distributed
-from .train.balance import class_weights, resolve_monitor, thin_validation_classes
+from .train.balance import class_weights, resolve_monitor
 from .train.callbacks import Callback
+from .threads import resolve_threads, torch_threads
 from .train.calibration import calibrate
-from .train.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .train.fit import FitContext, build_network, check_resumable, fit_models
 from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
 from .train.predict import predict_probabilities
+from .train.preparation import balance, checkpoint_to_resume, label_kind, start_ranks, training_rows
 from .train.pretrained import language_model
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         # runtime
         device=_DEFAULT["device"], devices=_DEFAULT["devices"], num_nodes=_DEFAULT["num_nodes"],
         memory_budget_gb=_DEFAULT["memory_budget_gb"], checkpoint_every=_DEFAULT["checkpoint_every"],
-        verbose=_DEFAULT["verbose"],
+        threads=_DEFAULT["threads"], verbose=_DEFAULT["verbose"],
     ) -> None:
         # scikit-learn's rule: store every parameter as given; check them in fit.
         given = {name: value for name, value in locals().items() if name in CLASSIFIER_PARAM_NAMES}
@@ -119,12 +119,12 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         started = time.perf_counter()
         params = self._checked_params()
         self.label_kind_ = label_kind(labels)
-        texts, labels, classes, validation_data = _training_rows(texts, labels, classes, validation_data, params)
-        params, weights = _balance(params, labels, classes, validation_data)
-        checkpoint = _checkpoint_to_resume(checkpoint_dir, resume)
+        texts, labels, classes, validation_data = training_rows(texts, labels, classes, validation_data, params)
+        params, weights = balance(params, labels, classes, validation_data)
+        checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, classes, len(texts))
-        rank, world = _start_ranks(params)
+        rank, world = start_ranks(params)
 
         self.classes_, self.params_ = classes, params
         pretrained = language_model(params) if params.init_from and checkpoint is None else None
@@ -147,7 +147,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
                          tensorboard_dir=tensorboard_dir, callbacks=callbacks, on_epoch_end=on_epoch_end,
                          pretrained=pretrained)
         ctx.class_weights = weights
-        self._store(fit_models(ctx), ctx)
+        with self._threads(params):
+            self._store(fit_models(ctx), ctx)
         self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)
         return self
 
@@ -172,8 +173,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
 
         started = time.perf_counter()
         params = self._checked_params()
-        checkpoint = _checkpoint_to_resume(checkpoint_dir, resume)
-        _start_ranks(params)
+        checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
+        start_ranks(params)
         pretrained = language_model(params) if params.init_from and checkpoint is None else None
         ctx, summary = prepare_stream_fit(stream, params, classes, checkpoint, pretrained)
         if params.class_weight == "balanced":
@@ -187,7 +188,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self.stream_summary_ = summary
         ctx.started, ctx.checkpoint_dir, ctx.tensorboard_dir = started, checkpoint_dir, tensorboard_dir
         ctx.callbacks, ctx.on_epoch_end = callbacks, on_epoch_end
-        self._store(fit_models(ctx), ctx)
+        with self._threads(params):
+            self._store(fit_models(ctx), ctx)
         self.fit_info_["truncated_train_texts"] = ctx.stream_found["truncated"]
         return self
 
@@ -196,12 +198,21 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         check_combinations(params)
         return params
 
+    def _threads(self, params: ClassifierParams) -> torch_threads:
+        """The threads to train with (``threads``: auto or a number); PyTorch's own setting comes back after."""
+        count, reason = resolve_threads(params.threads)
+        self.threads_ = {"setting": params.threads, "used": count, "reason": reason}
+        if params.verbose:
+            distributed.log(f"threads {count}: {reason}")
+        return torch_threads(count)
+
     def _store(self, outcome, ctx: FitContext) -> None:
         """Keep the trained model, then calibrate its probabilities on the validation rows (temperature)."""
         self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
         calibration = calibrate(self.model_, ctx.val_data, ctx.params)
         self.temperature_ = calibration["temperature"] if calibration else 1.0
         self.fit_info_["calibration"] = calibration
+        self.fit_info_["threads"] = self.threads_
         if calibration and ctx.params.verbose:
             distributed.log(f"calibration: temperature {self.temperature_:.2f}; expected calibration error on the "
                             f"validation rows {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
@@ -232,7 +243,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         encoded = EncodedTexts.encode(self.vectorizer_.encode, texts)
-        return predict_probabilities(self.model_, encoded, self.params_, getattr(self, "temperature_", 1.0))
+        with torch_threads(resolve_threads(self.threads)[0]):
+            return predict_probabilities(self.model_, encoded, self.params_, getattr(self, "temperature_", 1.0))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """The most probable class of each text: its name, or the integer it was given as in ``fit``."""
@@ -288,59 +300,3 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
         saved_model.load_weights(clf.model_, saved.weights, Path(directory) / "model.safetensors")
         return clf
-
-
-def _balance(params: ClassifierParams, labels: list[str], classes: list[str], validation_data):
-    """Resolve ``monitor`` (auto) and ``class_weight`` for these rows; warn about classes too thin to validate."""
-    monitor, reason = resolve_monitor(params.monitor, labels)
-    weights = class_weights(params.class_weight, labels, classes)
-    if params.verbose:
-        distributed.log(f"monitor {monitor}: {reason}" + ("" if weights is None else
-                        "; class weights " + ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, weights))))
-    if validation_data is not None:
-        thin = thin_validation_classes([str(label) for label in validation_data[1]], classes)
-        if thin:
-            warnings.warn(f"few validation rows for {', '.join(thin)}: the choice of epoch rests on very few texts "
-                          "of these classes; give more rows or --validation-data", stacklevel=3)
-    return params.model_copy(update={"monitor": monitor}), weights
-
-
-def label_kind(labels) -> str:
-    """``int`` when every label is an integer (then predict gives integers back), else ``str``."""
-    labels = list(labels) if not isinstance(labels, np.ndarray) else labels.tolist()
-    ints = all(isinstance(label, (int, np.integer)) and not isinstance(label, bool) for label in labels)
-    return "int" if labels and ints else "str"
-
-
-def _training_rows(texts, labels, classes, validation_data, params: ClassifierParams):
-    """Checked texts, labels as strings, the class order, and the validation rows (held out if not given)."""
-    texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
-    if len(texts) != len(labels):
-        raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
-    if not texts:
-        raise DataError("fit got no training texts")
-    classes = list(classes) if classes is not None else sorted(set(labels))
-    check_classes(labels, classes, "training data")
-    if validation_data is None and params.val_size > 0:
-        train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
-        texts, labels = train.texts, train.labels
-        validation_data = (val.texts, val.labels) if val is not None else None
-    missing = [name for name in classes if name not in set(labels)]
-    if missing:
-        raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
-    return texts, labels, classes, validation_data
-
-
-def _checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool):
-    if not resume:
-        return None
-    if checkpoint_dir is None:
-        raise ConfigError("resume: needs checkpoint_dir, the directory the interrupted fit wrote to")
-    return load_checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE)
-
-
-def _start_ranks(params: ClassifierParams) -> tuple[int, int]:
-    """Data-parallel: start the other ranks (Fabric re-runs this process); returns (rank, world size)."""
-    if distributed.is_distributed(params.devices, params.num_nodes):
-        distributed.get_fabric(params.device, params.devices, params.num_nodes)
-    return distributed.rank(), distributed.world_size()

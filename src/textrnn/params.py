@@ -143,6 +143,10 @@ class RuntimeParams(_Params):
     checkpoint_every: int | None = Field(
         500, ge=1, description="with a checkpoint directory, also save the training state every N steps"
     )
+    threads: Literal["auto"] | int = Field(
+        "auto", description="CPU threads to compute with: auto (the cores not used by other processes, looked at "
+        "again while training) or a number", json_schema_extra={"parse": "int_or_auto"},
+    )
     verbose: bool = Field(False, description="print progress while fitting")
 
 

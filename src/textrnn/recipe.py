@@ -131,7 +131,7 @@ def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str,
         "history": clf.history_,
         "timing": {key: info[key] for key in ("train_seconds", "fit_seconds", "samples_per_second", "best_epoch",
                                               "epochs_run")},
-        "choices": {"monitor": info["monitor"], "class_weights": info["class_weights"]},
+        "choices": {"monitor": info["monitor"], "class_weights": info["class_weights"], "threads": info["threads"]},
         "calibration": info["calibration"],
         "distributed": {
             "world_size": info["world_size"],

@@ -111,7 +111,7 @@ def predict_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"top_k: must be at least 1 (got {args.top_k})")
     if args.texts and args.input:
         raise ConfigError("give texts as arguments or --input FILE, not both")
-    model = load_predictor(args.run_dir, threads=args.threads)
+    model = load_predictor(args.run_dir, threads=getattr(args, "threads", "auto"))
     out = getattr(args, "out", None)
     text_column = getattr(args, "text_column", None) or ["text"]
     if args.input:
@@ -192,7 +192,11 @@ def export_command(args: argparse.Namespace) -> int:
 def serve_command(args: argparse.Namespace) -> int:
     from ..deploy.serve import ServeSettings, serve
 
-    values = {name: getattr(args, name) for name in ServeSettings.model_fields if getattr(args, name) is not None}
+    from ..threads import resolve_threads
+
+    values = {name: getattr(args, name) for name in ServeSettings.model_fields if hasattr(args, name)}
+    if "threads" in values:
+        values["threads"] = resolve_threads(values["threads"])[0]
     settings = validate(ServeSettings, values)
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
@@ -237,7 +241,8 @@ def embeddings_command(args: argparse.Namespace) -> int:
     seed = getattr(args, "seed", defaults["seed"].default)
     print(f"training {args.algorithm} vectors on {data.describe()} (texts only, no labels)", file=sys.stderr)
     result = train_vectors(data.texts, args.out, algorithm=args.algorithm, dim=dim, epochs=epochs, window=args.window,
-                           min_count=args.min_count, seed=seed, workers=args.threads or 1)
+                           min_count=args.min_count, seed=seed,
+                           workers=1 if getattr(args, "threads", 1) == "auto" else getattr(args, "threads", 1))
     print(f"{result['words']:,} words x {result['dim']} dimensions written to {result['path']}; "
           f"use them with: textrnn train --embeddings {result['path']} --embed-dim {result['dim']}", file=sys.stderr)
     return 0

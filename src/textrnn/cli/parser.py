@@ -22,9 +22,6 @@ CLI_DEFAULTS = {"verbose": True}
 # Flags shared by several commands that are not model parameters: name -> argparse options.
 SHARED: dict[str, dict[str, Any]] = {
     "--top-k": {"type": int, "default": 1, "help": "how many of the most likely labels (or words) to show (default: 1)"},
-    "--threads": {"type": int, "default": None,
-                  "help": "CPU threads to compute with (default: the command's own choice: 1 for serve and "
-                          "embeddings train, the library's default for predict)"},
     "--format": {"choices": ("table", "csv", "jsonl"), "default": "table",
                  "help": "output format for texts given as arguments or on stdin (default: table)"},
 }
@@ -92,6 +89,8 @@ def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
         options["action"] = argparse.BooleanOptionalAction
     elif (field.json_schema_extra or {}).get("parse") == "json_or_text":
         options["type"] = json_or_text
+    elif (field.json_schema_extra or {}).get("parse") == "int_or_auto":
+        options["type"] = int_or_auto
     elif typing.get_origin(base) is typing.Literal:
         options["choices"] = typing.get_args(base)
     elif typing.get_origin(base) is list:
@@ -112,6 +111,19 @@ def json_or_text(text: str):
         except ValueError as error:
             raise argparse.ArgumentTypeError(f"not a JSON object ({error})") from None
     return text
+
+
+def int_or_auto(text: str):
+    """``auto``, or a whole number of at least 1."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
 
 
 def optional(kind: type):

@@ -89,8 +89,8 @@ def _predict(commands) -> None:
     parser.add_argument("run_dir", metavar="MODEL", help="run directory, saved model directory or ONNX export")
     parser.add_argument("texts", nargs="*", help="texts to label; none: read --input, or lines from stdin")
     parser.add_argument("--input", help="CSV/TSV/JSONL/Parquet file of any size, read in chunks (needs --out)")
-    add_param_flags(parser, ("text_column",))
-    add_shared(parser, "--top-k", "--format", "--threads")
+    add_param_flags(parser, ("text_column", "threads"))
+    add_shared(parser, "--top-k", "--format")
     add_out(parser, "the predictions (with --input: its format follows the extension) instead of stdout",
             aliases=("--output",))
 
@@ -143,7 +143,7 @@ def _serve(commands) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
-    add_shared(parser, "--threads")
+    add_param_flags(parser, ("threads",), defaults={"threads": "1: the event loop needs a core too"})
     serve_setting_flags(parser)
 
 
@@ -179,10 +179,10 @@ def _embeddings(commands) -> None:
         "textrnn train --embeddings vectors.bin --embed-dim 128",
     ])
     add_out(vectors, "the vectors (word2vec binary format)", required=True)
-    add_param_flags(vectors, (*DATA_INPUT_FLAGS, "embed_dim", "epochs", "seed"))
+    add_param_flags(vectors, (*DATA_INPUT_FLAGS, "embed_dim", "epochs", "seed", "threads"),
+                    defaults={"threads": "1: only 1 gives the same vectors for the same seed"})
     vectors.add_argument("--dim", dest="embed_dim", type=int, default=SUPPRESS, help="the old name of --embed-dim")
     vectors.add_argument("--algorithm", choices=("word2vec", "fasttext"), default="word2vec",
                          help="word2vec (skip-gram) or fasttext (skip-gram with character n-grams) (default: word2vec)")
     vectors.add_argument("--window", type=int, default=5, help="context words on each side (default: 5)")
     vectors.add_argument("--min-count", type=int, default=2, help="ignore rarer words (default: 2)")
-    add_shared(vectors, "--threads")

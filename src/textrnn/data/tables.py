@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import math
+import os
 from itertools import chain
 from pathlib import Path
 from typing import IO, Iterator, Sequence

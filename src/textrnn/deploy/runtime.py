@@ -82,15 +82,21 @@ class OnnxClassifier:
         return np.asarray(self.classes_, dtype=object)[self.predict_proba(texts).argmax(axis=1)]
 
 
-def load_predictor(path: str | os.PathLike, threads: int | None = None):
-    """An ONNX export (runs without torch) or a run directory (loads torch): whatever ``path`` holds."""
+def load_predictor(path: str | os.PathLike, threads: int | str | None = None):
+    """An ONNX export (runs without torch) or a run directory (loads torch): whatever ``path`` holds.
+
+    ``threads``: a number, ``auto`` (the cores other processes leave free), or None (the library's default).
+    """
+    from ..threads import resolve_threads
+
     path = Path(path)
+    threads = resolve_threads(threads)[0] if threads is not None else None
     if (path / "export.json").is_file():
         return OnnxClassifier(path, threads=threads)
-    import torch
 
     from ..estimator import TextRNNClassifier
 
+    model = TextRNNClassifier.load(path)
     if threads:
-        torch.set_num_threads(threads)
-    return TextRNNClassifier.load(path)
+        model.threads = threads  # predict_proba computes with this many, then gives PyTorch's setting back
+    return model

@@ -179,7 +179,7 @@ def _section_config(clf: TextRNNClassifier, config, metrics: dict) -> str:
 def _section_data(metrics: dict, clf: TextRNNClassifier, datasets: tuple, counts: tuple, image: bytes) -> str:
     """Rows, lengths, vocabulary coverage and class balance; ``datasets`` is (train, test), ``counts``
     (rows per class, token lengths of the training texts)."""
-    (train, test), (class_counts, lengths) = datasets, counts
+    (train, test), (_, lengths) = datasets, counts
     data = metrics.get("data", {})
     rows = [
         ("training data", escape(str(data.get("train_source", train.source)))),

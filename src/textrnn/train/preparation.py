@@ -1,0 +1,72 @@
+"""What ``fit`` does before training: checked rows and labels, the validation split, class balance and
+monitor, the checkpoint to resume from, and the start of data-parallel ranks."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..data.dataset import Dataset, check_classes, check_texts, train_val_split
+from ..errors import ConfigError, DataError
+from ..params import ClassifierParams
+from . import distributed
+from .balance import class_weights, resolve_monitor, thin_validation_classes
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+
+
+def checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool):
+    if not resume:
+        return None
+    if checkpoint_dir is None:
+        raise ConfigError("resume: needs checkpoint_dir, the directory the interrupted fit wrote to")
+    return load_checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE)
+
+
+def start_ranks(params: ClassifierParams) -> tuple[int, int]:
+    """Data-parallel: start the other ranks (Fabric re-runs this process); returns (rank, world size)."""
+    if distributed.is_distributed(params.devices, params.num_nodes):
+        distributed.get_fabric(params.device, params.devices, params.num_nodes)
+    return distributed.rank(), distributed.world_size()
+
+
+def balance(params: ClassifierParams, labels: list[str], classes: list[str], validation_data):
+    """Resolve ``monitor`` (auto) and ``class_weight`` for these rows; warn about classes too thin to validate."""
+    monitor, reason = resolve_monitor(params.monitor, labels)
+    weights = class_weights(params.class_weight, labels, classes)
+    if params.verbose:
+        distributed.log(f"monitor {monitor}: {reason}" + ("" if weights is None else
+                        "; class weights " + ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, weights))))
+    if validation_data is not None:
+        thin = thin_validation_classes([str(label) for label in validation_data[1]], classes)
+        if thin:
+            warnings.warn(f"few validation rows for {', '.join(thin)}: the choice of epoch rests on very few texts "
+                          "of these classes; give more rows or --validation-data", stacklevel=3)
+    return params.model_copy(update={"monitor": monitor}), weights
+
+
+def label_kind(labels) -> str:
+    """``int`` when every label is an integer (then predict gives integers back), else ``str``."""
+    labels = list(labels) if not isinstance(labels, np.ndarray) else labels.tolist()
+    ints = all(isinstance(label, (int, np.integer)) and not isinstance(label, bool) for label in labels)
+    return "int" if labels and ints else "str"
+
+
+def training_rows(texts, labels, classes, validation_data, params: ClassifierParams):
+    """Checked texts, labels as strings, the class order, and the validation rows (held out if not given)."""
+    texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
+    if len(texts) != len(labels):
+        raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
+    if not texts:
+        raise DataError("fit got no training texts")
+    classes = list(classes) if classes is not None else sorted(set(labels))
+    check_classes(labels, classes, "training data")
+    if validation_data is None and params.val_size > 0:
+        train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
+        texts, labels = train.texts, train.labels
+        validation_data = (val.texts, val.labels) if val is not None else None
+    missing = [name for name in classes if name not in set(labels)]
+    if missing:
+        raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
+    return texts, labels, classes, validation_data
