@@ -103,3 +103,22 @@ def test_the_parameter_tables_in_the_docs_are_generated_from_the_parameters():
     root = Path(__file__).resolve().parents[1]
     assert markdown_table() in (root / "docs" / "parameters.md").read_text(encoding="utf-8")
     assert markdown_table(main_only=True) in (root / "README.md").read_text(encoding="utf-8")
+
+
+def test_an_unexpected_error_is_one_message_and_debug_shows_the_traceback(monkeypatch, capsys):
+    from textrnn.cli import commands
+
+    def broken(args):
+        raise RuntimeError("something nobody anticipated")
+
+    monkeypatch.setitem(__import__("textrnn.cli", fromlist=["HANDLERS"]).HANDLERS, "presets", broken)
+    assert main(["presets"]) == 1
+    err = capsys.readouterr().err
+    assert "textrnn: unexpected error: RuntimeError: something nobody anticipated" in err
+    assert "--debug" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError):
+        main(["presets", "--debug"])
+    monkeypatch.setenv("TEXTRNN_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["presets"])
+    assert commands  # the handlers module is the one the CLI uses

@@ -123,7 +123,7 @@ def test_file_errors_name_file_row_and_field(tmp_path):
     with pytest.raises(DataError, match=r"nope.csv: no such file"):
         read_table(tmp_path / "nope.csv", ["title"], "topic")
     with pytest.raises(DataError, match=r"unknown file type"):
-        read_table(write(tmp_path / "d.txt", ROWS), ["title"], "topic")
+        read_table(write(tmp_path / "d.xlsx", ROWS), ["title"], "topic")  # (.txt is fastText's format now)
 
 
 def test_jsonl_and_parquet_errors(tmp_path):
@@ -159,3 +159,19 @@ def test_split_keeps_at_least_one_training_row_per_class():
     train, val = train_val_split(dataset, 0.5, seed=0)
     assert sorted(train.labels) == ["a", "b"]
     assert np.array_equal(np.unique(val.labels), ["a"])
+
+
+def test_fasttext_text_files_are_read(tmp_path):
+    """fastText's own format, one example a line: '__label__sports Red Sox win the pennant'."""
+    from textrnn.errors import RowError
+
+    path = tmp_path / "train.txt"
+    path.write_text("__label__sports Red Sox win the pennant\n\n__label__business Stocks fall , again\n")
+    data = read_table(path)
+    assert data.texts == ["Red Sox win the pennant", "Stocks fall , again"] and data.labels == ["sports", "business"]
+    path.write_text("__label__sports __label__business Red Sox buy a bank\n")
+    with pytest.raises(RowError, match=r"train.txt, line 1, field 'label': 2 labels \(sports, business\)"):
+        read_table(path)
+    path.write_text("no label here\n")
+    with pytest.raises(DataError, match="line 1, field 'label': missing value"):
+        read_table(path)

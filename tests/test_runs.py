@@ -161,3 +161,22 @@ def test_the_users_own_validation_file_chooses_the_epoch(tmp_path, capsys):
     assert main(["train", "--dataset", str(data), "--validation-data", str(test), "--test-data", str(test),
                  "--out", str(tmp_path / "cheat"), *FAST]) == 2
     assert "validation_data: it is the test data" in capsys.readouterr().err
+
+
+def test_a_log_gets_a_progress_line_every_interval(capsys):
+    """No terminal (CI, a log file): a long epoch still says how far it is, with throughput and time left."""
+    from textrnn.train.callbacks import ProgressBar
+
+    texts, labels = synthetic_corpus(600)
+    TextRNNClassifier(embed_dim=4, hidden_size=4, epochs=1, verbose=True).fit(
+        texts, labels, callbacks=[ProgressBar(every_seconds=0.0)])
+    lines = [line for line in capsys.readouterr().err.splitlines() if " texts (" in line]
+    assert lines and "epoch 1/1: " in lines[0] and "texts/s" in lines[0] and "s left in the epoch" in lines[0]
+
+
+def test_train_on_a_fasttext_file(tmp_path):
+    texts, labels = synthetic_corpus(300)
+    (tmp_path / "train.txt").write_text("".join(f"__label__{label} {text}\n" for text, label in zip(texts, labels)))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "train.txt"), "--out", str(out), *FAST]) == 0
+    assert json.loads((out / "metrics.json").read_text())["data"]["train_rows"] > 250

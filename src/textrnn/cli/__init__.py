@@ -5,14 +5,18 @@
     textrnn predict MODEL "some text" ... | --input FILE --out FILE | < lines.txt
     textrnn explain | report | compare | export | serve | presets | tune | pretrain | generate | embeddings
 
-``textrnn COMMAND --help`` lists a command's flags, grouped, with examples. Precedence for training
+``textrnn COMMAND --help`` lists a command's flags, grouped, with examples. An error a user can cause is one
+line; anything else is one line too, and ``--debug`` (or ``TEXTRNN_DEBUG=1``) shows its traceback. Precedence for training
 parameters, lowest first: built-in defaults, the preset, the config file, the flags.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import traceback
+from pathlib import Path
 from typing import Sequence
 
 from ..errors import USER_ERRORS, TrainingInterrupted
@@ -27,9 +31,15 @@ HANDLERS = {
 }
 
 
+DEBUG_VARIABLE = "TEXTRNN_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]
     args = build_parser().parse_args(argv)
+    del args.debug  # read above; the commands' namespaces hold their own flags only
     try:
         if args.command == "train":
             return commands.train_command(args, argv)
@@ -39,3 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"textrnn: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("textrnn: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, or a failure nobody anticipated: one message, the traceback on request
+        if debug:
+            raise
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        print(f"textrnn: unexpected error: {type(error).__name__}: {error}\n  (in {Path(where.filename).name}, "
+              f"line {where.lineno}; run again with --debug or {DEBUG_VARIABLE}=1 for the traceback, and please "
+              "report it with that traceback)", file=sys.stderr)
+        return 1

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  textrnn predict runs/bigru64-reviews-20261124-101500 \"great value, works well\"\n"
                "  textrnn COMMAND --help    (every command's flags and examples)")
     parser.add_argument("--version", action="version", version=f"textrnn {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error (or set TEXTRNN_DEBUG=1)")
     add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return parser
 

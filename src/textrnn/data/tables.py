@@ -24,7 +24,9 @@ from .dataset import Dataset, collect_rows, converted
 # Longest field accepted, in characters: far above any real text, low enough to stop a runaway quote early.
 MAX_FIELD_CHARS = 1_000_000
 
-TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+                 ".txt": "fasttext"}
+FASTTEXT_LABEL = "__label__"
 
 
 def table_format(path: Path) -> str:
@@ -147,6 +149,8 @@ def iter_records(
         lines = _LineEndings(handle)
         if fmt == "jsonl":
             yield from _jsonl_records(path, lines, columns)
+        elif fmt == "fasttext":
+            yield from _fasttext_records(path, lines, columns)
         else:
             yield from _delimited_records(path, lines, columns, "\t" if fmt == "tsv" else ",", header)
         if lines.mixed():
@@ -232,6 +236,25 @@ def _jsonl_records(path: Path, lines, columns: Sequence[str] | None):
             yield where, RowError(path, where, "no such field", ", ".join(absent), record)
             continue
         yield where, record
+
+
+def _fasttext_records(path: Path, lines, columns: Sequence[str] | None):
+    """fastText's format, one example a line: ``__label__sports Red Sox win``; the fields are ``text`` and
+    ``label``. A line without a label is a text to predict; one with several labels is refused (one label a text)."""
+    other = [c for c in columns or () if c not in ("text", "label")]
+    if other:
+        raise DataError(f"{path}: a fastText .txt file has the fields text and label; no {', '.join(map(repr, other))}")
+    for number, line in enumerate(lines, start=1):
+        where, words = f"line {number}", line.split()
+        if not words:
+            continue
+        labels = [word[len(FASTTEXT_LABEL):] for word in words if word.startswith(FASTTEXT_LABEL)]
+        text = " ".join(word for word in words if not word.startswith(FASTTEXT_LABEL))
+        if len(labels) > 1:
+            yield where, RowError(path, where, f"{len(labels)} labels ({', '.join(labels)}); a text takes one here",
+                                  "label", line.rstrip("\r\n"))
+            continue
+        yield where, {"text": text, "label": labels[0] if labels else None}
 
 
 def _parquet_records(path: Path, columns: Sequence[str] | None):
