@@ -151,3 +151,47 @@ def test_fuzzed_requests_never_get_a_server_error(server, tmp_path):
                             cwd=tmp_path)  # its cache goes there, not into the checkout
     assert result.returncode == 0, result.stdout[-3000:]
     assert "No issues found" in result.stdout
+
+
+def test_one_bad_request_fails_alone_and_a_panic_does_not_stop_the_server(model_dir):
+    """A request the model fails on (here: a text with 'boom' raises; 'panic' raises a BaseException, as the
+    tokenizers library's PanicException does) gets its own error; requests batched with it are answered, and the
+    server goes on serving."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from textrnn.deploy import serve as serve_module
+
+    class Panic(BaseException):
+        pass
+
+    real = serve_module.Predictor.predict_proba
+
+    def fragile(self, texts):
+        if any("panic" in t for t in texts):
+            raise Panic("a library panicked")
+        if any("boom" in t for t in texts):
+            raise ValueError("boom")
+        return real(self, texts)
+
+    serve_module.Predictor.predict_proba = fragile
+    try:
+        app = serve_module.create_app(serve_module.ServeSettings(model_path=str(model_dir / "onnx"), max_wait_ms=50))
+        with TestClient(app) as client:
+            async def burst():
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                    bodies = [{"texts": ["goal for the team"]}, {"texts": ["boom"]}, {"texts": ["stock market"]},
+                              {"texts": ["panic now"]}, {"texts": ["new chip"]}]
+                    return await asyncio.gather(*(c.post("/v1/predict", json=b) for b in bodies))
+
+            replies = client.portal.call(burst)
+            assert [r.status_code for r in replies] == [200, 500, 200, 500, 200]
+            assert "other requests are not affected" in replies[1].json()["detail"]
+            after = client.post("/v1/predict", json={"texts": ["the coach"]})
+            assert after.status_code == 200 and client.get("/readyz").status_code == 200
+            lone = client.post("/v1/predict", content=b'{"texts": ["a \\ud800 b", "fine"]}',
+                               headers={"content-type": "application/json"})
+            assert lone.status_code == 422 and "lone surrogate" in json.dumps(lone.json())
+    finally:
+        serve_module.Predictor.predict_proba = real

@@ -14,7 +14,6 @@ then the batcher drains.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -25,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import __version__
+from .batcher import MicroBatcher, PredictionFailed
 
 SETTINGS_VARIABLE = "TEXTRNN_SERVE_SETTINGS"
 access_log = logging.getLogger("textrnn.access")
@@ -82,76 +82,25 @@ class Predictor:
         return self.model.predict_proba(texts)
 
 
-class MicroBatcher:
-    """Collects texts from concurrent requests into batches for one model call at a time."""
-
-    def __init__(self, predict, max_batch: int, max_wait_ms: float) -> None:
-        self.predict, self.max_batch, self.max_wait = predict, max_batch, max_wait_ms / 1000
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.worker: asyncio.Task | None = None
-        self.served = {"requests": 0, "texts": 0, "batches": 0}
-
-    def start(self) -> None:
-        self.worker = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        await self.queue.join()
-        if self.worker:
-            self.worker.cancel()
-
-    async def submit(self, texts: list[str]) -> np.ndarray:
-        future = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, future))
-        return await future
-
-    async def _run(self) -> None:
-        while True:
-            pending = [await self.queue.get()]
-            count = len(pending[0][0])
-            deadline = time.perf_counter() + self.max_wait
-            while count < self.max_batch:
-                # Whatever queued up while the model was busy goes in at once; then wait, if allowed, for more.
-                if self.queue.empty():
-                    timeout = deadline - time.perf_counter()
-                    if timeout <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self.queue.get(), timeout)
-                    except asyncio.TimeoutError:
-                        break
-                else:
-                    item = self.queue.get_nowait()
-                pending.append(item)
-                count += len(item[0])
-            texts = [text for request_texts, _ in pending for text in request_texts]
-            try:
-                probabilities = await asyncio.to_thread(self.predict, texts)
-                self.served["batches"] += 1
-                self.served["requests"] += len(pending)
-                self.served["texts"] += len(texts)
-                start = 0
-                for request_texts, future in pending:
-                    if not future.done():
-                        future.set_result(probabilities[start : start + len(request_texts)])
-                    start += len(request_texts)
-            except Exception as error:  # the model failed: every waiting request learns it, the loop goes on
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(error)
-            finally:
-                for _ in pending:
-                    self.queue.task_done()
-
-
 # ------------------------------------------------------------------------------------------ the schema
 
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    texts: list[str] = Field(min_length=1, description="the texts to classify")
+    texts: list[str] = Field(min_length=1, description="the texts to classify (valid Unicode: no lone surrogates)")
     top_k: int = Field(1, ge=1, le=1000, description="how many labels to return per text, most probable first")
+
+    @field_validator("texts")
+    @classmethod
+    def _valid_unicode(cls, texts: list[str]) -> list[str]:
+        """JSON may spell a lone surrogate (``"\\ud800"``), which is not text: refuse it here, for this request only."""
+        for index, text in enumerate(texts):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(f"texts[{index}]: not valid Unicode (a lone surrogate at character {error.start})")
+        return texts
 
 
 class LabelProbability(BaseModel):
@@ -177,15 +126,11 @@ class ErrorResponse(BaseModel):
 # ------------------------------------------------------------------------------------------------- app
 
 
-def create_app(settings: ServeSettings):
-    from fastapi import FastAPI, HTTPException, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-
-    state: dict[str, Any] = {"ready": False}
+def _lifespan(settings: ServeSettings, state: dict):
+    """Load the model and start the batcher when the server starts; finish queued work when it stops."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app):
         state["predictor"] = Predictor(settings.model_path, settings.threads)
         batcher = MicroBatcher(state["predictor"].predict_proba, settings.max_batch, settings.max_wait_ms)
         batcher.start()
@@ -194,7 +139,16 @@ def create_app(settings: ServeSettings):
         state["ready"] = False
         await batcher.stop()
 
-    app = FastAPI(title="textrnn", version=__version__, lifespan=lifespan,
+    return lifespan
+
+
+def create_app(settings: ServeSettings):
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    state: dict[str, Any] = {"ready": False}
+    app = FastAPI(title="textrnn", version=__version__, lifespan=_lifespan(settings, state),
                   description="Text classification with a textrnn recurrent-network model.")
     app.add_middleware(BodyLimitAndAccessLog, max_body_bytes=settings.max_body_bytes)
     errors = {413: {"model": ErrorResponse, "description": "body too large"},
@@ -214,7 +168,11 @@ def create_app(settings: ServeSettings):
         if len(request.texts) > settings.max_texts:
             raise HTTPException(422, f"too many texts: {len(request.texts)}, at most {settings.max_texts} per request")
         texts = [text[: settings.max_chars] for text in request.texts]
-        probabilities = await state["batcher"].submit(texts)
+        try:
+            probabilities = await state["batcher"].submit(texts)
+        except PredictionFailed as failure:
+            raise HTTPException(500, f"the model failed on this request's texts ({failure}); other requests "
+                                     "are not affected") from None
         return predictions(request, probabilities, state["predictor"].classes, settings.max_chars)
 
     @app.get("/v1/model", responses=errors)
