@@ -142,8 +142,9 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         if params.verbose:
             distributed.log(f"training on {len(texts):,} texts, validating on {val_rows:,}; "
                             f"vocabulary {self.vectorizer_.vocab_size:,} tokens; classes: {', '.join(self.classes_)}")
-        ctx = FitContext(params, classes, self.vectorizer_, train_data, val_data, int(train_x.lengths.max()),
-                         len(texts), val_rows, started=started, checkpoint_dir=checkpoint_dir, checkpoint=checkpoint,
+        ctx = FitContext(params=params, classes=classes, vectorizer=self.vectorizer_, train_data=train_data,
+                         val_data=val_data, longest=int(train_x.lengths.max()), train_rows=len(texts),
+                         val_rows=val_rows, started=started, checkpoint_dir=checkpoint_dir, checkpoint=checkpoint,
                          tensorboard_dir=tensorboard_dir, callbacks=callbacks, on_epoch_end=on_epoch_end,
                          pretrained=pretrained)
         ctx.class_weights = weights

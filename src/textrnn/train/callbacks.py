@@ -37,7 +37,7 @@ from . import distributed
 from .checkpoint import TrainState, save_checkpoint
 from .optimizer import layer_groups
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainLoop:
     """What the callbacks see: the model and optimizers (set up by Fabric), the parameters and the state."""
 

@@ -38,7 +38,7 @@ from .memory import check_memory
 from .pretrained import PretrainedLM, initialise_from_lm
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FitContext:
     """Everything one fit needs, passed whole from the estimator to the members' training."""
 

@@ -101,7 +101,8 @@ def _set_up(model: nn.Module, train_data, val_data, params: ClassifierParams, re
             torch.cuda.set_rng_state_all(resume.cuda_rng)
     if fabric.world_size > 1:  # the weights are rank 0's everywhere now; dropout should differ per rank
         torch.manual_seed(params.seed * 1000 + fabric.global_rank + state.global_step)
-    return TrainLoop(model, optimizers, params, fabric, train_data, val_data, state, best_weights, embedding_weight)
+    return TrainLoop(model=model, optimizers=optimizers, params=params, fabric=fabric, train_data=train_data,
+                     val_data=val_data, state=state, best_weights=best_weights, embedding_weight=embedding_weight)
 
 
 def _steps_per_epoch(loop: TrainLoop) -> int:

@@ -61,6 +61,7 @@ def prepare_stream_fit(stream: RowStream, params: ClassifierParams, classes: Seq
                         f"{found['validation_rows']:,}; vocabulary {vectorizer.vocab_size:,} tokens; "
                         f"classes: {', '.join(classes)}")
     steps = min(found["longest"], params.max_length or found["longest"])
-    ctx = FitContext(params, classes, vectorizer, train_data, val_data, steps, found["train_rows"],
-                     found["validation_rows"], pretrained=pretrained, stream_found=found)
+    ctx = FitContext(params=params, classes=classes, vectorizer=vectorizer, train_data=train_data, val_data=val_data,
+                     longest=steps, train_rows=found["train_rows"], val_rows=found["validation_rows"],
+                     pretrained=pretrained, stream_found=found)
     return ctx, summary
