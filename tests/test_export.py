@@ -126,3 +126,17 @@ def test_predict_and_serve_commands_with_an_export_do_not_import_torch(ag, tmp_p
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["label"] in ("World", "Sports", "Business", "Sci/Tech")
+
+
+def test_batch_prediction_never_overwrites_an_input_column(ag, tmp_path):
+    """A labeled file keeps its true labels: the predictions go to predicted_label and predicted_probability."""
+    import csv
+
+    run = trained(ag, tmp_path, cell="gru")
+    source = tmp_path / "labeled.csv"
+    source.write_text("text,label\nStocks fall as oil soars,Business\nRed Sox win,Sports\n")
+    model = OnnxClassifier(export_onnx(run)[0])
+    assert predict_file(model, source, tmp_path / "out.csv", progress=False) == 2
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert [r["label"] for r in rows] == ["Business", "Sports"]  # the truth, untouched
+    assert all(r["predicted_label"] in model.classes_ and float(r["predicted_probability"]) > 0 for r in rows)

@@ -180,3 +180,17 @@ def test_train_on_a_fasttext_file(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--dataset", str(tmp_path / "train.txt"), "--out", str(out), *FAST]) == 0
     assert json.loads((out / "metrics.json").read_text())["data"]["train_rows"] > 250
+
+
+def test_a_test_label_unseen_in_training_stops_the_run_before_training(tmp_path, capsys):
+    """It used to train for the whole run, then fail, and save no model."""
+    texts, labels = synthetic_corpus(300)
+    data = write_csv(tmp_path / "train.csv", zip(texts, labels))
+    test = write_csv(tmp_path / "test.csv", [("a sunny day", "weather"), ("the match", "sport")])
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(data), "--test-data", str(test), "--out", str(out),
+                 "--embed-dim", "4", "--hidden-size", "4", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "test.csv, row 1: label 'weather' does not occur in the training data" in err
+    assert "epoch 1/1" not in err  # stopped before any training
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from . import rundir
 from .artifacts import read_json
-from .data.dataset import Dataset
+from .data.dataset import Dataset, check_labels_known
 from .data.sources import (
     class_order,
     load_dataset,
@@ -172,6 +172,7 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
     """Load the data whole and fit; returns the data record (with the metrics) and the datasets."""
     train_all, test, classes = load_run_data(config)
     train, val = training_and_validation(config, train_all)
+    check_labels_known(train, val, test)
     log(f"data: {train_all.describe()}")
     log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
         + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))

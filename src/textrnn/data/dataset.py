@@ -120,3 +120,16 @@ def check_classes(labels: Sequence[str], classes: Sequence[str], source: str) ->
             raise DataError(f"{source}, row {row}: label {label!r} is not one of the classes ({', '.join(classes)})")
     if len(known) < 2:
         raise DataError(f"{source}: a classifier needs at least two classes, got {', '.join(classes) or 'none'}")
+
+
+def check_labels_known(train: Dataset, *others: Dataset | None) -> None:
+    """Every validation and test label must be one the training rows teach: checked before training, so that a
+    test file with a class the model never saw stops the run at once, not after the whole training."""
+    known = set(train.labels)
+    for data in others:
+        if data is None:
+            continue
+        for row, label in enumerate(data.labels, start=1):
+            if label not in known:
+                raise DataError(f"{data.source}, row {row}: label {label!r} does not occur in the training data "
+                                f"({', '.join(sorted(known))}); the model could never predict it")

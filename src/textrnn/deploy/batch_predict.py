@@ -71,6 +71,21 @@ class ChunkWriter:
             self.parquet_writer.close()
 
 
+def output_prefix(first_row: dict, k: int) -> str:
+    """``""`` (columns ``label``, ``probability``, ``label_2``, ...), or ``predicted_`` when the input already has a
+    column of one of those names (a labeled file): the input's columns are kept as they are, never overwritten."""
+    names = {f"{kind}{'' if rank == 1 else f'_{rank}'}" for kind in ("label", "probability") for rank in range(1, k + 1)}
+    if not names & set(first_row):
+        return ""
+    taken = {f"predicted_{name}" for name in names} & set(first_row)
+    if taken:
+        raise DataError(f"the input already has the column(s) {', '.join(sorted(taken))}; rename them, so that "
+                        "the predictions do not overwrite them")
+    print("note: the input has a column named like the predictions; they are written as predicted_label, "
+          "predicted_probability, ...", file=sys.stderr)
+    return "predicted_"
+
+
 def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *, text_column: Sequence[str] = ("text",),
                  top_k: int = 1, chunk_rows: int = CHUNK_ROWS, progress: bool = True) -> int:
     """Label every row of ``source`` with ``model`` (anything with ``predict_proba`` and ``classes_``)
@@ -90,7 +105,10 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
         binary = out_fmt == "parquet"
         with open(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as out:
             writer = ChunkWriter(out, out_fmt)
+            prefix = None
             for chunk in read_chunks(source, chunk_rows):
+                if prefix is None:  # decided on the first chunk: an input column is never overwritten
+                    prefix = output_prefix(chunk[0], k)
                 texts = []
                 for offset, record in enumerate(chunk, start=rows_done + 1):
                     missing = [c for c in text_column if record.get(c) is None]
@@ -102,8 +120,8 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
                 for record, p, order in zip(chunk, probabilities, ranked):
                     for rank, j in enumerate(order, start=1):
                         suffix = "" if rank == 1 else f"_{rank}"
-                        record[f"label{suffix}"] = classes[j]
-                        record[f"probability{suffix}"] = round(float(p[j]), 6)
+                        record[f"{prefix}label{suffix}"] = classes[j]
+                        record[f"{prefix}probability{suffix}"] = round(float(p[j]), 6)
                 writer.write(chunk)
                 rows_done += len(chunk)
                 bar.update(len(chunk))
