@@ -1,17 +1,18 @@
 """How many CPU threads to compute with, on a machine that other processes may share.
 
 PyTorch's worker threads wait for work by spinning. On an idle 2-core machine two threads train the default
-model about 1.2x faster than one; but when another process holds a core, the spinning threads fight it for
-the core they wait on: two threads became 3x slower than one beside one busy process, and 170x slower beside
-two (``bench/contention.py``). Waiting passively instead (``OMP_WAIT_POLICY=PASSIVE``) halves the idle speed.
-So ``threads="auto"`` leaves a core free: one thread on a machine of 2 cores or fewer (never more than 1.3x
-slower than the best fixed choice, and it cannot collapse), half the cores this process may use on bigger
+model about 1.35x faster than one; but when another process holds a core, the spinning threads fight it for
+the core they wait on: two threads became 2.6x slower than one beside one busy process, and up to 96x slower
+beside two (``bench/contention.py``). Waiting passively instead (``OMP_WAIT_POLICY=PASSIVE``) halves the idle speed.
+So ``threads="auto"`` leaves a core free: one thread on a machine of 2 cores or fewer (slower when the machine
+is idle, but it cannot collapse), half the cores this process may use on bigger
 machines (CPU affinity and a container's CPU quota count; up to 8). The choice depends on the machine, never
 on its load at the moment, so the same command gives the same bits run after run.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 MAX_AUTO_THREADS = 8
 
 
+@functools.cache  # the machine does not change under a running process; predict asks on every call
 def allowed_cpus() -> int:
     """The cores this process may use: its CPU affinity, capped by a cgroup (container) CPU quota."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

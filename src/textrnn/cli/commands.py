@@ -18,6 +18,12 @@ from ..params import RESUME_MAY_CHANGE, ClassifierParams, RunConfig, validate
 from ..presets import DESCRIPTIONS, preset
 from .parser import CLI_DEFAULTS, PRETRAIN_FLAGS
 
+def param(args: argparse.Namespace, name: str) -> Any:
+    """A parameter flag's value, or the parameter's own default when the flag was not given (parameter flags
+    stay absent from the namespace when unset, so that they override nothing)."""
+    return getattr(args, name, RunConfig.model_fields[name].default)
+
+
 _OWN_FLAGS = ("command", "config", "resume", "budget_minutes", "trials", "out")
 TUNED_FILE = "tuned.yaml"
 
@@ -111,9 +117,9 @@ def predict_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"top_k: must be at least 1 (got {args.top_k})")
     if args.texts and args.input:
         raise ConfigError("give texts as arguments or --input FILE, not both")
-    model = load_predictor(args.run_dir, threads=getattr(args, "threads", "auto"))
+    model = load_predictor(args.run_dir, threads=param(args, "threads"))
     out = getattr(args, "out", None)
-    text_column = getattr(args, "text_column", None) or ["text"]
+    text_column = param(args, "text_column")
     if args.input:
         from ..deploy.batch_predict import predict_file
 
@@ -226,8 +232,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
 def generate_command(args: argparse.Namespace) -> int:
     from ..model.lm import generate
 
-    seed = getattr(args, "seed", ClassifierParams.model_fields["seed"].default)
-    print(args.prompt, generate(args.lm_dir, args.prompt, args.words, args.temperature, seed))
+    print(args.prompt, generate(args.lm_dir, args.prompt, args.words, args.temperature, param(args, "seed")))
     return 0
 
 
@@ -235,14 +240,11 @@ def embeddings_command(args: argparse.Namespace) -> int:
     from ..text.embeddings import train_vectors
 
     data = _unlabeled_texts(args)
-    defaults = ClassifierParams.model_fields
-    dim = getattr(args, "embed_dim", defaults["embed_dim"].default)
-    epochs = getattr(args, "epochs", defaults["epochs"].default)
-    seed = getattr(args, "seed", defaults["seed"].default)
     print(f"training {args.algorithm} vectors on {data.describe()} (texts only, no labels)", file=sys.stderr)
-    result = train_vectors(data.texts, args.out, algorithm=args.algorithm, dim=dim, epochs=epochs, window=args.window,
-                           min_count=args.min_count, seed=seed,
-                           workers=1 if getattr(args, "threads", 1) == "auto" else getattr(args, "threads", 1))
+    threads = getattr(args, "threads", 1)  # 1 unless given: only 1 gives the same vectors for the same seed
+    result = train_vectors(data.texts, args.out, algorithm=args.algorithm, dim=param(args, "embed_dim"),
+                           epochs=param(args, "epochs"), window=args.window, min_count=args.min_count,
+                           seed=param(args, "seed"), workers=1 if threads == "auto" else threads)
     print(f"{result['words']:,} words x {result['dim']} dimensions written to {result['path']}; "
           f"use them with: textrnn train --embeddings {result['path']} --embed-dim {result['dim']}", file=sys.stderr)
     return 0
@@ -252,8 +254,8 @@ def _unlabeled_texts(args: argparse.Namespace):
     """The texts of ``--dataset`` (labels not read): AG News' training split, or a file."""
     from ..data.sources import load_dataset
 
-    return load_dataset(getattr(args, "dataset", "ag_news"), "train", getattr(args, "text_column", ["text"]), None,
-                        data_dir=getattr(args, "data_dir", None))
+    return load_dataset(param(args, "dataset"), "train", param(args, "text_column"), None,
+                        data_dir=param(args, "data_dir"))
 
 
 def write_predictions(rows: list[dict], fmt: str, k: int, out) -> None:

@@ -65,6 +65,10 @@ class Predictor:
             source = Path(manifest.get("source_run", ""))
         else:
             self.info.update(backend="pytorch", params=self.model.get_params())
+            if threads:  # this process serves one model: set once, so predictions need not switch it per batch
+                import torch
+
+                torch.set_num_threads(threads)
             source = path
         self.classes = list(self.model.classes_)
         self.info.update(labels=self.classes, vocab_size=self.model.vectorizer_.vocab_size)

@@ -29,14 +29,8 @@ class Baseline:
     seconds: float
     chosen_on: str  # "validation", or why C was not chosen
 
-    def predict_indices(self, texts: Sequence[str]) -> np.ndarray:
-        position = {name: i for i, name in enumerate(self.classes)}
-        return np.array([position[label] for label in self.model.predict(self.vectorizer.transform(texts))])
-
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict:
-        position = {name: i for i, name in enumerate(self.classes)}
-        truth = np.array([position[label] for label in labels])
-        return classification_metrics(truth, self.predict_indices(texts), self.classes)
+        return score(self.model.predict(self.vectorizer.transform(texts)), labels, self.classes)
 
 
 def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[Sequence[str], Sequence[str]] | None,
@@ -58,17 +52,18 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
     best = None
     for C in C_GRID:
         model = _logistic(C, seed, weight).fit(features, labels)
-        predicted = model.predict(val_features)
-        if monitor == "macro_f1":
-            from sklearn.metrics import f1_score
-
-            score = f1_score(validation[1], predicted, average="macro", labels=list(classes), zero_division=0)
-        else:
-            score = float(np.mean(predicted == np.asarray(validation[1], dtype=object)))
-        if best is None or score > best[0]:
-            best = (score, C, model)
+        figure = score(model.predict(val_features), validation[1], classes)[monitor]
+        if best is None or figure > best[0]:
+            best = (figure, C, model)
     _, C, model = best
     return Baseline(vectorizer, model, list(classes), C, time.perf_counter() - started, "validation")
+
+
+def score(predicted: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -> dict:
+    """The project's classification metrics for predicted and true class names."""
+    position = {name: i for i, name in enumerate(classes)}
+    indices = lambda names: np.array([position[name] for name in names], dtype=np.int64)
+    return classification_metrics(indices(labels), indices(predicted), classes)
 
 
 def _logistic(C: float, seed: int, class_weight=None):

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from ..artifacts import read_json
 from ..errors import ModelFileError
+from ..rundir import read_status
 
 COLUMNS = ("run", "test accuracy", "macro-F1", "baseline accuracy", "best val. accuracy", "train time", "texts/s",
            "parameters", "training rows")
@@ -43,12 +44,9 @@ def _not_finished(run_dir: Path) -> str | None:
     """Why ``run_dir`` cannot be compared, or None for a finished run."""
     if not run_dir.is_dir():
         return "no such directory"
-    if (run_dir / "run.json").is_file():
-        run = read_json(run_dir / "run.json")
-        status = run.get("status") if isinstance(run, dict) else None
-        if status != "finished":
-            error = run.get("error") if isinstance(run, dict) else None
-            return f"the run is {status}" + (f": {error}" if error else "")
+    status = read_status(run_dir)
+    if status and status["status"] != "finished":
+        return f"the run is {status['status']}" + (f": {status['error']}" if status["error"] else "")
     if not (run_dir / "metrics.json").is_file() or not (run_dir / "config.json").is_file():
         return "no metrics.json and config.json, so not a finished textrnn run"
     return None

@@ -13,10 +13,21 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequ
     ``y_true`` and ``y_pred`` are class indices into ``classes``; in the confusion matrix, rows are the
     true classes and columns the predicted ones, both in the order of ``classes``.
     """
-    size = len(classes)
+    return metrics_from_confusion(confusion_matrix(y_true, y_pred, len(classes)), classes)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, size: int) -> np.ndarray:
+    """Counts of (true class, predicted class) pairs, class indices below ``size``."""
     cells = np.asarray(y_true, dtype=np.int64) * size + np.asarray(y_pred, dtype=np.int64)
-    matrix = np.bincount(cells, minlength=size * size).reshape(size, size)
-    return metrics_from_confusion(matrix, classes)
+    return np.bincount(cells, minlength=size * size).reshape(size, size)
+
+
+def f1_per_class(matrix: np.ndarray) -> np.ndarray:
+    """F1 of each class of a confusion matrix (rows: true, columns: predicted): 2 TP / (true + predicted); a
+    class with no rows and no predictions scores 0, as in scikit-learn."""
+    true_positive = np.diag(matrix).astype(float)
+    denominator = (matrix.sum(axis=0) + matrix.sum(axis=1)).astype(float)
+    return np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
 
 
 def metrics_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> dict:
@@ -26,8 +37,7 @@ def metrics_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> dict:
     support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
     precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
     recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(true_positive), where=both > 0)
+    f1 = f1_per_class(matrix)
     rows = int(matrix.sum())
     return {
         "rows": rows,

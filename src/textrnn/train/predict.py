@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..evaluation.metrics import confusion_matrix, f1_per_class
 from ..params import ClassifierParams
 from ..text.batching import EncodedTexts, inference_batches
 from . import distributed
@@ -57,27 +58,15 @@ def _forward(model: nn.Module, texts: EncodedTexts, params: ClassifierParams, fi
 def evaluate_loss_accuracy(model: nn.Module, data, params: ClassifierParams) -> dict:
     """Validation loss, accuracy and macro-F1 over all ranks' shares of ``data`` (chunks of encoded texts and
     labels); the counts are summed over the ranks first, so every rank gets the same figures."""
-    loss_sum, matrix = 0.0, None
+    size = model.head.out_features  # a rank without validation rows still adds a matrix of the same shape
+    loss_sum, matrix = 0.0, np.zeros((size, size), dtype=np.int64)
     for x, y in data.chunks():
         probabilities = predict_probabilities(model, x, params)
         chosen = probabilities[np.arange(len(y)), y]
         loss_sum += float(-np.log(np.maximum(chosen, 1e-12)).sum())
-        size = probabilities.shape[1]
-        cells = np.bincount(y * size + probabilities.argmax(axis=1), minlength=size * size).reshape(size, size)
-        matrix = cells if matrix is None else matrix + cells
-    classes = model.head.out_features if hasattr(model, "head") else (0 if matrix is None else len(matrix))
-    matrix = np.zeros((classes, classes)) if matrix is None else matrix
+        matrix += confusion_matrix(y, probabilities.argmax(axis=1), size)
     loss_sum, *counts = distributed.sum_over_ranks(loss_sum, *matrix.ravel().tolist())
-    matrix = np.asarray(counts).reshape(matrix.shape)
+    matrix = np.asarray(counts).reshape(size, size)
     rows = max(matrix.sum(), 1)
     return {"val_loss": loss_sum / rows, "val_accuracy": float(np.trace(matrix) / rows),
-            "val_macro_f1": macro_f1(matrix)}
-
-
-def macro_f1(matrix: np.ndarray) -> float:
-    """The mean F1 over classes of a confusion matrix (rows: true, columns: predicted); a class with no rows
-    and no predictions counts 0, as in scikit-learn."""
-    true_positive = np.diag(matrix).astype(float)
-    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)
-    f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
-    return float(f1.mean()) if len(f1) else 0.0
+            "val_macro_f1": float(f1_per_class(matrix).mean())}
