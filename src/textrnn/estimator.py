@@ -27,6 +27,8 @@ from . import saved_model
 from .data.dataset import check_classes, check_texts
 from .errors import ConfigError, DataError
 from .evaluation.metrics import classification_metrics, metrics_from_confusion
+from .evaluation.multilabel import multilabel_metrics
+from .multilabel import decide
 from .params import CLASSIFIER_PARAM_NAMES, ClassifierParams, check_combinations, validate
 from .text.batching import EncodedTexts
 from .text.vectorizer import TextVectorizer
@@ -38,7 +40,9 @@ from .train.calibration import calibrate
 from .train.fit import FitContext, build_network, check_resumable, fit_models
 from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
 from .train.predict import predict_probabilities
-from .train.preparation import balance, checkpoint_to_resume, label_kind, start_ranks, training_rows
+from .train.preparation import balance, checkpoint_to_resume, start_ranks, training_rows
+from .train.targets import label_kind, multi_label_sets, predicted_labels, single_labels, targets
+from .train.thresholds import describe_thresholds, fit_thresholds
 from .train.pretrained import language_model
 
 if TYPE_CHECKING:
@@ -65,14 +69,15 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         dropout=_DEFAULT["dropout"], locked_dropout=_DEFAULT["locked_dropout"], word_dropout=_DEFAULT["word_dropout"],
         embeddings=_DEFAULT["embeddings"], freeze_embeddings=_DEFAULT["freeze_embeddings"],
         init_from=_DEFAULT["init_from"], ensemble=_DEFAULT["ensemble"], mask=_DEFAULT["mask"],
+        multi_label=_DEFAULT["multi_label"],
         # training
         epochs=_DEFAULT["epochs"], batch_size=_DEFAULT["batch_size"], lr=_DEFAULT["lr"],
         lr_schedule=_DEFAULT["lr_schedule"], label_smoothing=_DEFAULT["label_smoothing"],
         discriminative_lr=_DEFAULT["discriminative_lr"], gradual_unfreezing=_DEFAULT["gradual_unfreezing"],
         weight_decay=_DEFAULT["weight_decay"], sparse_embedding=_DEFAULT["sparse_embedding"],
         clip_grad_norm=_DEFAULT["clip_grad_norm"], patience=_DEFAULT["patience"],
-        class_weight=_DEFAULT["class_weight"], monitor=_DEFAULT["monitor"], val_size=_DEFAULT["val_size"],
-        seed=_DEFAULT["seed"],
+        class_weight=_DEFAULT["class_weight"], monitor=_DEFAULT["monitor"], threshold=_DEFAULT["threshold"],
+        val_size=_DEFAULT["val_size"], seed=_DEFAULT["seed"],
         # runtime
         device=_DEFAULT["device"], devices=_DEFAULT["devices"], num_nodes=_DEFAULT["num_nodes"],
         memory_budget_gb=_DEFAULT["memory_budget_gb"], checkpoint_every=_DEFAULT["checkpoint_every"],
@@ -107,6 +112,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
     ) -> "TextRNNClassifier":
         """Learn the vocabulary and the weights from ``texts`` and their ``labels``.
 
+        With ``multi_label=True``, ``labels`` holds a list of labels per text (``[]`` for none) or is a 0/1
+        indicator matrix (one column per class), and ``predict`` gives labels back in the same form.
         Without ``validation_data``, a stratified ``val_size`` share of the data is held out to pick
         the best epoch and stop early. ``classes`` fixes the order of the probability columns
         (default: the sorted distinct labels). With ``checkpoint_dir``, training can be interrupted
@@ -135,8 +142,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
         train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
-        train_data = InMemoryTrainingData(train_x, self._label_indices(labels), params.batch_size, params.mask,
-                                          rank, world)
+        train_data = InMemoryTrainingData(train_x, self._targets(labels), params.batch_size, params.mask, rank, world)
         val_data = self._validation_data(validation_data, rank, world)
         val_rows = 0 if val_data is None else len(val_data.x)
         if params.verbose:
@@ -146,8 +152,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
                          val_data=val_data, longest=int(train_x.lengths.max()), train_rows=len(texts),
                          val_rows=val_rows, started=started, checkpoint_dir=checkpoint_dir, checkpoint=checkpoint,
                          tensorboard_dir=tensorboard_dir, callbacks=callbacks, on_epoch_end=on_epoch_end,
-                         pretrained=pretrained)
-        ctx.class_weights = weights
+                         pretrained=pretrained, class_weights=weights)
         with self._threads(params):
             self._store(fit_models(ctx), ctx)
         self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)
@@ -210,10 +215,18 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
     def _store(self, outcome, ctx: FitContext) -> None:
         """Keep the trained model, then calibrate its probabilities on the validation rows (temperature)."""
         self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
+        self.fit_info_["threads"] = self.threads_
+        if ctx.params.multi_label:  # thresholds, not a temperature: they are chosen on the probabilities as they are
+            self.thresholds_, self.fit_info_["thresholds"] = fit_thresholds(self.model_, ctx.val_data, ctx.params,
+                                                                                len(ctx.classes))
+            self.temperature_, self.fit_info_["calibration"] = 1.0, None
+            if ctx.params.verbose:
+                distributed.log(describe_thresholds(self.fit_info_["thresholds"]))
+            return
+        self.thresholds_ = None
         calibration = calibrate(self.model_, ctx.val_data, ctx.params)
         self.temperature_ = calibration["temperature"] if calibration else 1.0
         self.fit_info_["calibration"] = calibration
-        self.fit_info_["threads"] = self.threads_
         if calibration and ctx.params.verbose:
             distributed.log(f"calibration: temperature {self.temperature_:.2f}; expected calibration error on the "
                             f"validation rows {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
@@ -222,14 +235,20 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         if validation_data is None:
             return None
         val_texts = check_texts(validation_data[0], "validation texts")
-        val_labels = [str(label) for label in validation_data[1]]
+        val_labels = validation_data[1]
         check_classes(val_labels, self.classes_, "validation data")
         return InMemoryEvaluationData(EncodedTexts.encode(self.vectorizer_.encode, val_texts),
-                                      self._label_indices(val_labels), rank, world)
+                                      self._targets(val_labels), rank, world)
 
-    def _label_indices(self, labels: Sequence[str]) -> np.ndarray:
-        position = {name: i for i, name in enumerate(self.classes_)}
-        return np.array([position[label] for label in labels], dtype=np.int64)
+    def _targets(self, labels: Sequence) -> np.ndarray:
+        """Class indices, or (multi-label) an indicator matrix in the order of ``classes_``."""
+        return targets(labels, self.classes_, self.params_.multi_label)
+
+    def _labels(self, labels, source: str) -> list:
+        """Labels given to evaluate or score, checked, as class names (multi-label: tuples of them)."""
+        if self.params_.multi_label:
+            return multi_label_sets(labels, self.classes_, source)[0]
+        return single_labels(labels, source)
 
     # -------------------------------------------------------------------------------------- predict
 
@@ -248,31 +267,40 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             return predict_probabilities(self.model_, encoded, self.params_, getattr(self, "temperature_", 1.0))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        """The most probable class of each text: its name, or the integer it was given as in ``fit``."""
-        best = self.predict_proba(texts).argmax(axis=1)
-        if getattr(self, "label_kind_", "str") == "int":  # scikit-learn's scorers compare with the y given to fit
-            return np.asarray([int(name) for name in self.classes_])[best]
-        return np.asarray(self.classes_, dtype=object)[best]
+        """The most probable class of each text: its name, or the integer it was given as in ``fit``.
+        Multi-label: each text's labels (a tuple; the probabilities that reach their thresholds), or a row of
+        0/1 if ``fit`` got an indicator matrix."""
+        # In the form fit got: scikit-learn's scorers compare predictions with the y given to fit.
+        return predicted_labels(self.predict_proba(texts), self.classes_, getattr(self, "label_kind_", "str"),
+                                self._thresholds())
+
+    def _thresholds(self) -> np.ndarray | None:
+        return getattr(self, "thresholds_", None) if self.params_.multi_label else None
 
     def score(self, texts: Sequence[str], labels: Sequence[Any]) -> float:
-        """Accuracy on ``texts`` against ``labels``."""
+        """Accuracy on ``texts`` against ``labels`` (multi-label: subset accuracy, as scikit-learn's)."""
         return self.evaluate(texts, labels)["accuracy"]
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[Any], source: str = "evaluation data") -> dict:
         """Accuracy, macro-F1, per-class figures and the confusion matrix on labeled texts."""
         self._check_fitted()
-        labels = [str(label) for label in labels]
+        labels = self._labels(labels, source)
         if len(labels) != len(texts):
             raise DataError(f"{source}: {len(texts)} texts but {len(labels)} labels")
         check_classes(labels, self.classes_, source)
-        predicted = self.predict_proba(texts).argmax(axis=1)
-        return classification_metrics(self._label_indices(labels), predicted, self.classes_)
+        probabilities = self.predict_proba(texts)
+        if self.params_.multi_label:
+            return multilabel_metrics(self._targets(labels), decide(probabilities, self.thresholds_), self.classes_,
+                                      probabilities)
+        return classification_metrics(self._targets(labels), probabilities.argmax(axis=1), self.classes_)
 
     def evaluate_stream(self, stream: "RowStream", part: str = "all", val_size: float = 0.0, seed: int = 0) -> dict:
         """:meth:`evaluate` on a :class:`textrnn.data.stream.RowStream`, chunk by chunk (``part``: see its docs)."""
         from .data.stream import StreamEvaluationData
 
         self._check_fitted()
+        if self.params_.multi_label:
+            raise ConfigError("multi_label: streamed evaluation is single-label only; read the data whole")
         class_index = {name: i for i, name in enumerate(self.classes_)}
         data = StreamEvaluationData(stream, self.vectorizer_.encode, class_index, part, val_size, seed)
         matrix = np.zeros((len(self.classes_), len(self.classes_)), dtype=np.int64)
@@ -289,7 +317,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         params = validate(ClassifierParams, self.get_params())
         return saved_model.save_model(Path(directory), params, self.classes_, self.vectorizer_, self.model_,
                                       label_kind=getattr(self, "label_kind_", "str"),
-                                      temperature=getattr(self, "temperature_", 1.0))
+                                      temperature=getattr(self, "temperature_", 1.0), thresholds=self._thresholds())
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextRNNClassifier":
@@ -297,7 +325,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         saved = saved_model.read_model(directory)
         clf = cls(**saved.params.model_dump())
         clf.classes_, clf.vectorizer_, clf.params_ = saved.classes, saved.vectorizer, saved.params
-        clf.label_kind_, clf.temperature_ = saved.label_kind, saved.temperature
+        clf.label_kind_, clf.temperature_, clf.thresholds_ = saved.label_kind, saved.temperature, saved.thresholds
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
         saved_model.load_weights(clf.model_, saved.weights, Path(directory) / "model.safetensors")
         return clf

@@ -11,7 +11,7 @@ parameter tables in the docs are all generated from the groups below, so they ca
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -79,6 +79,10 @@ class ModelParams(_Params):
         True,
         description="keep padding out of the recurrent state; off only reproduces the lesson's unmasked model",
     )
+    multi_label: bool = Field(
+        False, description="a text may carry any number of labels: one sigmoid output per label, binary "
+        "cross-entropy, and thresholds chosen on the validation rows", json_schema_extra={"main": True},
+    )
 
 
 class TrainingParams(_Params):
@@ -120,6 +124,11 @@ class TrainingParams(_Params):
         "auto", description="what early stopping and the choice of the best epoch maximise on the validation rows "
         "(auto: macro_f1 when the largest class has 3 or more times the rows of the smallest, else accuracy)",
         json_schema_extra={"main": True},
+    )
+    threshold: Literal["per_label", "global"] | Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        "per_label", description="multi-label: the probability from which a text gets a label: per_label (each "
+        "label's own, chosen on the validation rows to maximise its F1), global (one for all, chosen the same way) "
+        "or a number such as 0.5", json_schema_extra={"parse": "float_or_text"},
     )
     val_size: float = Field(
         0.05, ge=0.0, lt=1.0, description="fraction of the training data held out for validation (0: none)",
@@ -169,6 +178,18 @@ class DataParams(_Params):
         json_schema_extra={"main": True},
     )
     label_column: str = Field("label", description="label column of a file dataset", json_schema_extra={"main": True})
+    label_separator: str = Field(
+        ",", min_length=1, description="multi-label: the labels in one cell are joined by this (JSONL and Parquet "
+        "files may hold a list instead)",
+    )
+    header: bool = Field(
+        True, description="the first row of a CSV/TSV file names its columns; --no-header: it is data, and the "
+        "columns are called 0, 1, 2, ... (--text-column 0 --label-column 1)",
+    )
+    quoting: Literal["csv", "none"] = Field(
+        "csv", description="CSV/TSV quotes: csv (a field in double quotes may hold the delimiter, line breaks and "
+        "doubled quotes) or none (quotes are ordinary characters; plain tab-separated lines)",
+    )
     test_data: str | None = Field(
         None, description="labeled file or hf:NAME to report test metrics on (AG News, hf: datasets: their test split)",
         json_schema_extra={"main": True},
@@ -249,6 +270,8 @@ def check_combinations(params: ClassifierParams) -> None:
     if params.sparse_embedding and params.devices * params.num_nodes > 1:
         # DistributedDataParallel reduces sparse gradients on gloo only; one rule for every backend.
         raise ConfigError("sparse_embedding: not with data-parallel training (devices or num_nodes above 1)")
+    if params.multi_label and params.label_smoothing:
+        raise ConfigError("label_smoothing: single-label only; it is not applied to multi-label's per-label losses")
 
 
 def shown_default(field) -> str:

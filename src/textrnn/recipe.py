@@ -16,12 +16,14 @@ from typing import Any, Sequence
 
 from . import rundir
 from .artifacts import read_json
-from .data.dataset import Dataset, check_labels_known
+from .data.dataset import Dataset, check_labels_known, describe_label_sets
+from .data.tables import TableOptions
 from .data.sources import (
     class_order,
     load_dataset,
     load_run_data,
     source_kind,
+    table_options,
     test_source,
     training_and_validation,
 )
@@ -133,6 +135,7 @@ def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str,
                                               "epochs_run")},
         "choices": {"monitor": info["monitor"], "class_weights": info["class_weights"], "threads": info["threads"]},
         "calibration": info["calibration"],
+        "thresholds": info.get("thresholds"),  # multi-label: the rule, and each label's threshold
         "distributed": {
             "world_size": info["world_size"],
             "devices": config.devices,
@@ -178,6 +181,8 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
     skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
     notes = [note for dataset in (train_all, test) if dataset for note in dataset.notes]
+    if config.multi_label:
+        log("  " + describe_label_sets(train_all))
     for note in notes:
         log(f"  note: {note}")
     write_skipped_rows(run_dir, skipped, len(skipped))
@@ -210,7 +215,8 @@ def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: s
     if config.baseline == "none":
         return None
     baseline = fit_baseline((train.texts, train.labels), (val.texts, val.labels) if val else None, classes,
-                            seed=config.seed, class_weight=config.class_weight, monitor=monitor)
+                            seed=config.seed, class_weight=config.class_weight, monitor=monitor,
+                            threshold=config.threshold if config.multi_label else None)
     log(f"baseline ({NAME}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
     return {
         "name": NAME, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,
@@ -231,6 +237,9 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
                                 config.on_bad_rows, split="test")
     if config.validation_data:
         raise ConfigError("validation_data: not with --stream yet; streamed runs validate on a hashed val_size share")
+    if config.multi_label or not config.header or config.quoting != "csv":
+        raise ConfigError("stream: reads files with a header row, CSV quoting and one label per text; drop --stream "
+                          "for multi_label, header or quoting")
     log(f"data: streaming {stream.source}" + (f", testing on {test_stream.source}" if test_stream else ""))
     if config.baseline != "none":
         log("  note: no bag-of-words baseline for streamed data (it needs every text in memory)")
@@ -282,6 +291,7 @@ def evaluation_data(
 ) -> Dataset:
     """The labeled data to evaluate a run on: ``data``, or by default the test rows the run was trained for."""
     config = rundir.read_run_config(run_dir)
+    options = table_options(config) if config else TableOptions()
     columns = list(text_column or (config.text_column if config else ["text"]))
     label = label_column or (config.label_column if config else "label")
     if data is None and config:
@@ -289,7 +299,7 @@ def evaluation_data(
         data_dir = data_dir or config.data_dir
     if data is None:
         raise DataError(f"{run_dir}: no test data recorded for this run; pass --data FILE")
-    return load_dataset(data, "test", columns, label, data_dir=data_dir, on_bad_rows=on_bad_rows)
+    return load_dataset(data, "test", columns, label, data_dir=data_dir, on_bad_rows=on_bad_rows, options=options)
 
 
 def evaluate_run(run_dir: str | Path, dataset: Dataset) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
@@ -23,8 +24,10 @@ from . import __version__
 from .artifacts import read_artifact, read_json, write_artifact
 from .errors import ConfigError, ModelFileError
 from .files import json_bytes
+from .multilabel import check_thresholds
 from .params import RUNTIME_PARAM_NAMES, SAVED_PARAM_NAMES, ClassifierParams, validate
 from .text.vectorizer import TextVectorizer
+from .train.targets import LABEL_KINDS
 
 MODEL_FORMAT = "textrnn.model/2"
 READABLE_FORMATS = (MODEL_FORMAT, "textrnn.model/1")
@@ -42,10 +45,12 @@ class SavedModel:
     weights: dict[str, torch.Tensor]
     label_kind: str = "str"
     temperature: float = 1.0
+    thresholds: np.ndarray | None = None  # multi-label: each label's threshold
 
 
 def save_model(directory: str | Path, params: ClassifierParams, classes: list[str], vectorizer: TextVectorizer,
-               model: torch.nn.Module, *, label_kind: str = "str", temperature: float = 1.0) -> Path:
+               model: torch.nn.Module, *, label_kind: str = "str", temperature: float = 1.0,
+               thresholds: np.ndarray | None = None) -> Path:
     """Write a model directory; ``config.json`` is renamed into place last (see :mod:`textrnn.artifacts`)."""
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     files = {
@@ -61,6 +66,8 @@ def save_model(directory: str | Path, params: ClassifierParams, classes: list[st
         "label_kind": label_kind,  # "int": the labels were integers, and predict gives integers back
         "temperature": temperature,  # probabilities are softmax(logits / temperature): the calibration
     }
+    if thresholds is not None:  # multi-label: a text gets each label whose probability reaches its threshold
+        manifest["thresholds"] = [float(t) for t in thresholds]
     return write_artifact(directory, files, MANIFEST, manifest)
 
 
@@ -94,13 +101,20 @@ def read_model(directory: str | Path) -> SavedModel:
     except Exception as error:  # safetensors raises its own error type for corrupt files
         raise ModelFileError(f"{weights_path}: not a readable safetensors file ({error})") from None
     label_kind = config.get("label_kind", "str")
-    if label_kind not in ("str", "int") or (label_kind == "int" and not all(c.lstrip("-").isdigit() for c in classes)):
+    kinds = LABEL_KINDS if params.multi_label else ("str", "int")
+    if label_kind not in kinds or (label_kind == "int" and not all(c.lstrip("-").isdigit() for c in classes)):
         raise ModelFileError(f"{directory / MANIFEST}: label_kind {label_kind!r} does not fit labels.json")
+    thresholds = None
+    if params.multi_label:
+        try:
+            thresholds = check_thresholds(config.get("thresholds"), classes, str(directory / MANIFEST))
+        except ValueError as error:
+            raise ModelFileError(str(error)) from None
     temperature = config.get("temperature", 1.0)  # format 1 had none
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0.01 <= temperature <= 100:
         raise ModelFileError(f"{directory / MANIFEST}: temperature must be a number between 0.01 and 100, "
                              f"got {temperature!r}")
-    return SavedModel(params, classes, vectorizer, weights, label_kind, float(temperature))
+    return SavedModel(params, classes, vectorizer, weights, label_kind, float(temperature), thresholds)
 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:

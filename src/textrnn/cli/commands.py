@@ -112,6 +112,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     from ..deploy.runtime import load_predictor
+    from ..multilabel import given_labels
 
     if args.top_k < 1:
         raise ConfigError(f"top_k: must be at least 1 (got {args.top_k})")
@@ -132,10 +133,12 @@ def predict_command(args: argparse.Namespace) -> int:
     probabilities = model.predict_proba(texts)
     k = min(args.top_k, len(model.classes_))
     ranked = probabilities.argsort(axis=1)[:, ::-1][:, :k]
-    rows = [
-        {"text": text, "top_k": [{"label": model.classes_[j], "probability": float(p[j])} for j in order]}
-        for text, p, order in zip(texts, probabilities, ranked)
-    ]
+    thresholds = getattr(model, "thresholds_", None)  # multi-label: each text gets the labels that reach theirs
+    given = given_labels(probabilities, thresholds) if thresholds is not None else None
+    choice = lambda p, j: {"label": model.classes_[j], "probability": float(p[j])}
+    rows = [{"text": text, "top_k": [choice(p, j) for j in order]} for text, p, order in zip(texts, probabilities, ranked)]
+    for row, p, labels in zip(rows, probabilities, given or ()):
+        row["labels"] = [choice(p, j) for j in labels]
     handle = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
     try:
         write_predictions(rows, args.format, k, handle)
@@ -259,24 +262,29 @@ def _unlabeled_texts(args: argparse.Namespace):
 
 
 def write_predictions(rows: list[dict], fmt: str, k: int, out) -> None:
+    """Rows of predictions as JSON lines, CSV or a table. Multi-label rows also carry ``labels``: the labels
+    given (the table shows those, the CSV joins their names with a comma)."""
+    multi_label = bool(rows) and "labels" in rows[0]
     if fmt == "jsonl":
         for row in rows:
             best = row["top_k"][0]
             out.write(json.dumps({"text": row["text"], "label": best["label"], "probability": best["probability"],
-                                  "top_k": row["top_k"]}, ensure_ascii=False) + "\n")
+                                  **({"labels": row["labels"]} if multi_label else {}), "top_k": row["top_k"]},
+                                 ensure_ascii=False) + "\n")
     elif fmt == "csv":
         writer = csv.writer(out)
-        header = ["text", "label", "probability"]
+        header = ["text"] + (["labels"] if multi_label else []) + ["label", "probability"]
         for i in range(2, k + 1):
             header += [f"label_{i}", f"probability_{i}"]
         writer.writerow(header)
         for row in rows:
-            cells = [row["text"]]
+            cells = [row["text"]] + ([",".join(c["label"] for c in row["labels"])] if multi_label else [])
             for choice in row["top_k"]:
                 cells += [choice["label"], f"{choice['probability']:.6f}"]
             writer.writerow(cells)
     else:
         for row in rows:
-            choices = "  ".join(f"{c['label']} {c['probability']:.3f}" for c in row["top_k"])
+            shown = row["labels"] if multi_label else row["top_k"]
+            choices = "  ".join(f"{c['label']} {c['probability']:.3f}" for c in shown) or "(no label)"
             text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
             out.write(f"{choices}  | {text}\n")

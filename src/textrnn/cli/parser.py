@@ -91,6 +91,8 @@ def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
         options["type"] = json_or_text
     elif (field.json_schema_extra or {}).get("parse") == "int_or_auto":
         options["type"] = int_or_auto
+    elif (field.json_schema_extra or {}).get("parse") == "float_or_text":
+        options["type"] = float_or_text
     elif typing.get_origin(base) is typing.Literal:
         options["choices"] = typing.get_args(base)
     elif typing.get_origin(base) is list:
@@ -124,6 +126,14 @@ def int_or_auto(text: str):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
+
+
+def float_or_text(text: str):
+    """A number (``0.3``), or a word (``per_label``) for a parameter that takes either."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def optional(kind: type):

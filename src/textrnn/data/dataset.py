@@ -22,7 +22,7 @@ ON_BAD_ROWS = ("error", "skip")
 @dataclass
 class Dataset:
     texts: list[str]
-    labels: list[str] | None
+    labels: list[str] | list[tuple[str, ...]] | None  # multi-label: a tuple of labels per text (maybe empty)
     source: str
     skipped: list[RowError] = field(default_factory=list)  # rows left out under on_bad_rows="skip"
     notes: list[str] = field(default_factory=list)  # oddities that did not stop reading (a byte-order mark, ...)
@@ -74,12 +74,16 @@ def check_on_bad_rows(on_bad_rows: str) -> None:
 
 
 def train_val_split(dataset: Dataset, val_size: float, seed: int) -> tuple[Dataset, Dataset | None]:
-    """Hold out ``val_size`` of each class for validation (stratified), chosen by ``seed``."""
+    """Hold out ``val_size`` of each class for validation (stratified), chosen by ``seed``. Multi-label rows
+    (label sets) are held out at random: a set of labels is not one class to stratify by."""
     if val_size <= 0:
         return dataset, None
     assert dataset.labels is not None
-    labels = np.asarray(dataset.labels)
     rng = np.random.default_rng(seed)
+    if is_multi_label(dataset.labels):
+        labels = np.zeros(len(dataset.labels))  # one group: a random share
+    else:
+        labels = np.asarray(dataset.labels)
     val_index = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
@@ -113,11 +117,30 @@ def check_texts(texts: Sequence[str], name: str) -> list[str]:
     return texts
 
 
-def check_classes(labels: Sequence[str], classes: Sequence[str], source: str) -> None:
+def is_multi_label(labels: Sequence) -> bool:
+    """Whether ``labels`` are label sets (tuples), as multi-label data is read."""
+    return bool(labels) and isinstance(labels[0], tuple)
+
+
+def label_names(label) -> tuple:
+    """The labels of one row: a label set as it is, a single label as a set of one."""
+    return label if isinstance(label, tuple) else (label,)
+
+
+def describe_label_sets(dataset: Dataset) -> str:
+    """How multi-label rows look: labels per text, texts with several labels and with none."""
+    counts = np.array([len(labels) for labels in dataset.labels])
+    distinct = len({name for labels in dataset.labels for name in labels})
+    return (f"multi-label: {distinct} labels, {counts.mean():.2f} per text; {int((counts > 1).sum()):,} texts with "
+            f"two or more, {int((counts == 0).sum()):,} with none")
+
+
+def check_classes(labels: Sequence, classes: Sequence[str], source: str) -> None:
     known = set(classes)
     for row, label in enumerate(labels, start=1):
-        if label not in known:
-            raise DataError(f"{source}, row {row}: label {label!r} is not one of the classes ({', '.join(classes)})")
+        for name in label_names(label):
+            if name not in known:
+                raise DataError(f"{source}, row {row}: label {name!r} is not one of the classes ({', '.join(classes)})")
     if len(known) < 2:
         raise DataError(f"{source}: a classifier needs at least two classes, got {', '.join(classes) or 'none'}")
 
@@ -125,11 +148,12 @@ def check_classes(labels: Sequence[str], classes: Sequence[str], source: str) ->
 def check_labels_known(train: Dataset, *others: Dataset | None) -> None:
     """Every validation and test label must be one the training rows teach: checked before training, so that a
     test file with a class the model never saw stops the run at once, not after the whole training."""
-    known = set(train.labels)
+    known = {name for label in train.labels for name in label_names(label)}
     for data in others:
         if data is None:
             continue
         for row, label in enumerate(data.labels, start=1):
-            if label not in known:
-                raise DataError(f"{data.source}, row {row}: label {label!r} does not occur in the training data "
-                                f"({', '.join(sorted(known))}); the model could never predict it")
+            for name in label_names(label):
+                if name not in known:
+                    raise DataError(f"{data.source}, row {row}: label {name!r} does not occur in the training data "
+                                    f"({', '.join(sorted(known))}); the model could never predict it")

@@ -8,7 +8,7 @@ from typing import Iterator, Sequence
 
 from ..errors import DataError, RowError
 from .dataset import Dataset, collect_rows, converted
-from .tables import check_cell
+from .cells import check_cell, label_set
 
 HF_PREFIX = "hf:"
 
@@ -55,11 +55,12 @@ def hf_has_split(spec: str, split: str) -> bool:
         return False
 
 
-def hf_rows(spec: str, split: str, text_column: Sequence[str], label_column: str | None
-            ) -> Iterator[tuple[str, tuple | RowError]]:
+def hf_rows(spec: str, split: str, text_column: Sequence[str], label_column: str | None,
+            multi_label_separator: str | None = None) -> Iterator[tuple[str, tuple | RowError]]:
     """``(where, (text, label))`` for each row of a Hugging Face dataset split, or ``(where, RowError)``.
 
-    A ``ClassLabel`` column gives its class names, other label columns their values as text.
+    A ``ClassLabel`` column gives its class names, other label columns their values as text. With
+    ``multi_label_separator``, each label is a tuple (a ``Sequence(ClassLabel)`` column gives names).
     """
     table = open_hf(spec, split)
     columns = list(dict.fromkeys([*text_column, *([label_column] if label_column else [])]))
@@ -67,12 +68,18 @@ def hf_rows(spec: str, split: str, text_column: Sequence[str], label_column: str
     if missing:
         raise DataError(f"{spec} [{split}]: no column {', '.join(map(repr, missing))}; "
                         f"it has {', '.join(table.column_names)}")
-    names = getattr(table.features.get(label_column), "names", None) if label_column else None
+    feature = table.features.get(label_column) if label_column else None
+    if multi_label_separator is not None:  # a Sequence(ClassLabel) column: the names are its feature's
+        feature = getattr(feature, "feature", feature)
+    names = getattr(feature, "names", None)
     where_path = Path(f"{spec} [{split}]")
+    class_name = lambda value: names[value] if isinstance(value, int) and 0 <= value < len(names) else value
 
-    def convert(where: str, record: dict) -> tuple[str, str | None]:
-        if names is not None and isinstance(record[label_column], int) and 0 <= record[label_column] < len(names):
-            record[label_column] = names[record[label_column]]
+    def convert(where: str, record: dict) -> tuple:
+        if names is not None and isinstance(record[label_column], list):
+            record[label_column] = [class_name(value) for value in record[label_column]]
+        elif names is not None:
+            record[label_column] = class_name(record[label_column])
         for column in text_column:
             check_cell(where_path, where, column, record, text=True)
         text = " ".join(record[c] for c in text_column)
@@ -80,6 +87,8 @@ def hf_rows(spec: str, split: str, text_column: Sequence[str], label_column: str
             raise RowError(where_path, where, "empty text", "/".join(text_column), record)
         if not label_column:
             return text, None
+        if multi_label_separator is not None:
+            return text, label_set(where_path, where, label_column, record, multi_label_separator)
         check_cell(where_path, where, label_column, record, text=False)
         return text, str(record[label_column]).strip()
 
@@ -94,8 +103,9 @@ def hf_rows(spec: str, split: str, text_column: Sequence[str], label_column: str
 
 
 def load_hf(spec: str, split: str, text_column: Sequence[str] = ("text",), label_column: str = "label",
-            on_bad_rows: str = "error") -> Dataset:
+            on_bad_rows: str = "error", multi_label_separator: str | None = None) -> Dataset:
     """A Hugging Face dataset split read whole, like :func:`read_table`."""
-    texts, labels, skipped = collect_rows(Path(spec), hf_rows(spec, split, text_column, label_column), on_bad_rows)
+    rows = hf_rows(spec, split, text_column, label_column, multi_label_separator)
+    texts, labels, skipped = collect_rows(Path(spec), rows, on_bad_rows)
     return Dataset(texts, labels, f"{spec} [{split}]", skipped)
 

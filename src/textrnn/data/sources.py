@@ -17,7 +17,7 @@ from ..errors import ConfigError, RowError
 from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
 from .dataset import Dataset, train_val_split
 from .hf import hf_has_split, hf_rows, is_hf, load_hf, open_hf
-from .tables import read_table, table_files, table_rows
+from .tables import TableOptions, read_table, table_files, table_rows
 
 AG_NEWS = "ag_news"
 
@@ -37,14 +37,24 @@ def load_dataset(
     *,
     data_dir: str | None = None,
     on_bad_rows: str = "error",
+    options: TableOptions = TableOptions(),
 ) -> Dataset:
-    """The rows of ``dataset`` read whole; ``label_column=None`` reads texts only."""
+    """The rows of ``dataset`` read whole; ``label_column=None`` reads texts only. ``options``: the file's
+    header and quotes, and whether labels are label sets (multi-label)."""
     kind = source_kind(dataset)
     if kind == "ag_news":
+        if options.multi_label:
+            raise ConfigError("multi_label: AG News gives one label per text")
         return load_ag_news(split, data_dir, text_column, on_bad_rows)
     if kind == "hf":
-        return load_hf(dataset, split, text_column, label_column, on_bad_rows=on_bad_rows)
-    return read_table(dataset, text_column, label_column, on_bad_rows=on_bad_rows)
+        return load_hf(dataset, split, text_column, label_column, on_bad_rows, options.label_separator)
+    return read_table(dataset, text_column, label_column, on_bad_rows=on_bad_rows, options=options)
+
+
+def table_options(config) -> TableOptions:
+    """The :class:`TableOptions` a run's parameters ask for (``config``: a RunConfig or anything with its fields)."""
+    return TableOptions(header=getattr(config, "header", True), quoting=getattr(config, "quoting", "csv"),
+                        label_separator=config.label_separator if getattr(config, "multi_label", False) else None)
 
 
 def class_order(dataset: str) -> list[str] | None:
@@ -92,7 +102,7 @@ def training_and_validation(config, train_all: Dataset) -> tuple[Dataset, Datase
     if config.test_data and Path(str(config.validation_data)) == Path(str(config.test_data)):
         raise ConfigError("validation_data: it is the test data; the test rows must stay unseen until the end")
     val = load_dataset(config.validation_data, "validation", config.text_column, config.label_column,
-                       data_dir=config.data_dir, on_bad_rows=config.on_bad_rows)
+                       data_dir=config.data_dir, on_bad_rows=config.on_bad_rows, options=table_options(config))
     return train_all, val
 
 
@@ -102,7 +112,7 @@ def load_run_data(config) -> tuple[Dataset, Dataset | None, list[str] | None]:
     ``config`` is a :class:`~textrnn.params.RunConfig` (anything with its data fields will do).
     """
     columns = (config.text_column, config.label_column)
-    options = {"data_dir": config.data_dir, "on_bad_rows": config.on_bad_rows}
+    options = {"data_dir": config.data_dir, "on_bad_rows": config.on_bad_rows, "options": table_options(config)}
     train = load_dataset(config.dataset, "train", *columns, **options)
     test_spec = test_source(config.dataset, config.test_data)
     test = load_dataset(test_spec, "test", *columns, **options) if test_spec else None

@@ -12,21 +12,32 @@ import csv
 import gzip
 import io
 import json
-import math
 import os
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from ..errors import DataError, RowError
+from .cells import MAX_FIELD_CHARS, check_cell, label_set
 from .dataset import Dataset, collect_rows, converted
-
-# Longest field accepted, in characters: far above any real text, low enough to stop a runaway quote early.
-MAX_FIELD_CHARS = 1_000_000
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
                  ".txt": "fasttext"}
 FASTTEXT_LABEL = "__label__"
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How to read a table beyond its column names: the header row, quotes, and multi-label cells."""
+
+    header: bool = True  # False: the first row is data; the columns are named "0", "1", ...
+    quoting: str = "csv"  # "none": a double quote is an ordinary character (plain tab-separated lines)
+    label_separator: str | None = None  # multi-label: a label cell holds labels joined by this; None: one label
+
+    @property
+    def multi_label(self) -> bool:
+        return self.label_separator is not None
 
 
 def table_format(path: Path) -> str:
@@ -45,11 +56,13 @@ def read_table(
     label_column: str | None = "label",
     allow_empty_text: bool = False,
     on_bad_rows: str = "error",
+    options: TableOptions = TableOptions(),
 ) -> Dataset:
     """Read texts (and labels, unless ``label_column`` is None) from a CSV, TSV, JSONL or Parquet file,
     or from every such file in a directory (the shards of one dataset, read in name order).
 
-    Several text columns are joined with a space. A bad row (malformed, a missing or non-text cell, an
+    Several text columns are joined with a space. With ``options.label_separator`` (multi-label), each
+    label is a tuple of labels, possibly empty. A bad row (malformed, a missing or non-text cell, an
     empty label, invalid UTF-8, or unless ``allow_empty_text`` an empty text) stops reading with an error
     naming the row and field, or with ``on_bad_rows="skip"`` is left out and listed in ``Dataset.skipped``.
     Problems with the whole file (unreadable, no such column, no rows) always stop.
@@ -57,7 +70,7 @@ def read_table(
     path = Path(path)
     notes: list[str] = []
     rows = chain.from_iterable(
-        table_rows(file, text_column, label_column, notes, allow_empty_text) for file in table_files(path)
+        table_rows(file, text_column, label_column, notes, allow_empty_text, options) for file in table_files(path)
     )
     texts, labels, skipped = collect_rows(path, rows, on_bad_rows)
     return Dataset(texts, labels if label_column else None, str(path), skipped, notes)
@@ -90,6 +103,7 @@ def table_rows(
     label_column: str | None,
     notes: list[str],
     allow_empty_text: bool = False,
+    options: TableOptions = TableOptions(),
 ) -> Iterator[tuple[str, tuple | RowError]]:
     """``(where, (text, label))`` for each row of a table file, or ``(where, RowError)`` for a bad one; lazily."""
     columns = list(dict.fromkeys([*text_column, *([label_column] if label_column else [])]))
@@ -102,44 +116,27 @@ def table_rows(
             raise RowError(path, where, "empty text", "/".join(text_column), record)
         if not label_column:
             return text, None
+        if options.multi_label:
+            return text, label_set(path, where, label_column, record, options.label_separator)
         check_cell(path, where, label_column, record, text=False)
         label = str(record[label_column]).strip()
         if not label:
             raise RowError(path, where, "empty label", label_column, record)
         return text, label
 
-    return converted(iter_records(path, columns, notes), convert)
-
-
-def check_cell(path: Path, where: str, column: str, record: dict, text: bool) -> None:
-    """A text cell must be a string; a label may also be an integer (or a float that holds one).
-    Nothing may be missing or NaN."""
-    value = record[column]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        raise RowError(path, where, "missing value", column, record)
-    if not text and isinstance(value, float) and value.is_integer():
-        record[column] = value = int(value)  # integer labels come back as floats from columns that held NaN
-    allowed = (str,) if text else (str, int)
-    if not isinstance(value, allowed) or isinstance(value, bool):
-        expected = "text" if text else "text or an integer"
-        raise RowError(path, where, f"expected {expected}, got {type(value).__name__} {value!r}", column, record)
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")  # fails only on the surrogates that stand for bytes that were not UTF-8
-        except UnicodeEncodeError:
-            raise RowError(path, where, "invalid UTF-8", column, record) from None
-        if len(value) > MAX_FIELD_CHARS:
-            raise RowError(path, where, f"{len(value):,} characters, more than {MAX_FIELD_CHARS:,}", column)
+    return converted(iter_records(path, columns, notes, options=options), convert)
 
 
 def iter_records(
-    path: Path, columns: Sequence[str] | None, notes: list[str], header: Sequence[str] | None = None
+    path: Path, columns: Sequence[str] | None, notes: list[str], header: Sequence[str] | None = None,
+    options: TableOptions = TableOptions(),
 ) -> Iterator[tuple[str, dict | RowError]]:
     """Yield ``(where, record)`` for each row, ``where`` being 'line N' or 'row N' for messages.
 
     ``columns`` are the fields each record must hold (``None``: every column, as batch prediction keeps
     them all). A row that cannot be parsed comes as a :class:`RowError` in place of the record, so that
-    reading can go on past it. ``header`` names the columns of a file that has no header row.
+    reading can go on past it. ``header`` names the columns of a file that has no header row (``options.header`` false: they are
+    named by position, "0", "1", ...).
     """
     fmt = table_format(path)
     if fmt == "parquet":
@@ -150,9 +147,9 @@ def iter_records(
         if fmt == "jsonl":
             yield from _jsonl_records(path, lines, columns)
         elif fmt == "fasttext":
-            yield from _fasttext_records(path, lines, columns)
+            yield from _fasttext_records(path, lines, columns, options.multi_label)
         else:
-            yield from _delimited_records(path, lines, columns, "\t" if fmt == "tsv" else ",", header)
+            yield from _delimited_records(path, lines, columns, "\t" if fmt == "tsv" else ",", header, options)
         if lines.mixed():
             notes.append(f"{path}: mixed line endings ({lines.describe()}); each row was read as it is")
 
@@ -177,23 +174,42 @@ class _LineEndings:
         return ", ".join(f"{count:,} {name}" for name, count in self.counts.items() if count)
 
 
-def _delimited_records(path: Path, lines, columns: Sequence[str] | None, delimiter: str, header: Sequence[str] | None):
+def _delimited_records(path: Path, lines, columns: Sequence[str] | None, delimiter: str,
+                       header: Sequence[str] | None, options: TableOptions = TableOptions()):
     kind = "TSV" if delimiter == "\t" else "CSV"
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS + 1))
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    quoting = {"quoting": csv.QUOTE_NONE} if options.quoting == "none" else {}
+    rows = _parsed_rows(csv.reader(lines, delimiter=delimiter, strict=True, **quoting), kind)
     if header is None:
-        try:
-            header = next(reader, None)
-        except csv.Error as error:
-            raise DataError(f"{path}, line 1: malformed {kind} header ({error})") from None
-        if header is None:
-            raise DataError(f"{path}: empty file (expected a header row naming the columns)")
+        first = next(rows, None)
+        if first is None:
+            raise DataError(f"{path}: empty file (expected "
+                            + ("a header row naming the columns)" if options.header else "rows)"))
+        if isinstance(first[1], str):
+            raise DataError(f"{path}, line 1: {first[1]}" if options.header else f"{path}, {first[0]}: {first[1]}")
+        if options.header:
+            header = first[1]
+        else:
+            header = [str(i) for i in range(len(first[1]))]
+            rows = chain([first], rows)
     if columns is None:
         columns = header
     missing = [c for c in columns if c not in header]
     if missing:
-        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; the header has {', '.join(header)}")
+        named = "the header has" if options.header else "without a header the columns are"
+        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; {named} {', '.join(header)}")
     positions = {c: header.index(c) for c in columns}
+    for where, row in rows:
+        if isinstance(row, str):
+            yield where, RowError(path, where, row)
+        elif len(row) != len(header):
+            yield where, RowError(path, where, f"{len(row)} fields, expected {len(header)}", content=row)
+        else:
+            yield where, {c: row[i] for c, i in positions.items()}
+
+
+def _parsed_rows(reader, kind: str) -> Iterator[tuple[str, list[str] | str]]:
+    """``(where, fields)`` for each row that is not blank, or ``(where, reason)`` for one the reader refused."""
     while True:
         first_line = reader.line_num + 1
         try:
@@ -204,15 +220,11 @@ def _delimited_records(path: Path, lines, columns: Sequence[str] | None, delimit
             reason = f"malformed {kind} ({error})"
             if "unexpected end of data" in str(error):
                 reason = f"malformed {kind}: a quoted field opened on line {first_line} is never closed"
-            yield f"line {first_line}", RowError(path, f"line {first_line}", reason)
+            yield f"line {first_line}", reason
             continue
-        where = f"line {first_line}" if reader.line_num == first_line else f"lines {first_line}-{reader.line_num}"
-        if not row:
-            continue  # a blank line holds no row
-        if len(row) != len(header):
-            yield where, RowError(path, where, f"{len(row)} fields, expected {len(header)}", content=row)
-            continue
-        yield where, {c: row[i] for c, i in positions.items()}
+        if row:  # a blank line holds no row
+            yield (f"line {first_line}" if reader.line_num == first_line
+                   else f"lines {first_line}-{reader.line_num}"), row
 
 
 def _jsonl_records(path: Path, lines, columns: Sequence[str] | None):
@@ -238,9 +250,10 @@ def _jsonl_records(path: Path, lines, columns: Sequence[str] | None):
         yield where, record
 
 
-def _fasttext_records(path: Path, lines, columns: Sequence[str] | None):
+def _fasttext_records(path: Path, lines, columns: Sequence[str] | None, multi_label: bool = False):
     """fastText's format, one example a line: ``__label__sports Red Sox win``; the fields are ``text`` and
-    ``label``. A line without a label is a text to predict; one with several labels is refused (one label a text)."""
+    ``label``. A line without a label is a text to predict; one with several labels is refused unless
+    ``multi_label`` (then the label is the list of them)."""
     other = [c for c in columns or () if c not in ("text", "label")]
     if other:
         raise DataError(f"{path}: a fastText .txt file has the fields text and label; no {', '.join(map(repr, other))}")
@@ -250,6 +263,9 @@ def _fasttext_records(path: Path, lines, columns: Sequence[str] | None):
             continue
         labels = [word[len(FASTTEXT_LABEL):] for word in words if word.startswith(FASTTEXT_LABEL)]
         text = " ".join(word for word in words if not word.startswith(FASTTEXT_LABEL))
+        if multi_label:
+            yield where, {"text": text, "label": labels}
+            continue
         if len(labels) > 1:
             yield where, RowError(path, where, f"{len(labels)} labels ({', '.join(labels)}); a text takes one here",
                                   "label", line.rstrip("\r\n"))

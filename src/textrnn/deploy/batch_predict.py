@@ -1,7 +1,8 @@
 """Label a file of any size: read it in chunks, predict, write the chunk out, keep memory bounded.
 
 The output keeps every input column and adds ``label`` and ``probability`` (and ``label_2``,
-``probability_2``, ... for ``top_k`` > 1). Formats (CSV, TSV, JSONL, Parquet; input optionally
+``probability_2``, ... for ``top_k`` > 1); a multi-label model's output also has ``labels``: the labels
+each text gets (a list in JSONL and Parquet, names joined by a comma in CSV and TSV). Formats (CSV, TSV, JSONL, Parquet; input optionally
 gzipped) follow the file names. The output is written to a temporary name and renamed when complete.
 """
 
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 from ..data.tables import iter_records, parquet_module, table_format
 from ..errors import DataError, RowError
 from ..files import FILE_MODE
+from ..multilabel import given_labels
 
 CHUNK_ROWS = 8192
 
@@ -71,10 +73,11 @@ class ChunkWriter:
             self.parquet_writer.close()
 
 
-def output_prefix(first_row: dict, k: int) -> str:
+def output_prefix(first_row: dict, k: int, multi_label: bool = False) -> str:
     """``""`` (columns ``label``, ``probability``, ``label_2``, ...), or ``predicted_`` when the input already has a
     column of one of those names (a labeled file): the input's columns are kept as they are, never overwritten."""
     names = {f"{kind}{'' if rank == 1 else f'_{rank}'}" for kind in ("label", "probability") for rank in range(1, k + 1)}
+    names |= {"labels"} if multi_label else set()
     if not names & set(first_row):
         return ""
     taken = {f"predicted_{name}" for name in names} & set(first_row)
@@ -98,6 +101,8 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
         parquet_module(target)  # a clear error now if pyarrow is missing, not after the first chunk
     classes = list(model.classes_)
     k = min(top_k, len(classes))
+    thresholds = getattr(model, "thresholds_", None)  # multi-label models only
+    listed = out_fmt in ("jsonl", "parquet")  # multi-label labels: a list there, joined names in CSV and TSV
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     rows_done = 0
     bar = tqdm(unit="row", unit_scale=True, desc="predict", disable=not (progress and sys.stderr.isatty()))
@@ -108,7 +113,7 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
             prefix = None
             for chunk in read_chunks(source, chunk_rows):
                 if prefix is None:  # decided on the first chunk: an input column is never overwritten
-                    prefix = output_prefix(chunk[0], k)
+                    prefix = output_prefix(chunk[0], k, thresholds is not None)
                 texts = []
                 for offset, record in enumerate(chunk, start=rows_done + 1):
                     missing = [c for c in text_column if record.get(c) is None]
@@ -117,6 +122,10 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
                     texts.append(" ".join(str(record[c]) for c in text_column))
                 probabilities = model.predict_proba(texts)
                 ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+                if thresholds is not None:
+                    for record, given in zip(chunk, given_labels(probabilities, thresholds)):
+                        names = [classes[j] for j in given]
+                        record[f"{prefix}labels"] = names if listed else ",".join(names)
                 for record, p, order in zip(chunk, probabilities, ranked):
                     for rank, j in enumerate(order, start=1):
                         suffix = "" if rank == 1 else f"_{rank}"

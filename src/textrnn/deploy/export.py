@@ -25,6 +25,7 @@ from ..artifacts import write_artifact
 from ..errors import DataError, ExportError
 from ..estimator import TextRNNClassifier
 from ..files import json_bytes
+from ..multilabel import decide
 from .runtime import EXPORT_FORMAT, OnnxClassifier
 
 # The export is refused when it agrees with the PyTorch model on fewer predicted labels than this.
@@ -43,14 +44,17 @@ def _quiet_logging():
 
 
 class _Exported(torch.nn.Module):
-    """The graph that is exported: right-padded ids and lengths (longest first) in, class probabilities out."""
+    """The graph that is exported: right-padded ids and lengths (longest first) in, class probabilities out
+    (multi-label: each label's sigmoid; the thresholds are applied by the runtime, from export.json)."""
 
-    def __init__(self, model: torch.nn.Module, temperature: float = 1.0) -> None:
+    def __init__(self, model: torch.nn.Module, temperature: float = 1.0, multi_label: bool = False) -> None:
         super().__init__()
-        self.model, self.temperature = model, temperature
+        self.model, self.temperature, self.multi_label = model, temperature, multi_label
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         logits = self.model.forward_packed(ids, lengths)
+        if self.multi_label:
+            return torch.sigmoid(logits)
         if self.temperature != 1.0:  # the calibration, inside the graph: every runtime applies it
             logits = logits / self.temperature
         return torch.softmax(logits, dim=1)
@@ -102,6 +106,8 @@ def export_onnx(
             "textrnn_version": __version__, "source_run": str(run_dir.resolve()), "params": clf.get_params(),
             "temperature": clf.temperature_,
         }
+        if clf.multi_label:
+            manifest["thresholds"] = [float(t) for t in clf.thresholds_]
         # Check exactly the files that will be written, alone in a directory, through the runtime that reads them.
         staged = write_artifact(Path(scratch) / "staged", files, "export.json", manifest)
         texts = sample_texts(clf, check_texts, check_count)
@@ -122,7 +128,7 @@ def _write_graph(clf: TextRNNClassifier, scratch: Path, quantize: str | None) ->
         # The TorchScript exporter turns packing into the recurrent operators' sequence_lens input, so
         # ONNX Runtime can batch texts of different lengths exactly as PyTorch does.
         torch.onnx.export(
-            _Exported(clf.model_.eval(), clf.temperature_), example, str(float_path), input_names=["ids", "lengths"],
+            _Exported(clf.model_.eval(), clf.temperature_, clf.multi_label), example, str(float_path), input_names=["ids", "lengths"],
             output_names=["probabilities"], opset_version=OPSET, dynamo=False,
             dynamic_axes={"ids": {0: "batch", 1: "steps"}, "lengths": {0: "batch"}, "probabilities": {0: "batch"}},
         )
@@ -137,11 +143,16 @@ def _write_graph(clf: TextRNNClassifier, scratch: Path, quantize: str | None) ->
 
 
 def compare(clf: TextRNNClassifier, exported: OnnxClassifier, texts: Sequence[str]) -> dict:
+    """How often the two give the same labels (multi-label: the same label set), and the largest probability gap."""
     reference = clf.predict_proba(texts)
     candidate = exported.predict_proba(texts)
+    if clf.multi_label:
+        same = (decide(reference, clf.thresholds_) == decide(candidate, exported.thresholds_)).all(axis=1)
+    else:
+        same = reference.argmax(axis=1) == candidate.argmax(axis=1)
     return {
         "texts": len(texts),
-        "label_agreement": float((reference.argmax(axis=1) == candidate.argmax(axis=1)).mean()),
+        "label_agreement": float(same.mean()),
         "max_probability_difference": float(np.abs(reference - candidate).max()),
     }
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..artifacts import is_plain_name, read_artifact
 from ..errors import ExportError
+from ..multilabel import check_thresholds, decide, label_sets
 from ..text.vectorizer import PAD_ID, TextVectorizer
 
 EXPORT_FORMAT = "textrnn.onnx/1"
@@ -42,6 +43,14 @@ class OnnxClassifier:
             raise ExportError(f"{directory / 'export.json'}: model_file must name a file of this export")
         self.manifest = manifest
         self.classes_ = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+        self.multi_label = bool((manifest.get("params") or {}).get("multi_label"))
+        self.thresholds_ = None  # multi-label: a text gets each label whose probability reaches its threshold
+        if self.multi_label:
+            try:
+                self.thresholds_ = check_thresholds(manifest.get("thresholds"), self.classes_,
+                                                    str(directory / "export.json"))
+            except ValueError as error:
+                raise ExportError(str(error)) from None
         self.vectorizer_ = TextVectorizer.load(directory / "vectorizer.json")
         options = ort.SessionOptions()
         if threads:
@@ -79,7 +88,13 @@ class OnnxClassifier:
         return self.predict_encoded(self.vectorizer_.encode(texts))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.classes_, dtype=object)[self.predict_proba(texts).argmax(axis=1)]
+        """Each text's label; multi-label, its tuple of labels (those that reach their thresholds)."""
+        probabilities = self.predict_proba(texts)
+        if not self.multi_label:
+            return np.asarray(self.classes_, dtype=object)[probabilities.argmax(axis=1)]
+        out = np.empty(len(probabilities), dtype=object)
+        out[:] = label_sets(decide(probabilities, self.thresholds_), self.classes_)
+        return out
 
 
 def load_predictor(path: str | os.PathLike, threads: int | str | None = None):

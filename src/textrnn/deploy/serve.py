@@ -1,6 +1,6 @@
 """An HTTP service for a trained model (a run directory) or an ONNX export, on FastAPI and Uvicorn.
 
-    POST /v1/predict   {"texts": ["...", ...], "top_k": 2}  ->  a label and probabilities per text
+    POST /v1/predict   {"texts": ["...", ...], "top_k": 2}  ->  labels and probabilities per text
     GET  /v1/model     labels, architecture, vocabulary size, training metrics, version
     GET  /healthz      the process is up          GET /readyz   the model is loaded and serving
     GET  /openapi.json and /docs                   the API description
@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import __version__
+from ..multilabel import given_labels
 from .batcher import MicroBatcher, PredictionFailed
 
 SETTINGS_VARIABLE = "TEXTRNN_SERVE_SETTINGS"
@@ -71,13 +72,18 @@ class Predictor:
                 torch.set_num_threads(threads)
             source = path
         self.classes = list(self.model.classes_)
-        self.info.update(labels=self.classes, vocab_size=self.model.vectorizer_.vocab_size)
+        self.thresholds = getattr(self.model, "thresholds_", None)  # multi-label models only
+        self.info.update(labels=self.classes, vocab_size=self.model.vectorizer_.vocab_size,
+                         multi_label=self.thresholds is not None)
+        if self.thresholds is not None:
+            self.info["thresholds"] = dict(zip(self.classes, map(float, self.thresholds)))
         metrics_path = source / "metrics.json"
         if metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
             test = metrics.get("test") or {}
             self.info["training_metrics"] = {
                 "test_accuracy": test.get("accuracy"), "test_macro_f1": test.get("macro_f1"),
+                **({"test_micro_f1": test["micro_f1"]} if "micro_f1" in test else {}),
                 "train_rows": metrics.get("data", {}).get("train_rows"),
                 "train_source": metrics.get("data", {}).get("train_source"),
             }
@@ -115,6 +121,9 @@ class LabelProbability(BaseModel):
 class Prediction(BaseModel):
     label: str = Field(description="the most probable label")
     probability: float = Field(description="its probability")
+    labels: list[LabelProbability] = Field(
+        description="the labels the text gets, most probable first: for a multi-label model every label whose "
+        "probability reaches its threshold (perhaps none), otherwise the most probable label alone")
     top_k: list[LabelProbability]
     truncated: bool = Field(description="true when the text was cut to max_chars characters before prediction")
 
@@ -177,7 +186,8 @@ def create_app(settings: ServeSettings):
         except PredictionFailed as failure:
             raise HTTPException(500, f"the model failed on this request's texts ({failure}); other requests "
                                      "are not affected") from None
-        return predictions(request, probabilities, state["predictor"].classes, settings.max_chars)
+        predictor = state["predictor"]
+        return predictions(request, probabilities, predictor.classes, settings.max_chars, predictor.thresholds)
 
     @app.get("/v1/model", responses=errors)
     async def model_info() -> dict:
@@ -200,15 +210,16 @@ def create_app(settings: ServeSettings):
 
 
 def predictions(request: "PredictRequest", probabilities: np.ndarray, classes: list[str],
-                max_chars: int) -> "PredictResponse":
-    """The response: each text's top ``request.top_k`` labels, and whether the text was cut."""
+                max_chars: int, thresholds: np.ndarray | None = None) -> "PredictResponse":
+    """The response: each text's labels (multi-label: by ``thresholds``), its top ``request.top_k`` labels, and
+    whether the text was cut."""
     k = min(request.top_k, len(classes))
     rows = []
-    for original, row in zip(request.texts, probabilities):
-        order = np.argsort(-row, kind="stable")[:k]
-        top = [LabelProbability(label=classes[j], probability=float(row[j])) for j in order]
-        rows.append(Prediction(label=top[0].label, probability=top[0].probability, top_k=top,
-                               truncated=len(original) > max_chars))
+    choice = lambda row, j: LabelProbability(label=classes[j], probability=float(row[j]))
+    for original, row, given in zip(request.texts, probabilities, given_labels(probabilities, thresholds)):
+        top = [choice(row, j) for j in np.argsort(-row, kind="stable")[:k]]
+        rows.append(Prediction(label=top[0].label, probability=top[0].probability,
+                               labels=[choice(row, j) for j in given], top_k=top, truncated=len(original) > max_chars))
     return PredictResponse(predictions=rows)
 
 

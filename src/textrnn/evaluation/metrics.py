@@ -54,6 +54,10 @@ def metrics_from_confusion(matrix: np.ndarray, classes: Sequence[str]) -> dict:
 
 def format_metrics(metrics: dict) -> str:
     """A plain-text report: headline figures, a per-class table and the confusion matrix."""
+    if metrics.get("multi_label"):
+        from .multilabel import format_multilabel_metrics
+
+        return format_multilabel_metrics(metrics)
     labels = metrics["labels"]
     width = max(10, *(len(label) for label in labels))
     lines = [

@@ -19,13 +19,14 @@ import numpy as np
 
 from .. import __version__
 from ..artifacts import read_json
-from ..data.dataset import Dataset
+from ..data.dataset import Dataset, label_names
 from ..data.sources import load_run_data, training_and_validation
 from ..errors import DataError
 from ..estimator import TextRNNClassifier
 from ..files import write_bytes_atomic
 from ..rundir import read_run_config
 from ..text.vectorizer import UNK_ID
+from . import report_multilabel
 from .explain import explain, to_html
 from .plots import plot_confusion, plot_curves, plot_data, plot_reliability
 
@@ -79,7 +80,10 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     if metrics.get("history"):
         images["curves.png"] = plot_curves(metrics["history"], run_dir / "curves.png")
         sections.append(_section_curves(metrics, images["curves.png"]))
-    if metrics.get("test"):
+    multi_label = clf.multi_label
+    if metrics.get("test") and multi_label:
+        sections.append(report_multilabel.section_test(metrics["test"], test, _table))
+    elif metrics.get("test"):
         images["confusion_matrix.png"] = plot_confusion(metrics["test"], run_dir / "confusion_matrix.png")
         sections.append(_section_test(metrics["test"], images["confusion_matrix.png"]))
     if metrics.get("baseline"):
@@ -87,11 +91,13 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     if metrics.get("calibration"):
         images["reliability.png"] = plot_reliability(metrics["calibration"], run_dir / "reliability.png")
         sections.append(_section_calibration(metrics["calibration"], images["reliability.png"]))
-        if test is not None:
-            sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes)))
+    if test is not None and multi_label:
+        sections.append(report_multilabel.section_wrong_labels(clf, test, mistakes, _table))
+    elif test is not None:
+        sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes)))
     if train is not None:
         lengths = np.array([len(ids) for ids in clf.vectorizer_.encode(train.texts)])
-        counts = Counter(train.labels)
+        counts = Counter(name for label in train.labels for name in label_names(label))
         class_counts = {label: counts.get(label, 0) for label in clf.classes_}
         images["data.png"] = plot_data(class_counts, lengths, clf.max_length, run_dir / "data.png")
         sections.append(_section_data(metrics, clf, (train, test), (class_counts, lengths), images["data.png"]))
@@ -128,11 +134,13 @@ def _summary(clf: TextRNNClassifier, metrics: dict) -> str:
     direction = "bidirectional " if clf.bidirectional else ""
     layers = f"{clf.num_layers}-layer " if clf.num_layers > 1 else ""
     model = f"{layers}{direction}{clf.cell.upper()}({clf.hidden_size}), {clf.pooling} pooling, {parameters:,} parameters"
-    result = (f"test accuracy <b>{test['accuracy']:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> on "
-              f"{test['rows']:,} rows · " if test else "")
+    headline = "micro_f1" if clf.multi_label else "accuracy"
+    result = (f"test {headline.replace('_', '-')} <b>{test[headline]:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> "
+              f"on {test['rows']:,} rows · " if test else "")
     baseline = (metrics.get("baseline") or {}).get("test")
     if test and baseline:
-        result += f"bag-of-words baseline {baseline['accuracy']:.2%} · "
+        figure = "macro_f1" if clf.multi_label else "accuracy"
+        result += f"bag-of-words baseline {figure.replace('_', '-')} {baseline[figure]:.2%} · "
     return (f"<p class=headline>{result}trained on {data.get('train_rows', 0):,} rows in "
             f"{metrics.get('timing', {}).get('train_seconds', 0):.0f} s</p><p>{escape(model)} · training data: "
             f"{escape(str(data.get('train_source')))}</p>")
@@ -142,17 +150,20 @@ def _section_baseline(metrics: dict) -> str:
     """The RNN beside the bag-of-words baseline fitted on the same rows: is the network worth its cost?"""
     baseline = metrics["baseline"]
     rows = []
+    # Multi-label: judged on macro-F1 (every label alike), micro-F1 beside it.
+    main, other = ("macro_f1", "micro_f1") if (metrics.get("test") or {}).get("multi_label") else ("accuracy", "macro_f1")
     for split in ("validation", "test"):
         rnn, bow = metrics.get(split), baseline.get(split)
         if rnn and bow:
-            points = 100 * (rnn["accuracy"] - bow["accuracy"])
-            rows.append((split, f"{rnn['accuracy']:.2%}", f"{bow['accuracy']:.2%}", f"{points:+.1f}",
-                         f"{rnn['macro_f1']:.2%}", f"{bow['macro_f1']:.2%}"))
+            points = 100 * (rnn[main] - bow[main])
+            rows.append((split, f"{rnn[main]:.2%}", f"{bow[main]:.2%}", f"{points:+.1f}",
+                         f"{rnn[other]:.2%}", f"{bow[other]:.2%}"))
     seconds = metrics.get("timing", {}).get("fit_seconds", 0)
     note = (f"TF-IDF of word 1-2-grams + logistic regression (C {baseline['C']:g}, {escape(baseline['C_chosen_on'])}), "
             f"trained on the same rows in {baseline['seconds']:.1f} s; the RNN took {seconds:.0f} s.")
-    table = _table(["rows", "RNN accuracy", "baseline accuracy", "RNN − baseline (points)", "RNN macro-F1",
-                    "baseline macro-F1"], rows)
+    name = lambda figure: figure.replace("_f1", "-F1")
+    table = _table(["rows", f"RNN {name(main)}", f"baseline {name(main)}", "RNN − baseline (points)",
+                    f"RNN {name(other)}", f"baseline {name(other)}"], rows)
     return f"<h2>Against a bag-of-words baseline</h2><p>{note}</p>{table}"
 
 

@@ -147,20 +147,25 @@ class RNNClassifier(nn.Module):
 
 class EnsembleClassifier(nn.Module):
     """Several classifiers voting: their class probabilities averaged. It returns the average's logarithm, so
-    that the softmax every caller applies to a model's output gives the average back exactly."""
+    that the softmax every caller applies to a model's output gives the average back exactly (multi-label:
+    each label's probabilities averaged, returned as a logit for the sigmoid)."""
 
-    def __init__(self, members: list[RNNClassifier]) -> None:
+    def __init__(self, members: list[RNNClassifier], multi_label: bool = False) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.multi_label = multi_label
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self._average([member(ids, lengths) for member in self.members])
+        return self._average([member(ids, lengths) for member in self.members], self.multi_label)
 
     def forward_packed(self, ids: torch.Tensor, lengths: torch.Tensor, enforce_sorted: bool = True) -> torch.Tensor:
-        return self._average([member.forward_packed(ids, lengths, enforce_sorted) for member in self.members])
+        return self._average([member.forward_packed(ids, lengths, enforce_sorted) for member in self.members],
+                             self.multi_label)
 
     @staticmethod
-    def _average(logits: list[torch.Tensor]) -> torch.Tensor:
+    def _average(logits: list[torch.Tensor], multi_label: bool = False) -> torch.Tensor:
+        if multi_label:
+            return torch.logit(torch.stack([torch.sigmoid(x.float()) for x in logits]).mean(dim=0), eps=1e-7)
         return torch.log(torch.stack([torch.softmax(x.float(), dim=1) for x in logits]).mean(dim=0))
 
 

@@ -36,6 +36,22 @@ def class_weights(setting, labels: Sequence[str], classes: Sequence[str]) -> np.
     raise ConfigError(f"class_weight: expected none, balanced or a mapping of class to weight, got {setting!r}")
 
 
+def label_weights(setting, indicator: np.ndarray, classes: Sequence[str]) -> np.ndarray | None:
+    """Multi-label loss weights: row 0 weighs each label's negatives, row 1 its positives (None: all 1).
+
+    ``balanced`` is scikit-learn's for each label's own yes/no problem: rows / (2 x rows of that answer), so
+    a rare label's few positives count as much as its many negatives. A mapping weighs a label's positives.
+    """
+    if setting in (None, "none"):
+        return None
+    rows, positives = len(indicator), indicator.sum(axis=0)
+    if setting == "balanced":
+        positive = rows / (2 * np.maximum(positives, 1))
+        negative = rows / (2 * np.maximum(rows - positives, 1))
+        return np.stack([negative, positive]).astype(np.float32)
+    return np.stack([np.ones(len(classes), dtype=np.float32), class_weights(setting, [], classes)])
+
+
 def resolve_monitor(setting: str, labels: Sequence[str] | None) -> tuple[str, str]:
     """The validation figure to maximise, and why: ``auto`` picks macro-F1 for imbalanced classes."""
     if setting != "auto":

@@ -10,32 +10,13 @@ confidence and accuracy, averaged over 15 confidence bins) is reported before an
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from ..params import ClassifierParams
-from . import distributed
+from .predict import validation_logits
 
 BINS = 15
 LOG_T_RANGE = (-3.0, 3.0)  # T between 0.05 and 20
-
-
-@torch.no_grad()
-def validation_logits(model: nn.Module, val_data, params: ClassifierParams) -> tuple[np.ndarray, np.ndarray]:
-    """The model's logits (an ensemble's: log of its averaged probabilities) and the labels of every
-    validation row, gathered from all ranks."""
-    from .predict import predict_logits
-
-    logits, labels = [], []
-    for x, y in val_data.chunks():
-        logits.append(predict_logits(model, x, params))
-        labels.append(np.asarray(y))
-    shares = distributed.all_gather_objects((logits, labels))
-    logits = [part for share in shares for part in share[0]]
-    labels = [part for share in shares for part in share[1]]
-    if not logits:
-        return np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int64)
-    return np.concatenate(logits), np.concatenate(labels)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

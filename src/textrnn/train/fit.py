@@ -92,7 +92,7 @@ def fit_models(ctx: FitContext) -> FitOutcome:
         members.append(model.cpu().eval())
         results.append(result)
         coverages.append(coverage)
-    model = members[0] if params.ensemble == 1 else EnsembleClassifier(members).eval()
+    model = members[0] if params.ensemble == 1 else EnsembleClassifier(members, params.multi_label).eval()
     history = [{**record, "member": i + 1} if params.ensemble > 1 else record
                for i, result in enumerate(results) for record in result.history]
     return FitOutcome(model, history, fit_info(ctx, results, coverages, len(history)))
@@ -114,8 +114,18 @@ def fit_info(ctx: FitContext, results: list[TrainResult], coverages: list, epoch
         "rank_shares": results[-1].rank_shares,
         "embeddings": coverages[0] if single else coverages,
         "monitor": ctx.params.monitor,
-        "class_weights": None if ctx.class_weights is None else dict(zip(ctx.classes, map(float, ctx.class_weights))),
+        "class_weights": class_weight_record(ctx),
     }
+
+
+def class_weight_record(ctx: FitContext) -> dict | None:
+    """The loss weight of each class (multi-label: of each label's positives and negatives), for fit_info."""
+    weights = ctx.class_weights
+    if weights is None:
+        return None
+    if ctx.params.multi_label:
+        return {name: {"negatives": float(n), "positives": float(p)} for name, n, p in zip(ctx.classes, *weights)}
+    return dict(zip(ctx.classes, map(float, weights)))
 
 
 def train_member(ctx: FitContext, member: int, checkpoint: Checkpoint | None):
@@ -187,7 +197,8 @@ def build_network(params: ClassifierParams, vocab_size: int, num_classes: int, s
     """The untrained network ``params`` describe; an :class:`EnsembleClassifier` of ``params.ensemble`` of
     them unless ``single``."""
     if params.ensemble > 1 and not single:
-        return EnsembleClassifier([build_network(params, vocab_size, num_classes, True) for _ in range(params.ensemble)])
+        return EnsembleClassifier([build_network(params, vocab_size, num_classes, True) for _ in range(params.ensemble)],
+                                  params.multi_label)
     return RNNClassifier(
         vocab_size=vocab_size, num_classes=num_classes, embed_dim=params.embed_dim, cell=params.cell,
         hidden_size=params.hidden_size, num_layers=params.num_layers, bidirectional=params.bidirectional,

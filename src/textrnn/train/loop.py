@@ -50,7 +50,8 @@ def train_model(
     ``train_data`` gives each epoch's batches (:class:`~textrnn.train.inputs.InMemoryTrainingData` or a
     stream), ``val_data`` the validation rows in chunks. Data-parallel, both hold this rank's share, and
     the epoch figures are summed over all ranks before anything is decided. ``resume`` continues from a
-    checkpoint and ends exactly where an uninterrupted run would. ``class_weights`` weight the loss per class;
+    checkpoint and ends exactly where an uninterrupted run would. ``class_weights`` weight the loss per class
+    (see :func:`loss_function`);
     ``params.monitor`` names the validation figure that picks the best epoch (accuracy or macro_f1).
     """
     loop = _set_up(model, train_data, val_data, params, resume)
@@ -60,8 +61,7 @@ def train_model(
         for callback in callbacks:
             callback.on_fit_start(loop)
         learning_rate = lr_schedule(params.lr_schedule, params.lr, total_steps=params.epochs * _steps_per_epoch(loop))
-        weight = None if class_weights is None else loop.fabric.to_device(torch.as_tensor(class_weights))
-        loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=params.label_smoothing)
+        loss_fn = loss_function(params, class_weights, loop.fabric)
         while not loop.state.done and loop.state.epoch <= params.epochs:
             record = _run_epoch(loop, callbacks, loss_fn, learning_rate)
             _keep_if_best(loop, record)
@@ -76,6 +76,24 @@ def train_model(
     return TrainResult(history=history, best_epoch=loop.state.best_epoch, seconds=seconds,
                        samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in history) / seconds,
                        rank_shares=share.shares(loop))
+
+
+def loss_function(params: ClassifierParams, class_weights: np.ndarray | None, fabric) -> nn.Module:
+    """Cross-entropy over the classes; multi-label, binary cross-entropy of each label's sigmoid (its
+    ``class_weights`` are two rows: the weight of each label's negatives, then of its positives)."""
+    weights = None if class_weights is None else fabric.to_device(torch.as_tensor(class_weights))
+    if params.multi_label:
+        if weights is None:
+            return nn.BCEWithLogitsLoss()
+        return nn.BCEWithLogitsLoss(weight=weights[0], pos_weight=weights[1] / weights[0])
+    return nn.CrossEntropyLoss(weight=weights, label_smoothing=params.label_smoothing)
+
+
+def correct_rows(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool) -> int:
+    """Texts the batch got right: the class, or (multi-label) every label at probability 0.5."""
+    if multi_label:
+        return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
+    return int((logits.argmax(dim=1) == targets).sum())
 
 
 def _set_up(model: nn.Module, train_data, val_data, params: ClassifierParams, resume: Checkpoint | None) -> TrainLoop:
@@ -134,7 +152,7 @@ def _run_epoch(loop: TrainLoop, callbacks: Sequence[Callback], loss_fn, learning
             for optimizer in loop.optimizers.values():
                 optimizer.step()
             state.loss_sum += loss.item() * len(targets)
-            state.correct += int((logits.argmax(dim=1) == targets).sum())
+            state.correct += correct_rows(logits, targets, loop.params.multi_label)
             state.seen += len(targets)
             state.step += 1
             state.global_step += 1

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..evaluation.metrics import confusion_matrix, f1_per_class
+from ..multilabel import sigmoid, validation_macro_f1
 from ..params import ClassifierParams
 from ..text.batching import EncodedTexts, inference_batches
 from . import distributed
@@ -19,7 +20,10 @@ PREDICT_BATCH_SIZE = 256
 def predict_probabilities(model: nn.Module, texts: EncodedTexts, params: ClassifierParams,
                           temperature: float = 1.0) -> np.ndarray:
     """Class probabilities (rows in input order) for every text; the logits are divided by ``temperature``
-    first (the calibration fitted after training, see :mod:`textrnn.train.calibration`)."""
+    first (the calibration fitted after training, see :mod:`textrnn.train.calibration`). Multi-label: each
+    label's own probability (a sigmoid), so a row need not sum to 1."""
+    if params.multi_label:
+        return _forward(model, texts, params, lambda logits: torch.sigmoid(logits.float()))
     return _forward(model, texts, params, lambda logits: torch.softmax(
         logits.float() if temperature == 1.0 else logits.float() / temperature, dim=1))
 
@@ -55,9 +59,27 @@ def _forward(model: nn.Module, texts: EncodedTexts, params: ClassifierParams, fi
     return out
 
 
+@torch.no_grad()
+def validation_logits(model: nn.Module, val_data, params: ClassifierParams) -> tuple[np.ndarray, np.ndarray]:
+    """The model's logits (an ensemble's: log of its averaged probabilities) and the labels of every
+    validation row, gathered from all ranks."""
+    logits, labels = [], []
+    for x, y in val_data.chunks():
+        logits.append(predict_logits(model, x, params))
+        labels.append(np.asarray(y))
+    shares = distributed.all_gather_objects((logits, labels))
+    logits = [part for share in shares for part in share[0]]
+    labels = [part for share in shares for part in share[1]]
+    if not logits:
+        return np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int64)
+    return np.concatenate(logits), np.concatenate(labels)
+
+
 def evaluate_loss_accuracy(model: nn.Module, data, params: ClassifierParams) -> dict:
     """Validation loss, accuracy and macro-F1 over all ranks' shares of ``data`` (chunks of encoded texts and
     labels); the counts are summed over the ranks first, so every rank gets the same figures."""
+    if params.multi_label:
+        return _evaluate_label_sets(model, data, params)
     size = model.head.out_features  # a rank without validation rows still adds a matrix of the same shape
     loss_sum, matrix = 0.0, np.zeros((size, size), dtype=np.int64)
     for x, y in data.chunks():
@@ -70,3 +92,16 @@ def evaluate_loss_accuracy(model: nn.Module, data, params: ClassifierParams) -> 
     rows = max(matrix.sum(), 1)
     return {"val_loss": loss_sum / rows, "val_accuracy": float(np.trace(matrix) / rows),
             "val_macro_f1": float(f1_per_class(matrix).mean())}
+
+
+def _evaluate_label_sets(model: nn.Module, data, params: ClassifierParams) -> dict:
+    """Multi-label validation figures over all ranks: mean binary cross-entropy, subset accuracy at 0.5, and
+    the macro-F1 the thresholds of ``params.threshold`` reach (what model selection maximises)."""
+    logits, truth = validation_logits(model, data, params)
+    if not len(truth):
+        return {"val_loss": 0.0, "val_accuracy": 0.0, "val_macro_f1": 0.0}
+    probabilities = sigmoid(logits)
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    loss = -(truth * np.log(p) + (1 - truth) * np.log(1 - p)).mean()
+    return {"val_loss": float(loss), "val_accuracy": float(((probabilities >= 0.5) == (truth > 0.5)).all(axis=1).mean()),
+            "val_macro_f1": validation_macro_f1(probabilities, truth, params.threshold)}

@@ -6,14 +6,13 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from ..data.dataset import Dataset, check_classes, check_texts, train_val_split
+from ..data.dataset import Dataset, check_classes, check_texts, label_names, train_val_split
 from ..errors import ConfigError, DataError
 from ..params import ClassifierParams
 from . import distributed
-from .balance import class_weights, resolve_monitor, thin_validation_classes
+from .balance import class_weights, label_weights, resolve_monitor, thin_validation_classes
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+from .targets import multi_label_sets, single_labels, targets
 
 
 def checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool):
@@ -31,8 +30,10 @@ def start_ranks(params: ClassifierParams) -> tuple[int, int]:
     return distributed.rank(), distributed.world_size()
 
 
-def balance(params: ClassifierParams, labels: list[str], classes: list[str], validation_data):
+def balance(params: ClassifierParams, labels: list, classes: list[str], validation_data):
     """Resolve ``monitor`` (auto) and ``class_weight`` for these rows; warn about classes too thin to validate."""
+    if params.multi_label:
+        return balance_label_sets(params, labels, classes)
     monitor, reason = resolve_monitor(params.monitor, labels)
     weights = class_weights(params.class_weight, labels, classes)
     if params.verbose:
@@ -46,16 +47,30 @@ def balance(params: ClassifierParams, labels: list[str], classes: list[str], val
     return params.model_copy(update={"monitor": monitor}), weights
 
 
-def label_kind(labels) -> str:
-    """``int`` when every label is an integer (then predict gives integers back), else ``str``."""
-    labels = list(labels) if not isinstance(labels, np.ndarray) else labels.tolist()
-    ints = all(isinstance(label, (int, np.integer)) and not isinstance(label, bool) for label in labels)
-    return "int" if labels and ints else "str"
+def balance_label_sets(params: ClassifierParams, label_sets: list[tuple], classes: list[str]):
+    """Multi-label: monitor macro-F1 unless told otherwise (accuracy would be subset accuracy, which the
+    commonest labels decide); the loss weights of positives and negatives per label (:func:`label_weights`)."""
+    monitor = "macro_f1" if params.monitor == "auto" else params.monitor
+    weights = label_weights(params.class_weight, targets(label_sets, classes, True), classes)
+    if params.verbose:
+        reason = "multi-label, every label counts alike" if params.monitor == "auto" else "chosen by the user"
+        distributed.log(f"monitor {monitor}: {reason}" + ("" if weights is None else "; positive-label weights "
+                        + ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, weights[1] / weights[0]))))
+    return params.model_copy(update={"monitor": monitor}), weights
 
 
 def training_rows(texts, labels, classes, validation_data, params: ClassifierParams):
-    """Checked texts, labels as strings, the class order, and the validation rows (held out if not given)."""
-    texts, labels = check_texts(texts, "texts"), [str(label) for label in labels]
+    """Checked texts, labels as strings (multi-label: tuples of them), the class order, and the validation rows
+    (held out if not given)."""
+    texts = check_texts(texts, "texts")
+    if params.multi_label:
+        labels, classes = multi_label_sets(labels, classes, "labels")
+        if validation_data is not None:
+            validation_data = (validation_data[0], multi_label_sets(validation_data[1], classes, "validation labels")[0])
+    else:
+        labels = single_labels(labels, "labels")
+        if validation_data is not None:
+            validation_data = (validation_data[0], single_labels(validation_data[1], "validation labels"))
     if len(texts) != len(labels):
         raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
     if not texts:
@@ -66,7 +81,8 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
         train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
         texts, labels = train.texts, train.labels
         validation_data = (val.texts, val.labels) if val is not None else None
-    missing = [name for name in classes if name not in set(labels)]
+    present = {name for label in labels for name in label_names(label)}
+    missing = [name for name in classes if name not in present]
     if missing:
         raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
     return texts, labels, classes, validation_data
