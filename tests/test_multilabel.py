@@ -239,3 +239,13 @@ def test_cli_trains_predicts_and_labels_files(tmp_path, corpus):
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert rows[0]["label"] == ",".join(labels[700]) and isinstance(rows[0]["predicted_labels"], list)
     assert np.mean([set(r["predicted_labels"]) == set(l) for r, l in zip(rows, labels[700:])]) > 0.8
+
+
+def test_works_inside_scikit_learn_cross_validation(corpus):
+    from sklearn.model_selection import cross_val_score
+
+    texts, labels = corpus
+    indicator = np.array([[int(name in row) for name in sorted(LABELS)] for row in labels])
+    scores = cross_val_score(TextRNNClassifier(multi_label=True, embed_dim=16, hidden_size=16, epochs=3, lr=5e-3),
+                             texts[:400], indicator[:400], cv=2, scoring="f1_macro")
+    assert scores.shape == (2,) and (scores > 0.3).all()

@@ -326,6 +326,13 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         clf = cls(**saved.params.model_dump())
         clf.classes_, clf.vectorizer_, clf.params_ = saved.classes, saved.vectorizer, saved.params
         clf.label_kind_, clf.temperature_, clf.thresholds_ = saved.label_kind, saved.temperature, saved.thresholds
+        weights_file = Path(directory) / "model.safetensors"
+        # The sizes config.json declares are checked against the weights before anything is allocated: first
+        # the layer counts, then every shape on a network built on the meta device (it holds no memory).
+        saved_model.check_declared_sizes(saved.params, saved.weights, weights_file)
+        with torch.device("meta"):
+            skeleton = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
+        saved_model.check_shapes(skeleton.state_dict(), saved.weights, weights_file)
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
-        saved_model.load_weights(clf.model_, saved.weights, Path(directory) / "model.safetensors")
+        saved_model.load_weights(clf.model_, saved.weights, weights_file)
         return clf

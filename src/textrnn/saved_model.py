@@ -12,6 +12,7 @@ held the runtime settings) still load.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,9 +118,27 @@ def read_model(directory: str | Path) -> SavedModel:
     return SavedModel(params, classes, vectorizer, weights, label_kind, float(temperature), thresholds)
 
 
-def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
-    """Put ``weights`` into ``model`` after checking names and shapes, with one message for every mismatch."""
-    expected = model.state_dict()
+def check_declared_sizes(params: ClassifierParams, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Before any network is built: the recurrent layers and ensemble members ``config.json`` declares must be
+    the ones the weights hold, so a config edited to ``num_layers: 100000`` fails at once instead of building
+    them. (Every tensor's shape is compared next, on a network that allocates nothing: see ``load``.)"""
+    layers = {int(m.group(1)) for name in weights if (m := re.search(r"rnn\.weight_ih_l(\d+)$", name))}
+    members = {name.split(".")[1] for name in weights if name.startswith("members.")}
+    if len(layers) != params.num_layers:
+        raise ModelFileError(f"{source} does not fit config.json: it declares num_layers {params.num_layers}, the weights hold "
+                             f"{len(layers)} recurrent layer(s)")
+    sizes = {"embed_dim": (r"embedding\.weight$", 1), "hidden_size": (r"rnn\.weight_hh_l0$", 1)}
+    for name, (pattern, axis) in sizes.items():
+        held = next((tensor.shape[axis] for key, tensor in weights.items() if re.search(pattern, key)), None)
+        if held is not None and held != getattr(params, name):
+            raise ModelFileError(f"{source} does not fit config.json: it declares {name} {getattr(params, name)}, the weights hold {held}")
+    if params.ensemble > 1 and len(members) != params.ensemble:
+        raise ModelFileError(f"{source} does not fit config.json: it declares an ensemble of {params.ensemble}, the weights hold "
+                             f"{len(members) or 1} model(s)")
+
+
+def check_shapes(expected: dict[str, torch.Tensor], weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Names and shapes of ``weights`` against ``expected`` (a state dict), one message for every mismatch."""
     problems = [f"missing {name}" for name in expected if name not in weights]
     problems += [f"unexpected {name}" for name in weights if name not in expected]
     problems += [
@@ -129,5 +148,10 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
     ]
     if problems:
         raise ModelFileError(f"{source} does not fit config.json: " + "; ".join(problems))
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Put ``weights`` into ``model`` after checking names and shapes, with one message for every mismatch."""
+    check_shapes(model.state_dict(), weights, source)
     model.load_state_dict(weights)
     model.eval()

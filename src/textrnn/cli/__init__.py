@@ -49,6 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"textrnn: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the machine's answer (disk full, read-only, no such directory): not a bug
+        if debug:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"textrnn: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("textrnn: stopped (Ctrl-C)", file=sys.stderr)
         return 130

@@ -129,7 +129,9 @@ def predict_command(args: argparse.Namespace) -> int:
         rows = predict_file(model, args.input, out, text_column=text_column, top_k=args.top_k)
         print(f"{rows:,} rows labeled into {out}", file=sys.stderr)
         return 0
-    texts = list(args.texts) if args.texts else [line.rstrip("\n") for line in sys.stdin]
+    # stdin is read as bytes: a line that is not UTF-8 is then named by the vectorizer, not a decoding traceback.
+    stdin_lines = lambda: sys.stdin.buffer.read().decode("utf-8", "surrogateescape").splitlines()
+    texts = list(args.texts) if args.texts else stdin_lines()
     probabilities = model.predict_proba(texts)
     k = min(args.top_k, len(model.classes_))
     ranked = probabilities.argsort(axis=1)[:, ::-1][:, :k]

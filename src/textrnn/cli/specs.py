@@ -113,7 +113,7 @@ def _explain(commands) -> None:
     ])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory (or saved model directory)")
     parser.add_argument("texts", nargs="+", help="texts to explain")
-    parser.add_argument("--label", help="explain this class instead of the predicted one")
+    parser.add_argument("--label", help="explain this class (multi-label: this label) instead of the most probable one")
     parser.add_argument("--top", dest="top_k", type=int, default=SUPPRESS, help="the old name of --top-k")
     add_shared(parser, "--top-k")
 

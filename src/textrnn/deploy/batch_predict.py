@@ -9,6 +9,7 @@ gzipped) follow the file names. The output is written to a temporary name and re
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import sys
@@ -89,6 +90,16 @@ def output_prefix(first_row: dict, k: int, multi_label: bool = False) -> str:
     return "predicted_"
 
 
+def _output(descriptor: int, path: str, binary: bool, gzipped: bool):
+    """The output file: binary for Parquet, else UTF-8 text, gzip-compressed when its name ends in .gz."""
+    if binary:
+        return open(descriptor, "wb")
+    if gzipped:  # opened by name, so that closing it closes the file under the compressor too
+        os.close(descriptor)
+        return gzip.open(path, "wt", encoding="utf-8", newline="")
+    return open(descriptor, "w", encoding="utf-8", newline="")
+
+
 def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *, text_column: Sequence[str] = ("text",),
                  top_k: int = 1, chunk_rows: int = CHUNK_ROWS, progress: bool = True) -> int:
     """Label every row of ``source`` with ``model`` (anything with ``predict_proba`` and ``classes_``)
@@ -97,8 +108,13 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
     if not source.is_file():
         raise DataError(f"{source}: no such file")
     out_fmt = table_format(target)
+    gzipped = target.suffix.lower() == ".gz"
     if out_fmt == "parquet":
         parquet_module(target)  # a clear error now if pyarrow is missing, not after the first chunk
+        if gzipped:
+            raise DataError(f"{target}: Parquet compresses itself; drop the .gz")
+    if not target.parent.is_dir():
+        raise DataError(f"{target.parent}: no such directory to write {target.name} into")
     classes = list(model.classes_)
     k = min(top_k, len(classes))
     thresholds = getattr(model, "thresholds_", None)  # multi-label models only
@@ -107,8 +123,7 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
     rows_done = 0
     bar = tqdm(unit="row", unit_scale=True, desc="predict", disable=not (progress and sys.stderr.isatty()))
     try:
-        binary = out_fmt == "parquet"
-        with open(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as out:
+        with _output(handle, temporary, out_fmt == "parquet", gzipped) as out:
             writer = ChunkWriter(out, out_fmt)
             prefix = None
             for chunk in read_chunks(source, chunk_rows):

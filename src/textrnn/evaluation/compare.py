@@ -9,8 +9,9 @@ from ..artifacts import read_json
 from ..errors import ModelFileError
 from ..rundir import read_status
 
-COLUMNS = ("run", "test accuracy", "macro-F1", "baseline accuracy", "best val. accuracy", "train time", "texts/s",
-           "parameters", "training rows")
+# Multi-label runs: "test accuracy" is subset accuracy; macro-F1 is their main figure, micro-F1 beside it.
+COLUMNS = ("run", "test accuracy", "macro-F1", "micro-F1", "baseline accuracy", "baseline macro-F1",
+           "best val. accuracy", "train time", "texts/s", "parameters", "training rows")
 
 
 def compare_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict], list[str], list[tuple[str, str]]]:
@@ -54,12 +55,15 @@ def _not_finished(run_dir: Path) -> str | None:
 
 def _row(run_dir: Path, metrics: dict) -> dict:
     test = metrics.get("test") or {}
+    baseline = (metrics.get("baseline") or {}).get("test") or {}
     validation = [r["val_accuracy"] for r in metrics.get("history", []) if "val_accuracy" in r]
     return {
         "run": run_dir.name,
         "test accuracy": test.get("accuracy"),
         "macro-F1": test.get("macro_f1"),
-        "baseline accuracy": ((metrics.get("baseline") or {}).get("test") or {}).get("accuracy"),
+        "micro-F1": test.get("micro_f1"),
+        "baseline accuracy": baseline.get("accuracy"),
+        "baseline macro-F1": baseline.get("macro_f1"),
         "best val. accuracy": max(validation) if validation else None,
         "train time": metrics.get("timing", {}).get("train_seconds"),
         "texts/s": metrics.get("timing", {}).get("samples_per_second"),
@@ -87,8 +91,8 @@ def format_comparison(rows: list[dict], differing: list[str]) -> str:
     for row in rows:
         cells.append([
             row["run"],
-            _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["baseline accuracy"]),
-            _percent(row["best val. accuracy"]),
+            _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["micro-F1"]),
+            _percent(row["baseline accuracy"]), _percent(row["baseline macro-F1"]), _percent(row["best val. accuracy"]),
             f"{row['train time']:.1f} s" if row["train time"] is not None else "-",
             f"{row['texts/s']:,.0f}" if row["texts/s"] else "-",
             f"{row['parameters']:,}", f"{row['training rows']:,}" if row["training rows"] else "-",

@@ -22,6 +22,8 @@ from typing import Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+from ..errors import DataError
+
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
 FORMAT = "textrnn.vectorizer/1"
@@ -112,7 +114,12 @@ class TextVectorizer:
         """Token ids of each text, cut to ``max_length``; an empty text gives an empty list."""
         if not self.adapted:
             raise RuntimeError("the vectorizer has no vocabulary yet: call adapt(texts) first")
-        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        texts = list(texts)
+        try:
+            encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        except Exception:  # the tokenizers library says only "TextEncodeInput must be ...": name the text instead
+            check_encodable(texts)
+            raise
         return [encoding.ids[: self.max_length] for encoding in encodings]
 
     def truncated_count(self, texts: Iterable[str]) -> int:
@@ -148,6 +155,9 @@ class TextVectorizer:
             raise ValueError(f"{source}: id 0 must be {PAD} and id 1 {UNK}")
         if len(vocab) > vectorizer.max_tokens:
             raise ValueError(f"{source}: {len(vocab)} tokens, more than max_tokens={vectorizer.max_tokens}")
+        if max(vocab.values()) != len(vocab) - 1:  # an id past the end would index outside the embedding
+            raise ValueError(f"{source}: token ids must run from 0 to {len(vocab) - 1} (the vocabulary size), "
+                             f"found {max(vocab.values())}")
         vectorizer.adapted = True
         return vectorizer
 
@@ -161,3 +171,16 @@ class TextVectorizer:
         except (OSError, ValueError) as error:
             raise ValueError(f"{path}: cannot read the vectorizer ({error})") from None
         return cls.from_dict(data, source=str(path))
+
+
+def check_encodable(texts: list) -> None:
+    """A :class:`DataError` naming the first text that is not a string or not valid Unicode (a lone surrogate,
+    or bytes that were not UTF-8 read with ``surrogateescape``), if there is one."""
+    for number, text in enumerate(texts, start=1):
+        if not isinstance(text, str):
+            raise DataError(f"text {number}: expected a string, got {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise DataError(f"text {number}: not valid Unicode at character {error.start + 1} (a lone surrogate, "
+                            "or bytes that are not UTF-8)") from None
