@@ -213,12 +213,13 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         return torch_threads(count)
 
     def _store(self, outcome, ctx: FitContext) -> None:
-        """Keep the trained model, then calibrate its probabilities on the validation rows (temperature)."""
+        """Keep the trained model, then calibrate its probabilities on the validation rows (temperature), or
+        for multi-label choose each label's threshold there (they are chosen on the probabilities as they are)."""
         self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
         self.fit_info_["threads"] = self.threads_
-        if ctx.params.multi_label:  # thresholds, not a temperature: they are chosen on the probabilities as they are
-            self.thresholds_, self.fit_info_["thresholds"] = fit_thresholds(self.model_, ctx.val_data, ctx.params,
-                                                                                len(ctx.classes))
+        if ctx.params.multi_label:
+            thresholds, record = fit_thresholds(self.model_, ctx.val_data, ctx.params, len(ctx.classes))
+            self.thresholds_, self.fit_info_["thresholds"] = thresholds, record
             self.temperature_, self.fit_info_["calibration"] = 1.0, None
             if ctx.params.verbose:
                 distributed.log(describe_thresholds(self.fit_info_["thresholds"]))
