@@ -50,3 +50,24 @@ def test_a_gz_output_is_gzipped(model, tmp_path):
     assert main(["predict", str(model), "--input", str(source), "--out", str(tmp_path / "out.csv.gz")]) == 0
     lines = gzip.decompress((tmp_path / "out.csv.gz").read_bytes()).decode().splitlines()
     assert lines[0] == "text,label,probability" and len(lines) == 3
+
+
+def test_a_truncated_or_foreign_onnx_graph_is_refused_with_a_message(model, tmp_path):
+    import hashlib
+    import json
+
+    from textrnn.deploy.export import export_onnx
+    from textrnn.deploy.runtime import OnnxClassifier
+    from textrnn.errors import ExportError
+
+    export, _ = export_onnx(model, tmp_path / "onnx", check_count=50)
+    graph = export / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+    manifest = json.loads((export / "export.json").read_text())
+    manifest["sha256"]["model.onnx"] = hashlib.sha256(graph.read_bytes()).hexdigest()  # as an attacker would
+    (export / "export.json").write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match="model.onnx: not a loadable ONNX graph"):
+        OnnxClassifier(export)
+    (export / "export.json").write_text("{broken")
+    with pytest.raises(ExportError, match="export.json: not readable JSON"):
+        OnnxClassifier(export)

@@ -194,3 +194,54 @@ def test_a_test_label_unseen_in_training_stops_the_run_before_training(tmp_path,
     assert "test.csv, row 1: label 'weather' does not occur in the training data" in err
     assert "epoch 1/1" not in err  # stopped before any training
     assert json.loads((out / "run.json").read_text())["status"] == "failed"
+
+
+def test_a_failure_after_training_keeps_the_trained_model_and_resume_evaluates_it(tmp_path, capsys, monkeypatch):
+    from textrnn import recipe
+    from textrnn.errors import DataError
+
+    texts, labels = synthetic_corpus(300)
+    data = write_csv(tmp_path / "train.csv", zip(texts, labels))
+    out = tmp_path / "run"
+
+    def failing_baseline(*args, **kwargs):
+        raise DataError("the baseline ran out of memory")
+
+    monkeypatch.setattr(recipe, "_baseline", failing_baseline)
+    assert main(["train", "--dataset", str(data), "--out", str(out), *FAST]) == 2
+    assert "the trained model is saved in" in capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+    trained = TextRNNClassifier.load(out).predict_proba(texts[:20])
+
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(out)]) == 0  # evaluates the saved training; does not train again
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert (TextRNNClassifier.load(out).predict_proba(texts[:20]) == trained).all()
+
+
+def test_resume_refuses_training_rows_whose_content_changed(tmp_path, capsys, monkeypatch):
+    from textrnn import recipe
+    from textrnn.errors import DataError
+
+    texts, labels = synthetic_corpus(300)
+    data = write_csv(tmp_path / "train.csv", zip(texts, labels))
+    out = tmp_path / "run"
+    monkeypatch.setattr(recipe, "_baseline", lambda *a, **k: (_ for _ in ()).throw(DataError("stop after training")))
+    assert main(["train", "--dataset", str(data), "--out", str(out), *FAST]) == 2
+    monkeypatch.undo()
+    write_csv(data, zip([text + " changed" for text in texts], labels))  # the same row count, other texts
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 2
+    assert "the training rows changed since the checkpoint was made" in capsys.readouterr().err
+
+
+def test_temporary_files_of_an_interrupted_save_are_removed_by_the_next_run(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    leftover = out / ".model.safetensors.abc123.tmp"  # what a save killed half-way leaves
+    leftover.write_bytes(b"partial")
+    keep = out / "notes.tmp"  # not one of textrnn's temporary names
+    keep.write_text("mine")
+    with locked(out):
+        pass
+    assert not leftover.exists() and keep.exists()

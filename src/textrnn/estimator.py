@@ -37,7 +37,7 @@ from .train.balance import class_weights, resolve_monitor
 from .train.callbacks import Callback
 from .threads import resolve_threads, torch_threads
 from .train.calibration import calibrate
-from .train.fit import FitContext, build_network, check_resumable, fit_models
+from .train.fit import FitContext, build_network, check_resumable, fit_models, training_digest
 from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
 from .train.predict import predict_probabilities
 from .train.preparation import balance, checkpoint_to_resume, start_ranks, training_rows
@@ -129,8 +129,9 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         texts, labels, classes, validation_data = training_rows(texts, labels, classes, validation_data, params)
         params, weights = balance(params, labels, classes, validation_data)
         checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
+        digest = training_digest(texts, labels) if checkpoint_dir is not None else None
         if checkpoint is not None:
-            check_resumable(checkpoint.extra, params, classes, len(texts))
+            check_resumable(checkpoint.extra, params, classes, len(texts), digest)
         rank, world = start_ranks(params)
 
         self.classes_, self.params_ = classes, params
@@ -152,7 +153,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
                          val_data=val_data, longest=int(train_x.lengths.max()), train_rows=len(texts),
                          val_rows=val_rows, started=started, checkpoint_dir=checkpoint_dir, checkpoint=checkpoint,
                          tensorboard_dir=tensorboard_dir, callbacks=callbacks, on_epoch_end=on_epoch_end,
-                         pretrained=pretrained, class_weights=weights)
+                         pretrained=pretrained, class_weights=weights, train_digest=digest)
         with self._threads(params):
             self._store(fit_models(ctx), ctx)
         self.fit_info_["truncated_train_texts"] = self.vectorizer_.truncated_count(texts)

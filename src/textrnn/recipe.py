@@ -94,7 +94,8 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
                        tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
     try:
         fit = _fit_streaming if config.stream else _fit_in_memory
-        data, train, test = fit(clf, config, run_dir, fit_options)
+        data, train, test = fit(clf, config, run_dir, fit_options)  # saves the model as soon as it is trained
+        metrics = _metrics(clf, config, data) if writer else None
     except TrainingInterrupted as stop:
         log(f"\n{stop.signal_name}: training stopped in epoch {stop.state.epoch} after {stop.state.step} batches; "
             f"the checkpoint is saved. Continue with: textrnn train --resume {run_dir}")
@@ -103,12 +104,13 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
         if writer and (run_dir / "run.json").is_file():
             rundir.update_record(run_dir, status="failed", error=str(error).splitlines()[0][:500],
                                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        if writer and (run_dir / "model.safetensors").is_file():
+            log(f"\nthe trained model is saved in {run_dir}; what failed came after training. "
+                f"textrnn train --resume {run_dir} evaluates it again without training")
         raise
     if not writer:
         return run_dir
-    metrics = _metrics(clf, config, data)
     metrics["timing"]["wall_seconds"] = time.perf_counter() - wall_start
-    clf.save(run_dir)
     write_json_atomic(run_dir / "metrics.json", metrics)
     _mark_finished(run_dir, argv, started_at, resume)
     report = write_report(run_dir, train, test)
@@ -191,6 +193,7 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
             **fit_options)
     if not distributed.is_rank_zero():
         return None, None, None
+    clf.save(run_dir)  # before anything else can fail: the training is never lost
     data = {
         "train_source": train_all.source,
         "train_rows": len(train),
@@ -246,6 +249,7 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
     clf.fit_stream(stream, classes=class_order(config.dataset), **fit_options)
     if not distributed.is_rank_zero():
         return None, None, None
+    clf.save(run_dir)  # before anything else can fail: the training is never lost
     summary = clf.stream_summary_
     for note in summary.notes:
         log(f"  note: {note}")

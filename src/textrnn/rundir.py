@@ -101,9 +101,21 @@ def locked(run_dir: Path):
             raise RunDirError(f"{run_dir} is in use by {holder}; wait for it to finish or choose another --out")
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"pid {os.getpid()}".encode())
+        remove_interrupted_writes(run_dir)
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+def remove_interrupted_writes(run_dir: Path) -> list[str]:
+    """Delete the temporary files of saves that were interrupted (``.NAME.RANDOM.tmp``, see :mod:`textrnn.files`).
+    Only called while holding the directory's lock: no other textrnn process can be writing them."""
+    removed = []
+    for leftover in run_dir.glob(".*.tmp"):
+        if leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink()
+            removed.append(leftover.name)
+    return removed
 
 
 def _try_lock(descriptor: int) -> bool:

@@ -56,8 +56,16 @@ class OnnxClassifier:
         if threads:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(directory / manifest["model_file"]), options,
-                                            providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(directory / manifest["model_file"]), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own types (InvalidProtobuf, Fail, ...) for bad graphs
+            raise ExportError(f"{directory / manifest['model_file']}: not a loadable ONNX graph "
+                              f"({str(error).splitlines()[0][:300]})") from None
+        names = [i.name for i in self.session.get_inputs()]
+        if names != ["ids", "lengths"]:
+            raise ExportError(f"{directory / manifest['model_file']}: inputs {names}, expected ids and lengths "
+                              "(not a graph textrnn exported)")
 
     def predict_encoded(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Probabilities for token-id sequences, in batches sorted longest first, as the graph expects.

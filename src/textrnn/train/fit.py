@@ -8,6 +8,7 @@ member is saved next to the checkpoint, so an interrupted ensemble resumes in th
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ class FitContext:
     pretrained: PretrainedLM | None = None
     stream_found: dict | None = None  # what the first pass over a stream found (saved in checkpoints)
     class_weights: np.ndarray | None = None  # loss weight per class (class_weight), None: all 1
+    train_digest: str | None = None  # SHA-256 of the training texts and labels (in memory), so resume can check them
 
 
 @dataclass
@@ -165,7 +167,8 @@ def member_callbacks(ctx: FitContext, params: ClassifierParams, member: int) -> 
         callbacks.append(GradualUnfreezing())
     if ctx.checkpoint_dir is not None:
         extra = {"params": {**params.model_dump(), "seed": params.seed - member}, "classes": ctx.classes,
-                 "train_rows": ctx.train_rows, "vectorizer": ctx.vectorizer.to_dict(), "member": member}
+                 "train_rows": ctx.train_rows, "train_digest": ctx.train_digest,
+                 "vectorizer": ctx.vectorizer.to_dict(), "member": member}
         if ctx.stream_found is not None:
             extra["stream"] = ctx.stream_found
         callbacks.append(Checkpointing(Path(ctx.checkpoint_dir) / CHECKPOINT_FILE, extra, params.checkpoint_every))
@@ -207,7 +210,17 @@ def build_network(params: ClassifierParams, vocab_size: int, num_classes: int, s
     )
 
 
-def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], train_rows: int) -> None:
+def training_digest(texts: Sequence[str], labels: Sequence) -> str:
+    """A SHA-256 of the training rows: resuming on data whose content changed (not only its row count) is refused."""
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels):
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00" + repr(label).encode("utf-8", "surrogatepass") + b"\x01")
+    return digest.hexdigest()
+
+
+def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], train_rows: int,
+                    train_digest: str | None = None) -> None:
     """Refuse to resume a checkpoint made with other parameters, classes or training data."""
     saved = extra.get("params", {})
     changed = [
@@ -222,3 +235,6 @@ def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], t
             f"resume: the checkpoint was trained on {extra.get('train_rows')} rows of classes {extra.get('classes')}; "
             f"this data has {train_rows} rows of classes {classes}"
         )
+    if train_digest and extra.get("train_digest") and extra["train_digest"] != train_digest:
+        raise DataError(f"resume: the training rows changed since the checkpoint was made (same {train_rows} rows, "
+                        "other content); resume with the data it was trained on, or start a new run")
