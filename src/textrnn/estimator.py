@@ -29,10 +29,10 @@ from .errors import ConfigError, DataError
 from .evaluation.metrics import classification_metrics, metrics_from_confusion
 from .evaluation.multilabel import multilabel_metrics
 from .multilabel import decide
-from .params import CLASSIFIER_PARAM_NAMES, ClassifierParams, check_combinations, validate
+from .params import CLASSIFIER_PARAM_NAMES, SAVED_PARAM_NAMES, ClassifierParams, check_combinations, validate
 from .text.batching import EncodedTexts
 from .text.vectorizer import TextVectorizer
-from .train import distributed
+from .train import adaptive, distributed
 from .train.balance import class_weights, resolve_monitor
 from .train.callbacks import Callback
 from .threads import resolve_threads, torch_threads
@@ -124,24 +124,19 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         ``on_epoch_end(record, model)`` is the shortcut for one function called after every epoch.
         """
         started = time.perf_counter()
-        params = self._checked_params()
         self.label_kind_ = label_kind(labels)
-        texts, labels, classes, validation_data = training_rows(texts, labels, classes, validation_data, params)
-        params, weights = balance(params, labels, classes, validation_data)
+        rows = training_rows(texts, labels, classes, validation_data, self._checked_params())
+        texts, labels, classes, validation_data = rows.texts, rows.labels, rows.classes, rows.validation_data
+        params, weights = balance(rows.params, labels, classes, validation_data)
         checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
         digest = training_digest(texts, labels) if checkpoint_dir is not None else None
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, classes, len(texts), digest)
         rank, world = start_ranks(params)
 
-        self.classes_, self.params_ = classes, params
+        self.classes_, self.params_, self.auto_params_ = classes, params, rows.choices
         pretrained = language_model(params) if params.init_from and checkpoint is None else None
-        if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
-            self.vectorizer_ = TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
-        elif pretrained is not None:  # the language model's vocabulary, which its embedding rows are for
-            self.vectorizer_ = pretrained.vectorizer
-        else:
-            self.vectorizer_ = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
+        self.vectorizer_ = self._vectorizer(params, checkpoint, pretrained, texts)
         train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
         train_data = InMemoryTrainingData(train_x, self._targets(labels), params.batch_size, params.mask, rank, world)
         val_data = self._validation_data(validation_data, rank, world)
@@ -179,7 +174,10 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         from .train.stream_fit import prepare_stream_fit
 
         started = time.perf_counter()
-        params = self._checked_params()
+        params, self.auto_params_ = adaptive.resolve(self._checked_params(), None, False)
+        if params.verbose:
+            for line in adaptive.describe(self.auto_params_):
+                distributed.log(line)
         checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
         start_ranks(params)
         pretrained = language_model(params) if params.init_from and checkpoint is None else None
@@ -200,6 +198,14 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self.fit_info_["truncated_train_texts"] = ctx.stream_found["truncated"]
         return self
 
+    @staticmethod
+    def _vectorizer(params: ClassifierParams, checkpoint, pretrained, texts: list[str]) -> TextVectorizer:
+        if checkpoint is not None:  # the vocabulary the interrupted run built, not a new one
+            return TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
+        if pretrained is not None:  # the language model's vocabulary, which its embedding rows are for
+            return pretrained.vectorizer
+        return TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
+
     def _checked_params(self) -> ClassifierParams:
         params: ClassifierParams = validate(ClassifierParams, self.get_params())
         check_combinations(params)
@@ -218,6 +224,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         for multi-label choose each label's threshold there (they are chosen on the probabilities as they are)."""
         self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
         self.fit_info_["threads"] = self.threads_
+        self.fit_info_["auto"] = getattr(self, "auto_params_", [])  # the parameters decided from the data
         if ctx.params.multi_label:
             thresholds, record = fit_thresholds(self.model_, ctx.val_data, ctx.params, len(ctx.classes))
             self.thresholds_, self.fit_info_["thresholds"] = thresholds, record
@@ -316,16 +323,17 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
     def save(self, directory: str | Path) -> Path:
         """Write the model directory (format: :mod:`textrnn.saved_model`); returns its path."""
         self._check_fitted()
-        params = validate(ClassifierParams, self.get_params())
+        params = self.params_  # as trained: every "auto" decided (a refit may decide otherwise)
         return saved_model.save_model(Path(directory), params, self.classes_, self.vectorizer_, self.model_,
                                       label_kind=getattr(self, "label_kind_", "str"),
-                                      temperature=getattr(self, "temperature_", 1.0), thresholds=self._thresholds())
+                                      temperature=getattr(self, "temperature_", 1.0), thresholds=self._thresholds(),
+                                      given=self.get_params())
 
     @classmethod
     def load(cls, directory: str | Path) -> "TextRNNClassifier":
         """Rebuild a saved classifier. Only JSON and safetensors are read, so loading executes no code."""
         saved = saved_model.read_model(directory)
-        clf = cls(**saved.params.model_dump())
+        clf = cls(**(saved.given or saved.params.model_dump(include=set(SAVED_PARAM_NAMES))))
         clf.classes_, clf.vectorizer_, clf.params_ = saved.classes, saved.vectorizer, saved.params
         clf.label_kind_, clf.temperature_, clf.thresholds_ = saved.label_kind, saved.temperature, saved.thresholds
         weights_file = Path(directory) / "model.safetensors"

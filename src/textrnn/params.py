@@ -28,8 +28,10 @@ class VectorizerParams(_Params):
     """How texts become token ids."""
 
     max_tokens: int = Field(20_000, ge=3, description="vocabulary size, padding (0) and out-of-vocabulary (1) included")
-    max_length: int | None = Field(None, ge=1, description="keep at most this many tokens of each text (none: all)",
-                                   json_schema_extra={"main": True})
+    max_length: Annotated[int, Field(ge=1)] | None | Literal["auto"] = Field(
+        "auto", description="keep at most this many tokens of each text (none: all; auto: the 99th percentile of "
+        "the training texts' lengths when they are long, else all)",
+        json_schema_extra={"main": True, "parse": "auto_or_int"})
     vocabulary_type: Literal["word", "bpe", "wordpiece", "unigram"] = Field(
         "word", description="whole words, or subword pieces (bpe, wordpiece, unigram) so that rare words are spelt"
     )
@@ -59,9 +61,10 @@ class ModelParams(_Params):
         0.0, ge=0.0, lt=1.0, description="drop whole words: this share of the vocabulary's embeddings per batch"
     )
     embeddings: str | None = Field(
-        None,
+        "auto",
         description="start the embedding from this word-vector file (word2vec .bin or text, GloVe .txt, fastText "
-        ".vec), or from vectors trained on the training texts first: word2vec or fasttext",
+        ".vec), or from vectors trained on the training texts first: word2vec or fasttext (auto: word2vec from "
+        "10,000 training rows, else none)",
         json_schema_extra={"main": True},
     )
     freeze_embeddings: int = Field(
@@ -88,7 +91,9 @@ class ModelParams(_Params):
 class TrainingParams(_Params):
     """How the weights are learned."""
 
-    epochs: int = Field(5, ge=1, description="passes over the training data", json_schema_extra={"main": True})
+    epochs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto", description="passes over the training data (auto: 15 under 10,000 training rows, else 5)",
+        json_schema_extra={"main": True, "parse": "int_or_auto"})
     batch_size: int = Field(64, ge=1, description="texts per training step", json_schema_extra={"main": True})
     lr: float = Field(2e-3, gt=0.0, description="Adam learning rate (the peak, with a schedule)",
                       json_schema_extra={"main": True})
@@ -112,8 +117,9 @@ class TrainingParams(_Params):
         "gets no weight decay; one device only)",
     )
     clip_grad_norm: float | None = Field(1.0, gt=0.0, description="clip the gradient norm to this value (none: no clipping)")
-    patience: int | None = Field(
-        2, ge=1, description="stop after this many epochs without a better validation score (none: never)"
+    patience: Annotated[int, Field(ge=1)] | None | Literal["auto"] = Field(
+        "auto", description="stop after this many epochs without a better validation score (none: never; auto: 3 "
+        "under 10,000 training rows, else 2)", json_schema_extra={"parse": "auto_or_int"},
     )
     class_weight: Literal["none", "balanced"] | dict[str, float] = Field(
         "none", description="weight of each class in the loss: none (all 1), balanced (inversely proportional to "
@@ -130,9 +136,10 @@ class TrainingParams(_Params):
         "label's own, chosen on the validation rows to maximise its F1), global (one for all, chosen the same way) "
         "or a number such as 0.5", json_schema_extra={"parse": "float_or_text"},
     )
-    val_size: float = Field(
-        0.05, ge=0.0, lt=1.0, description="fraction of the training data held out for validation (0: none)",
-        json_schema_extra={"main": True},
+    val_size: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["auto"] = Field(
+        "auto", description="fraction of the training data held out for validation (0: none; auto: 5%, more when "
+        "the rarest class would get fewer than 10 validation rows, at most 20%)",
+        json_schema_extra={"main": True, "parse": "float_or_text"},
     )
     seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout",
                       json_schema_extra={"main": True})
@@ -246,14 +253,18 @@ def group_of(name: str) -> str:
 
 
 def format_validation_error(error: ValidationError) -> str:
-    """One line per bad parameter: its name, what was wrong, and the value given."""
-    lines = []
+    """One line per bad parameter: its name, what was wrong, and the value given. A parameter that takes one of
+    several kinds (a number or ``auto``) gets one line listing what each kind would have needed."""
+    problems: dict[str, list[str]] = {}
+    values: dict[str, object] = {}
     for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"]) or "config"
-        if item["type"] == "extra_forbidden":
-            lines.append(f"{name}: unknown parameter")
-        else:
-            lines.append(f"{name}: {item['msg']} (got {item['input']!r})")
+        name = str(item["loc"][0]) if item["loc"] else "config"
+        message = "unknown parameter" if item["type"] == "extra_forbidden" else item["msg"]
+        if message not in problems.setdefault(name, []):
+            problems[name].append(message)
+        values.setdefault(name, item["input"])
+    lines = [f"{name}: {', or '.join(m[0].lower() + m[1:] if i else m for i, m in enumerate(messages))}" + ("" if messages == ["unknown parameter"] else f" (got {values[name]!r})")
+             for name, messages in problems.items()]
     return "invalid parameters:\n  " + "\n  ".join(lines)
 
 

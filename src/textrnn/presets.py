@@ -23,6 +23,7 @@ _LESSON_TRAINING: dict[str, Any] = {
     "pooling": "last",
     "max_tokens": 20_000,
     "max_length": None,
+    "embeddings": None,
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

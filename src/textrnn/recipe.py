@@ -35,7 +35,7 @@ from .evaluation.report import write_report
 from .files import write_bytes_atomic, write_json_atomic
 from .params import CLASSIFIER_PARAM_NAMES, RunConfig
 from .text.embeddings import ALGORITHMS
-from .train import distributed
+from .train import adaptive, distributed
 from .train.checkpoint import CHECKPOINT_FILE
 from .train.distributed import log
 
@@ -78,7 +78,7 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
         "dataset": keep(config.dataset),
         "test_data": keep(config.test_data),
         "validation_data": keep(config.validation_data),
-        "embeddings": config.embeddings if config.embeddings in ALGORITHMS else absolute(config.embeddings),
+        "embeddings": config.embeddings if config.embeddings in (*ALGORITHMS, "auto") else absolute(config.embeddings),
         "init_from": absolute(config.init_from),
     })
 
@@ -112,6 +112,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
         return run_dir
     metrics["timing"]["wall_seconds"] = time.perf_counter() - wall_start
     write_json_atomic(run_dir / "metrics.json", metrics)
+    rundir.update_record(run_dir, auto=metrics["choices"]["auto"])  # the parameters decided from the data
     _mark_finished(run_dir, argv, started_at, resume)
     report = write_report(run_dir, train, test)
     if metrics["test"]:
@@ -125,7 +126,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
 
 def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str, Any]:
     info = clf.fit_info_
-    validation, test = data.pop("validation_metrics"), data.pop("test_metrics")
+    validation, test, held_out = data.pop("validation_metrics"), data.pop("test_metrics"), data.pop("held_out", None)
     baseline = data.pop("baseline", None)
     return {
         "baseline": baseline,
@@ -135,7 +136,9 @@ def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str,
         "history": clf.history_,
         "timing": {key: info[key] for key in ("train_seconds", "fit_seconds", "samples_per_second", "best_epoch",
                                               "epochs_run")},
-        "choices": {"monitor": info["monitor"], "class_weights": info["class_weights"], "threads": info["threads"]},
+        "choices": {"monitor": info["monitor"], "class_weights": info["class_weights"], "threads": info["threads"],
+                    # the parameters decided from the data (the run's own hold-out share first)
+                    "auto": [c for c in (held_out,) if c] + info.get("auto", [])},
         "calibration": info["calibration"],
         "thresholds": info.get("thresholds"),  # multi-label: the rule, and each label's threshold
         "distributed": {
@@ -176,6 +179,7 @@ def _mark_finished(run_dir: Path, argv: Sequence[str] | None, started_at: dateti
 def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):
     """Load the data whole and fit; returns the data record (with the metrics) and the datasets."""
     train_all, test, classes = load_run_data(config)
+    config, held_out = _val_size(config, train_all)
     train, val = training_and_validation(config, train_all)
     check_labels_known(train, val, test)
     log(f"data: {train_all.describe()}")
@@ -183,6 +187,8 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
     skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
     notes = [note for dataset in (train_all, test) if dataset for note in dataset.notes]
+    if held_out:
+        log(f"  val_size {held_out['value']}: {held_out['reason']}")
     if config.multi_label:
         log("  " + describe_label_sets(train_all))
     for note in notes:
@@ -202,14 +208,24 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "test_rows": len(test) if test else 0,
         "skipped_rows": len(skipped),
         "notes": notes,
-        "max_length": config.max_length,
+        "max_length": clf.params_.max_length,
         "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
         "truncated_test_texts": clf.vectorizer_.truncated_count(test.texts) if test else 0,
+        "held_out": held_out,
         "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
         "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
         "baseline": _baseline(config, clf.classes_, (train, val, test), clf.fit_info_["monitor"]),
     }
     return data, train, test
+
+
+def _val_size(config: RunConfig, train_all: Dataset) -> tuple[RunConfig, dict | None]:
+    """The run holds its validation rows out itself (so the baseline sees the same ones): ``val_size`` auto is
+    decided here, from all the training rows, and recorded."""
+    if config.val_size != "auto" or config.validation_data:
+        return config, None
+    value, reason = adaptive.validation_share(adaptive.DataProfile.of(train_all.texts, train_all.labels), False)
+    return config.model_copy(update={"val_size": value}), {"name": "val_size", "value": value, "reason": reason}
 
 
 def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: str) -> dict | None:
@@ -256,7 +272,7 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
     write_skipped_rows(run_dir, summary.skipped, summary.skipped_count)
     validation = None
     if clf.fit_info_["val_rows"]:
-        validation = clf.evaluate_stream(stream, "validation", config.val_size, config.seed)
+        validation = clf.evaluate_stream(stream, "validation", clf.params_.val_size, config.seed)
     test = clf.evaluate_stream(test_stream) if test_stream else None
     data = {
         "train_source": stream.source,
@@ -266,7 +282,7 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "test_rows": test["rows"] if test else 0,
         "skipped_rows": summary.skipped_count,
         "notes": summary.notes,
-        "max_length": config.max_length,
+        "max_length": clf.params_.max_length,
         "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
         "truncated_test_texts": None,  # not counted when streaming
         "validation_metrics": validation,

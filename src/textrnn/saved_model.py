@@ -47,12 +47,16 @@ class SavedModel:
     label_kind: str = "str"
     temperature: float = 1.0
     thresholds: np.ndarray | None = None  # multi-label: each label's threshold
+    given: dict | None = None  # the parameters as the user set them ("auto" included), for get_params
 
 
 def save_model(directory: str | Path, params: ClassifierParams, classes: list[str], vectorizer: TextVectorizer,
                model: torch.nn.Module, *, label_kind: str = "str", temperature: float = 1.0,
-               thresholds: np.ndarray | None = None) -> Path:
-    """Write a model directory; ``config.json`` is renamed into place last (see :mod:`textrnn.artifacts`)."""
+               thresholds: np.ndarray | None = None, given: dict | None = None) -> Path:
+    """Write a model directory; ``config.json`` is renamed into place last (see :mod:`textrnn.artifacts`).
+
+    ``params`` are those the model was trained with (every ``auto`` decided): the network is rebuilt from
+    them. ``given`` are the parameters as they were set, ``auto`` included, given back by ``get_params``."""
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     files = {
         "model.safetensors": save_safetensors(tensors, metadata={"format": MODEL_FORMAT}),
@@ -64,6 +68,7 @@ def save_model(directory: str | Path, params: ClassifierParams, classes: list[st
         "textrnn_version": __version__,
         "vocab_size": vectorizer.vocab_size,
         "params": params.model_dump(include=set(SAVED_PARAM_NAMES)),
+        "params_given": {k: v for k, v in (given or {}).items() if k in SAVED_PARAM_NAMES} or None,
         "label_kind": label_kind,  # "int": the labels were integers, and predict gives integers back
         "temperature": temperature,  # probabilities are softmax(logits / temperature): the calibration
     }
@@ -115,7 +120,12 @@ def read_model(directory: str | Path) -> SavedModel:
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0.01 <= temperature <= 100:
         raise ModelFileError(f"{directory / MANIFEST}: temperature must be a number between 0.01 and 100, "
                              f"got {temperature!r}")
-    return SavedModel(params, classes, vectorizer, weights, label_kind, float(temperature), thresholds)
+    given = config.get("params_given")
+    try:
+        given = validate(ClassifierParams, given).model_dump(include=set(SAVED_PARAM_NAMES)) if given else None
+    except ConfigError as error:
+        raise ModelFileError(f"{directory / MANIFEST}: params_given: {error}") from None
+    return SavedModel(params, classes, vectorizer, weights, label_kind, float(temperature), thresholds, given)
 
 
 def check_declared_sizes(params: ClassifierParams, weights: dict[str, torch.Tensor], source: Path) -> None:

@@ -61,7 +61,7 @@ def tune(
 
     if budget_seconds <= 0:
         raise ConfigError(f"budget: expected a positive number of minutes, got {budget_seconds / 60:g}")
-    if config.val_size <= 0 and not config.validation_data:
+    if config.val_size != "auto" and config.val_size <= 0 and not config.validation_data:
         raise ConfigError("val_size: tune scores trials on the validation split, so it must be above 0")
     space = {name: kind for name, kind in (search_space or SEARCH_SPACE).items() if name not in set(fixed)}
     if not space:

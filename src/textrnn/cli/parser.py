@@ -93,6 +93,8 @@ def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
         options["type"] = int_or_auto
     elif (field.json_schema_extra or {}).get("parse") == "float_or_text":
         options["type"] = float_or_text
+    elif (field.json_schema_extra or {}).get("parse") == "auto_or_int":
+        options["type"] = auto_or_int
     elif typing.get_origin(base) is typing.Literal:
         options["choices"] = typing.get_args(base)
     elif typing.get_origin(base) is list:
@@ -126,6 +128,16 @@ def int_or_auto(text: str):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
+
+
+def auto_or_int(text: str):
+    """``auto``, ``none``, or a whole number."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, none or a number, got {text!r}") from None
 
 
 def float_or_text(text: str):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..errors import ConfigError, RowError
+from ..train.adaptive import DataProfile, validation_share
 from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
 from .dataset import Dataset, train_val_split
 from .hf import hf_has_split, hf_rows, is_hf, load_hf, open_hf
@@ -98,7 +99,10 @@ def training_and_validation(config, train_all: Dataset) -> tuple[Dataset, Datase
     """The rows to train on and the rows to validate on: ``validation_data`` when the run names it (then every
     training row trains), else a stratified ``val_size`` share of the training rows."""
     if not config.validation_data:
-        return train_val_split(train_all, config.val_size, config.seed)
+        share = config.val_size
+        if share == "auto":  # decided from the rows, as fit decides it (see textrnn.train.adaptive)
+            share = validation_share(DataProfile.of(train_all.texts, train_all.labels), False)[0]
+        return train_val_split(train_all, share, config.seed)
     if config.test_data and Path(str(config.validation_data)) == Path(str(config.test_data)):
         raise ConfigError("validation_data: it is the test data; the test rows must stay unseen until the end")
     val = load_dataset(config.validation_data, "validation", config.text_column, config.label_column,

@@ -99,7 +99,7 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
         lengths = np.array([len(ids) for ids in clf.vectorizer_.encode(train.texts)])
         counts = Counter(name for label in train.labels for name in label_names(label))
         class_counts = {label: counts.get(label, 0) for label in clf.classes_}
-        images["data.png"] = plot_data(class_counts, lengths, clf.max_length, run_dir / "data.png")
+        images["data.png"] = plot_data(class_counts, lengths, clf.params_.max_length, run_dir / "data.png")
         sections.append(_section_data(metrics, clf, (train, test), (class_counts, lengths), images["data.png"]))
     elif missing_data:
         sections.append(f"<h2>Data</h2><p class=note>The training data could not be read again: {escape(missing_data)}</p>")

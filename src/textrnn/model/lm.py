@@ -122,7 +122,8 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
 def _train_lm(model: LanguageModel, data: tuple[EncodedTexts, EncodedTexts], params: ClassifierParams,
               rng: np.random.Generator, direction: str) -> list[dict]:
     train_x, val_x = data
-    epochs, batch_size, lr, verbose = params.epochs, params.batch_size, params.lr, params.verbose
+    epochs = 5 if params.epochs == "auto" else params.epochs  # a language model's passes do not depend on labels
+    batch_size, lr, verbose = params.batch_size, params.lr, params.verbose
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     history = [{"epoch": 0, "held_out_perplexity": perplexity(model, val_x)}]  # untrained: about the vocabulary size
     for epoch in range(1, epochs + 1):

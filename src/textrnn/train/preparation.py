@@ -4,12 +4,13 @@ monitor, the checkpoint to resume from, and the start of data-parallel ranks."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.dataset import Dataset, check_classes, check_texts, label_names, train_val_split
 from ..errors import ConfigError, DataError
 from ..params import ClassifierParams
-from . import distributed
+from . import adaptive, distributed
 from .balance import class_weights, label_weights, resolve_monitor, thin_validation_classes
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .targets import multi_label_sets, single_labels, targets
@@ -59,9 +60,22 @@ def balance_label_sets(params: ClassifierParams, label_sets: list[tuple], classe
     return params.model_copy(update={"monitor": monitor}), weights
 
 
-def training_rows(texts, labels, classes, validation_data, params: ClassifierParams):
-    """Checked texts, labels as strings (multi-label: tuples of them), the class order, and the validation rows
-    (held out if not given)."""
+@dataclass
+class TrainingRows:
+    """What :func:`training_rows` gives ``fit``: checked rows, the class order, the validation rows, and the
+    parameters with every ``auto`` decided from the data (``choices``: each decision and its reason)."""
+
+    texts: list[str]
+    labels: list
+    classes: list[str]
+    validation_data: tuple | None
+    params: ClassifierParams
+    choices: list[dict]
+
+
+def training_rows(texts, labels, classes, validation_data, params: ClassifierParams) -> TrainingRows:
+    """Checked texts, labels as strings (multi-label: tuples of them), the class order, the parameters decided
+    from the data (:mod:`textrnn.train.adaptive`), and the validation rows (held out if not given)."""
     texts = check_texts(texts, "texts")
     if params.multi_label:
         labels, classes = multi_label_sets(labels, classes, "labels")
@@ -77,6 +91,10 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
         raise DataError("fit got no training texts")
     classes = list(classes) if classes is not None else sorted(set(labels))
     check_classes(labels, classes, "training data")
+    params, choices = adaptive.resolve(params, adaptive.DataProfile.of(texts, labels), validation_data is not None)
+    if params.verbose:
+        for line in adaptive.describe(choices):
+            distributed.log(line)
     if validation_data is None and params.val_size > 0:
         train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
         texts, labels = train.texts, train.labels
@@ -85,4 +103,4 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
     missing = [name for name in classes if name not in present]
     if missing:
         raise DataError(f"class(es) {', '.join(missing)} have no training rows; every class needs some")
-    return texts, labels, classes, validation_data
+    return TrainingRows(texts, labels, classes, validation_data, params, choices)

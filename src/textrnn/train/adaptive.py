@@ -1,0 +1,100 @@
+"""Defaults decided from the training data: a parameter left at ``auto`` gets its value from what the data looks
+like (rows, classes, text lengths), with the reason, printed and recorded (``fit_info_["choices"]``, and so
+``metrics.json``); any value the user gives wins.
+
+The rules were chosen by measurement on five datasets that differ in size, length and balance
+(``bench/datasets.py``; the table and the reasoning are in ``docs/adaptive.md``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..params import ClassifierParams
+
+AUTO = "auto"
+SMALL_DATA_ROWS = 10_000  # below this, more passes and steadier stopping (validation figures are noisier)
+WORD_VECTOR_MIN_ROWS = 10_000  # in-fit word2vec needs enough text to learn from (measured: it hurt on 2,000 rows)
+LONG_TEXT_WORDS = 300  # texts whose 99th percentile is longer than this get a max_length
+MIN_VALIDATION_ROWS_PER_CLASS = 10
+MAX_VAL_SIZE = 0.2  # never more than a fifth of the training rows, however small the data
+
+
+@dataclass
+class DataProfile:
+    """What the training rows look like, as far as the defaults care."""
+
+    rows: int
+    smallest_class: int | None  # rows of the rarest class (None: multi-label)
+    p99_words: int
+    longest_words: int
+
+    @classmethod
+    def of(cls, texts: Sequence[str], labels: Sequence) -> "DataProfile":
+        words = np.fromiter((len(text.split()) for text in texts), dtype=np.int64, count=len(texts))
+        single = labels and not isinstance(labels[0], (list, tuple, set, frozenset, np.ndarray))
+        smallest = min(Counter(str(label) for label in labels).values()) if single else None
+        return cls(len(texts), smallest, int(np.percentile(words, 99)) if len(words) else 0,
+                   int(words.max()) if len(words) else 0)
+
+
+def resolve(params: ClassifierParams, data: DataProfile | None, validation_given: bool
+            ) -> tuple[ClassifierParams, list[dict]]:
+    """``params`` with every ``auto`` replaced, and one ``{name, value, reason}`` per decision.
+    ``data`` None: the rows are streamed and not looked at first (the fixed fallbacks apply)."""
+    choices = []
+
+    def choose(name: str, value, reason: str) -> None:
+        if getattr(params, name) == AUTO:
+            choices.append({"name": name, "value": value, "reason": reason})
+
+    if data is None:
+        reason = "streamed data is not profiled before training"
+        for name, value in (("epochs", 5), ("patience", 2), ("val_size", 0.05), ("max_length", None),
+                            ("embeddings", None)):
+            choose(name, value, reason)
+    else:
+        small = data.rows < SMALL_DATA_ROWS
+        size = f"{data.rows:,} training rows"
+        choose("epochs", 15 if small else 5, f"{size}: {'fewer' if small else 'more'} than {SMALL_DATA_ROWS:,}")
+        choose("patience", 3 if small else 2, f"{size}: {'fewer' if small else 'more'} than {SMALL_DATA_ROWS:,}")
+        choose("val_size", *validation_share(data, validation_given))
+        choose("max_length", *_max_length(data))
+        choose("embeddings", *_word_vectors(data))
+    return params.model_copy(update={c["name"]: c["value"] for c in choices}), choices
+
+
+def validation_share(data: DataProfile, validation_given: bool) -> tuple[float, str]:
+    """The share of training rows to hold out for validation, and why."""
+    if validation_given:
+        return 0.05, "not used: validation rows are given"
+    if data.smallest_class is None:
+        return 0.05, "multi-label: a random 5% of the rows"
+    wanted = MIN_VALIDATION_ROWS_PER_CLASS / data.smallest_class
+    share = round(min(max(0.05, wanted), MAX_VAL_SIZE), 3)
+    if share == 0.05:
+        return share, f"5% gives the rarest class ({data.smallest_class:,} rows) {MIN_VALIDATION_ROWS_PER_CLASS}+ validation rows"
+    return share, (f"the rarest class has {data.smallest_class:,} rows: {share:.0%} gives it about "
+                   f"{round(share * data.smallest_class)} validation rows (at most {MAX_VAL_SIZE:.0%})")
+
+
+def _max_length(data: DataProfile) -> tuple[int | None, str]:
+    if data.p99_words <= LONG_TEXT_WORDS:
+        return None, f"no text needs cutting: 99% of training texts have at most {data.p99_words:,} words"
+    cut = int(np.ceil(data.p99_words / 50) * 50)
+    return cut, f"99% of training texts have at most {data.p99_words:,} words (the longest {data.longest_words:,})"
+
+
+def _word_vectors(data: DataProfile) -> tuple[str | None, str]:
+    if data.rows >= WORD_VECTOR_MIN_ROWS:
+        return "word2vec", f"{data.rows:,} training rows: enough text to train word vectors on first"
+    return None, f"{data.rows:,} training rows: too little text for word vectors of its own"
+
+
+def describe(choices: list[dict]) -> list[str]:
+    """One line per automatic choice, for the log."""
+    return [f"{c['name']} {c['value']}: {c['reason']}" for c in choices]

@@ -1,0 +1,72 @@
+"""Defaults decided from the training data: each ``auto`` parameter gets a value and a reason; a given value wins."""
+
+import json
+
+from conftest import synthetic_corpus
+
+from textrnn import TextRNNClassifier
+from textrnn.params import ClassifierParams
+from textrnn.train.adaptive import DataProfile, resolve
+
+
+def decided(params: ClassifierParams, profile: DataProfile, validation_given: bool = False) -> dict:
+    return {c["name"]: c["value"] for c in resolve(params, profile, validation_given)[1]}
+
+
+def test_small_and_large_data_get_different_passes_and_word_vectors():
+    small = decided(ClassifierParams(), DataProfile(rows=2_000, smallest_class=500, p99_words=60, longest_words=90))
+    assert small == {"epochs": 15, "patience": 3, "val_size": 0.05, "max_length": None, "embeddings": None}
+    large = decided(ClassifierParams(), DataProfile(rows=45_000, smallest_class=11_000, p99_words=60, longest_words=90))
+    assert large == {"epochs": 5, "patience": 2, "val_size": 0.05, "max_length": None, "embeddings": "word2vec"}
+
+
+def test_long_texts_get_a_max_length_and_a_rare_class_a_larger_validation_share():
+    long_texts = decided(ClassifierParams(), DataProfile(rows=4_000, smallest_class=1_000, p99_words=551,
+                                                         longest_words=3_000))
+    assert long_texts["max_length"] == 600
+    rare = decided(ClassifierParams(), DataProfile(rows=3_000, smallest_class=80, p99_words=20, longest_words=30))
+    assert rare["val_size"] == 0.125  # 10 validation rows for the rarest class
+    rarest = decided(ClassifierParams(), DataProfile(rows=3_000, smallest_class=20, p99_words=20, longest_words=30))
+    assert rarest["val_size"] == 0.2  # never more than a fifth
+    given = decided(ClassifierParams(), DataProfile(rows=3_000, smallest_class=20, p99_words=20, longest_words=30),
+                    validation_given=True)
+    assert given["val_size"] == 0.05
+
+
+def test_a_value_the_user_gives_wins_and_streamed_data_gets_the_fallbacks():
+    params, choices = resolve(ClassifierParams(epochs=2, embeddings=None), DataProfile(50_000, 10_000, 30, 50), False)
+    assert params.epochs == 2 and params.embeddings is None
+    assert {c["name"] for c in choices} == {"patience", "val_size", "max_length"}
+    streamed, choices = resolve(ClassifierParams(), None, False)
+    assert (streamed.epochs, streamed.embeddings, streamed.max_length) == (5, None, None)
+    assert all("streamed" in c["reason"] for c in choices)
+
+
+def test_fit_records_its_choices_and_the_saved_model_keeps_both(tmp_path):
+    texts, labels = synthetic_corpus(300)
+    clf = TextRNNClassifier(embed_dim=8, hidden_size=8, patience=1).fit(texts, labels)
+    auto = {c["name"]: c for c in clf.fit_info_["auto"]}
+    assert auto["epochs"]["value"] == 15 and "fewer than 10,000" in auto["epochs"]["reason"]
+    assert "patience" not in auto and clf.params_.patience == 1
+    assert clf.get_params()["epochs"] == "auto"  # scikit-learn's rule: the parameter as given
+    clf.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["params"]["epochs"] == 15 and config["params_given"]["epochs"] == "auto"
+    loaded = TextRNNClassifier.load(tmp_path / "m")
+    assert loaded.get_params() == clf.get_params() and loaded.params_.epochs == 15
+
+
+def test_a_run_prints_and_records_every_automatic_choice(tmp_path, capsys):
+    from textrnn.cli import main
+
+    texts, labels = synthetic_corpus(300)
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in zip(texts, labels)))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "train.csv"), "--out", str(out), "--embed-dim", "8",
+                 "--hidden-size", "8", "--epochs", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "val_size 0.1: the rarest class has 100 rows: 10% gives it about 10 validation rows" in err
+    assert "patience 3: 270 training rows" in err  # decided on the rows left after the hold-out
+    recorded = {c["name"] for c in json.loads((out / "run.json").read_text())["auto"]}
+    assert recorded == {"val_size", "patience", "max_length", "embeddings"}  # epochs was given
+    assert {c["name"] for c in json.loads((out / "metrics.json").read_text())["choices"]["auto"]} == recorded
