@@ -31,8 +31,8 @@ DATA_FLAGS = ["--dataset", f"{DATA}/train.tsv.gz", "--validation-data", f"{DATA}
               "--test-data", f"{DATA}/test.tsv.gz", "--no-header", "--quoting", "none",
               "--text-column", "0", "--label-column", "1", "--multi-label"]
 RECIPES = {
-    "default": [],
-    "word2vec": ["--embeddings", "word2vec"],
+    "default": [],  # every auto decided from the data: with 43,410 rows, in-fit word2vec vectors and 5 epochs
+    "no-word-vectors": ["--embeddings", "none"],
     "word2vec-10-epochs": ["--embeddings", "word2vec", "--epochs", "10", "--patience", "3"],
 }
 PUBLISHED = {"bidirectional LSTM (paper)": 0.41, "BERT-base fine-tuned (paper)": 0.46}
