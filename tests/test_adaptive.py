@@ -30,7 +30,7 @@ def test_long_texts_get_a_max_length_and_a_rare_class_a_larger_validation_share(
     assert rarest["val_size"] == 0.2  # never more than a fifth
     given = decided(ClassifierParams(), DataProfile(rows=3_000, smallest_class=20, p99_words=20, longest_words=30),
                     validation_given=True)
-    assert given["val_size"] == 0.05
+    assert "val_size" not in given  # validation rows given: no share is held out, nothing is decided
 
 
 def test_a_value_the_user_gives_wins_and_streamed_data_gets_the_fallbacks():

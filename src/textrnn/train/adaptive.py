@@ -62,7 +62,8 @@ def resolve(params: ClassifierParams, data: DataProfile | None, validation_given
         size = f"{data.rows:,} training rows"
         choose("epochs", 15 if small else 5, f"{size}: {'fewer' if small else 'more'} than {SMALL_DATA_ROWS:,}")
         choose("patience", 3 if small else 2, f"{size}: {'fewer' if small else 'more'} than {SMALL_DATA_ROWS:,}")
-        choose("val_size", *validation_share(data, validation_given))
+        if not validation_given:  # with validation rows given, no share is held out: nothing to decide
+            choose("val_size", *validation_share(data, validation_given))
         choose("max_length", *_max_length(data))
         choose("embeddings", *_word_vectors(data))
     return params.model_copy(update={c["name"]: c["value"] for c in choices}), choices
