@@ -93,6 +93,39 @@ def test_client_mistakes_are_json_4xx(server, body, status, message):
     assert response.status_code == status and message in json.dumps(response.json())
 
 
+# A corpus of bad requests, each answered on its own with a JSON 4xx that says what was wrong (never a 500, never
+# a dropped connection). With the cases above and the limits test below: more than 15 kinds.
+BAD_BODIES = {
+    "a JSON array": (b"[1, 2]", 422, "valid dictionary"),
+    "texts null": (b'{"texts": null}', 422, "valid list"),
+    "a null text": (b'{"texts": [null]}', 422, "valid string"),
+    "an object as text": (b'{"texts": [{"a": 1}]}', 422, "valid string"),
+    "top_k a word": (b'{"texts": ["x"], "top_k": "two"}', 422, "valid integer"),
+    "top_k a fraction": (b'{"texts": ["x"], "top_k": 2.5}', 422, "valid integer"),
+    "top_k enormous": (b'{"texts": ["x"], "top_k": 1000000000000000000000000000000}', 422, "less than or equal to 1000"),
+    "deeply nested": (b'{"texts": ' + b"[" * 2000 + b"]" * 2000 + b"}", 400, "error parsing the body"),
+    "a lone surrogate": (b'{"texts": ["a \\ud800 b"]}', 422, "lone surrogate"),
+    "not JSON at all": (b"texts=hello", 422, "detail"),
+    "an empty body": (b"", 422, "detail"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_BODIES)
+def test_each_bad_request_gets_its_own_json_4xx(server, case):
+    body, status, message = BAD_BODIES[case]
+    response = httpx.post(f"{server}/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert message in json.dumps(response.json())
+    assert httpx.get(f"{server}/readyz").status_code == 200  # and the server goes on serving
+
+
+def test_odd_but_valid_texts_are_answered(server):
+    texts = ["", "\x00\x07 control characters", "emoji 🎉 and RTL \u202e text", " " * 50]
+    response = httpx.post(f"{server}/v1/predict", json={"texts": texts})
+    assert response.status_code == 200 and len(response.json()["predictions"]) == 4
+    assert httpx.get(f"{server}/v1/predict").status_code == 405
+
+
 def test_body_encoding_size_and_length_limits(server):
     too_big = httpx.post(f"{server}/v1/predict", json={"texts": ["goal " * 5000]})
     assert too_big.status_code == 413 and "body too large" in too_big.json()["detail"]
