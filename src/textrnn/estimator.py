@@ -344,5 +344,6 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             skeleton = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
         saved_model.check_shapes(skeleton.state_dict(), saved.weights, weights_file)
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
-        saved_model.load_weights(clf.model_, saved.weights, weights_file)
+        clf.model_.load_state_dict(saved.weights)
+        clf.model_.eval()
         return clf

@@ -158,10 +158,3 @@ def check_shapes(expected: dict[str, torch.Tensor], weights: dict[str, torch.Ten
     ]
     if problems:
         raise ModelFileError(f"{source} does not fit config.json: " + "; ".join(problems))
-
-
-def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
-    """Put ``weights`` into ``model`` after checking names and shapes, with one message for every mismatch."""
-    check_shapes(model.state_dict(), weights, source)
-    model.load_state_dict(weights)
-    model.eval()

@@ -186,7 +186,7 @@ def _delimited_records(path: Path, lines, columns: Sequence[str] | None, delimit
             raise DataError(f"{path}: empty file (expected "
                             + ("a header row naming the columns)" if options.header else "rows)"))
         if isinstance(first[1], str):
-            raise DataError(f"{path}, line 1: {first[1]}" if options.header else f"{path}, {first[0]}: {first[1]}")
+            raise DataError(f"{path}, {first[0]}: {first[1]}")
         if options.header:
             header = first[1]
         else:

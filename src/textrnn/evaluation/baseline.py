@@ -47,13 +47,11 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
     """Fit on ``train`` (texts, labels); choose ``C`` on ``validation`` (when given) by ``monitor`` (accuracy
     or macro_f1), with the network's ``class_weight`` (none, balanced or a mapping), so the two compare fairly.
     Multi-label (``threshold``: the network's threshold rule), one logistic regression per label."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     started = time.perf_counter()
     texts, labels = train
     if threshold is not None:
         return _fit_one_vs_rest(train, validation, classes, seed=seed, class_weight=class_weight, threshold=threshold)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1, sublinear_tf=True)
+    vectorizer = _tfidf(len(texts))
     features = vectorizer.fit_transform(texts)
     weight = None if class_weight in (None, "none") else class_weight
     if validation is None:
@@ -74,12 +72,11 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
 def _fit_one_vs_rest(train, validation, classes: Sequence[str], *, seed: int, class_weight, threshold) -> Baseline:
     """Multi-label: one logistic regression per label (one-vs-rest) on the same TF-IDF features; C and the
     thresholds are chosen on the validation rows by macro-F1, with the network's threshold rule."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.multiclass import OneVsRestClassifier
 
     started = time.perf_counter()
     classes = list(classes)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2 if len(train[0]) >= 1000 else 1, sublinear_tf=True)
+    vectorizer = _tfidf(len(train[0]))
     features, truth = vectorizer.fit_transform(train[0]), indicator_matrix(train[1], classes)
     weight = "balanced" if class_weight == "balanced" else None  # per label's yes/no problem, as the network's
     fit = lambda C: OneVsRestClassifier(_logistic(C, seed, weight, solver="liblinear")).fit(features, truth)
@@ -99,6 +96,13 @@ def _fit_one_vs_rest(train, validation, classes: Sequence[str], *, seed: int, cl
             best = (figure, C, model, thresholds)
     _, C, model, thresholds = best
     return Baseline(vectorizer, model, classes, C, time.perf_counter() - started, "validation", thresholds)
+
+
+def _tfidf(rows: int):
+    """Word 1-2-grams, sublinear term frequency; words seen once are dropped from 1,000 rows up."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2 if rows >= 1000 else 1, sublinear_tf=True)
 
 
 def score(predicted: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -> dict:
