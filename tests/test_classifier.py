@@ -32,7 +32,8 @@ def test_same_seed_same_model_other_seed_other_model(synthetic, fitted):
     probe = texts[:50]
     np.testing.assert_array_equal(again.predict_proba(probe), fitted.predict_proba(probe))
     assert again.history_ == [
-        {**record, "seconds": again.history_[i]["seconds"], "samples_per_second": again.history_[i]["samples_per_second"]}
+        {**record, "seconds": again.history_[i]["seconds"], "samples_per_second": again.history_[i]["samples_per_second"],
+         "tokens_per_second": again.history_[i]["tokens_per_second"]}
         for i, record in enumerate(fitted.history_)
     ]
     other = TextRNNClassifier(**{**SMALL, "seed": 1}).fit(texts, labels)

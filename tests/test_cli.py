@@ -34,7 +34,7 @@ def test_train_writes_a_complete_run_directory(ag_news_run):
     assert sum(map(sum, test["confusion_matrix"])) == 1000
     assert set(test["per_class"]["Sports"]) == {"precision", "recall", "f1", "support"}
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
-    assert metrics["timing"]["samples_per_second"] > 0
+    assert metrics["timing"]["samples_per_second"] > 0 and metrics["timing"]["tokens_per_second"] > 0
     run = json.loads((ag_news_run / "run.json").read_text())
     assert run["command"][:2] == ["textrnn", "train"] and run["config"]["epochs"] == 2
     assert run["status"] == "finished" and run["finished"] >= run["started"]

@@ -255,7 +255,8 @@ def _section_timing(metrics: dict) -> str:
     rows = [
         ("training time", f"{timing.get('train_seconds', 0):.1f} s"),
         ("whole run (data, training, evaluation)", f"{timing.get('wall_seconds', 0):.1f} s"),
-        ("training throughput", f"{timing.get('samples_per_second', 0):,.0f} texts/s"),
+        ("training throughput", (f"{timing.get('samples_per_second', 0):,.0f} texts/s, "
+                                 f"{timing.get('tokens_per_second', 0):,.0f} tokens/s")),
         ("epochs run (best)", f"{timing.get('epochs_run')} ({timing.get('best_epoch')})"),
     ]
     return f"<h2>Timing</h2>{_table(('', ''), rows)}"

@@ -242,4 +242,5 @@ def format_epoch(record: dict, epochs: int) -> str:
         line += f"; validation loss {record['val_loss']:.4f}, accuracy {record['val_accuracy']:.4f}"
         if "val_macro_f1" in record:
             line += f", macro-F1 {record['val_macro_f1']:.4f}"
-    return line + f"; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} texts/s"
+    line += f"; {record['seconds']:.1f} s, {record['samples_per_second']:,.0f} texts/s"
+    return line + (f", {record['tokens_per_second']:,.0f} tokens/s" if "tokens_per_second" in record else "")

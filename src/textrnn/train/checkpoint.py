@@ -35,6 +35,7 @@ class TrainState:
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
+    tokens: int = 0  # tokens in the texts seen this epoch (for tokens per second)
     epoch_seconds: float = 0.0
     history: list[dict] = field(default_factory=list)
     best_score: float = -1.0

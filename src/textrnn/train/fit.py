@@ -111,6 +111,7 @@ def fit_info(ctx: FitContext, results: list[TrainResult], coverages: list, epoch
         "train_seconds": seconds,
         "fit_seconds": time.perf_counter() - ctx.started,
         "samples_per_second": sum(r.samples_per_second * r.seconds for r in results) / seconds,
+        "tokens_per_second": sum(r.tokens_per_second * r.seconds for r in results) / seconds,
         "world_size": distributed.world_size(),
         "effective_batch_size": ctx.params.batch_size * distributed.world_size(),
         "rank_shares": results[-1].rank_shares,

@@ -32,6 +32,7 @@ class TrainResult:
     best_epoch: int = 0
     seconds: float = 0.0
     samples_per_second: float = 0.0
+    tokens_per_second: float = 0.0
     rank_shares: list[dict] = field(default_factory=list)  # per rank: texts and batches trained on, data digest
 
 
@@ -75,6 +76,7 @@ def train_model(
     seconds = sum(r["seconds"] for r in history)
     return TrainResult(history=history, best_epoch=loop.state.best_epoch, seconds=seconds,
                        samples_per_second=sum(r["samples_per_second"] * r["seconds"] for r in history) / seconds,
+                       tokens_per_second=sum(r.get("tokens_per_second", 0) * r["seconds"] for r in history) / seconds,
                        rank_shares=share.shares(loop))
 
 
@@ -154,6 +156,7 @@ def _run_epoch(loop: TrainLoop, callbacks: Sequence[Callback], loss_fn, learning
             state.loss_sum += loss.item() * len(targets)
             state.correct += correct_rows(logits, targets, loop.params.multi_label)
             state.seen += len(targets)
+            state.tokens += int(lengths.sum())
             state.step += 1
             state.global_step += 1
             state.epoch_seconds = time.perf_counter() - resumed_at
@@ -179,7 +182,8 @@ def _next_batch(loop: TrainLoop, batches):
 def _epoch_record(loop: TrainLoop) -> dict:
     """The epoch's figures, summed over every rank, with the validation loss and accuracy."""
     state = loop.state
-    loss_sum, correct, seen = distributed.sum_over_ranks(state.loss_sum, state.correct, state.seen)
+    loss_sum, correct, seen, tokens = distributed.sum_over_ranks(state.loss_sum, state.correct, state.seen,
+                                                                 state.tokens)
     if not seen:
         raise ConfigError(f"batch_size: no full batch of {loop.params.batch_size} for each of the "
                           f"{loop.fabric.world_size} ranks; use fewer devices or a smaller batch_size")
@@ -189,6 +193,7 @@ def _epoch_record(loop: TrainLoop) -> dict:
         "train_accuracy": correct / seen,
         "seconds": state.epoch_seconds,
         "samples_per_second": seen / state.epoch_seconds,
+        "tokens_per_second": tokens / state.epoch_seconds,
     }
     if loop.val_data is not None:
         record.update(evaluate_loss_accuracy(loop.model, loop.val_data, loop.params))
@@ -209,6 +214,6 @@ def _keep_if_best(loop: TrainLoop, record: dict) -> None:
 
 def _advance_epoch(state: TrainState, rng_state: dict, epochs: int) -> None:
     state.epoch += 1
-    state.step, state.seen, state.correct, state.loss_sum, state.epoch_seconds = 0, 0, 0, 0.0, 0.0
+    state.step, state.seen, state.tokens, state.correct, state.loss_sum, state.epoch_seconds = 0, 0, 0, 0, 0.0, 0.0
     state.epoch_rng_state = rng_state
     state.done = state.done or state.epoch > epochs
