@@ -49,6 +49,13 @@ RECIPES = {
                   "--embeddings", "none"],
     "word2vec-epochs-15": ["--epochs", "15", "--patience", "3", "--val-size", "0.05", "--max-length", "none",
                            "--embeddings", "word2vec"],
+    # Text clean-up, each against "plain": HTML stripped; and punctuation replaced by spaces instead of deleted.
+    "html": [*FIXED, "--embeddings", "none", "--strip-html"],
+    "html-space": [*FIXED, "--embeddings", "none", "--strip-html", "--punctuation", "space"],
+    # Characters as tokens against words, every other setting decided from the data as by default.
+    "words": ["--embeddings", "none"],
+    "char": ["--vocabulary-type", "char"],
+    "char-one-hot": ["--vocabulary-type", "char", "--one-hot"],
 }
 
 

@@ -70,3 +70,12 @@ def test_a_run_prints_and_records_every_automatic_choice(tmp_path, capsys):
     recorded = {c["name"] for c in json.loads((out / "run.json").read_text())["auto"]}
     assert recorded == {"val_size", "patience", "max_length", "embeddings"}  # epochs was given
     assert {c["name"] for c in json.loads((out / "metrics.json").read_text())["choices"]["auto"]} == recorded
+
+
+def test_character_tokens_are_cut_by_characters_and_get_no_word_vectors():
+    profile = DataProfile(rows=45_000, smallest_class=11_000, p99_words=400, longest_words=900,
+                          p99_characters=2_430, longest_characters=5_000)
+    chars = decided(ClassifierParams(vocabulary_type="char"), profile)
+    assert chars["max_length"] == 2_500 and chars["embeddings"] is None
+    one_hot = decided(ClassifierParams(one_hot=True), profile)
+    assert one_hot["max_length"] == 400 and one_hot["embeddings"] is None

@@ -40,3 +40,16 @@ def test_unbucketed_batches_and_inference_order():
     assert [b.tolist() for b in inference_batches(lengths, 3, sort=False)] == [[0, 1, 2], [3]]
     batches = training_batches(lengths, 2, np.random.default_rng(0), bucketed=False)
     assert sorted(np.concatenate(batches).tolist()) == [0, 1, 2, 3]
+
+
+def test_prediction_batches_of_long_texts_stay_within_the_token_budget():
+    lengths = np.random.default_rng(0).integers(1, 3_000, size=5_000)
+    lengths[7] = 100_000  # longer than the budget alone: a batch of its own
+    batches = inference_batches(lengths, batch_size=256, max_tokens=16_384)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 256
+        assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 16_384
+    assert [7] in [batch.tolist() for batch in batches]
+    # Short texts still fill whole batches of 256.
+    assert [len(b) for b in inference_batches(np.full(600, 40), 256, max_tokens=16_384)] == [256, 256, 88]

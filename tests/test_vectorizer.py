@@ -3,7 +3,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textrnn.text.vectorizer import PAD_ID, UNK_ID, TextVectorizer
+from textrnn.text.vectorizer import PAD_ID, UNK_ID, TextVectorizer, markup_share
 
 
 def adapted(texts, **kwargs):
@@ -70,3 +70,25 @@ def test_any_unicode_text_encodes_to_valid_ids(corpus, probe):
     (ids,) = v.encode([probe])
     assert len(ids) == len(v.standardize(probe))
     assert all(UNK_ID <= i < v.vocab_size for i in ids)
+
+
+def test_punctuation_can_become_spaces_and_html_can_be_stripped():
+    review = "Great film.<br /><br />I loved it#39;s ending &amp; the &lt;b&gt;cast&lt;/b&gt;!"
+    keras_like = TextVectorizer().adapt([review])
+    assert keras_like.standardize(review) == ["great", "filmbr", "br", "i", "loved", "it39s", "ending", "amp",
+                                              "the", "ltbgtcastltbgt"]
+    spaced = TextVectorizer(punctuation="space", strip_html=True).adapt([review])
+    assert spaced.standardize(review) == ["great", "film", "i", "loved", "it", "s", "ending", "the", "cast"]
+    stripped = TextVectorizer(strip_html=True).adapt([review])
+    assert stripped.standardize(review) == ["great", "film", "i", "loved", "its", "ending", "the", "cast"]
+    assert markup_share([review, "plain text", "a < b > c"]) == 1 / 3
+
+
+def test_character_vocabulary_round_trips_with_its_normalizer(tmp_path):
+    vectorizer = TextVectorizer(vocabulary_type="char", punctuation="space", strip_html=True)
+    vectorizer.adapt(["Hello,  World<br>", "abc"])
+    assert vectorizer.tokens("Hi,\n\tzo") == ["h", "i[?]", " ", "z[?]", "o"]  # comma and whitespace run: one space
+    vectorizer.save(tmp_path / "v.json")
+    again = TextVectorizer.load(tmp_path / "v.json")
+    assert (again.vocabulary_type, again.punctuation, again.strip_html) == ("char", "space", True)
+    assert again.encode(["hello world!<p>"]) == vectorizer.encode(["hello world!<p>"])

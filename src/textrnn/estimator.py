@@ -62,13 +62,15 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self, *,
         # vectorizer
         max_tokens=_DEFAULT["max_tokens"], max_length=_DEFAULT["max_length"],
-        vocabulary_type=_DEFAULT["vocabulary_type"],
+        vocabulary_type=_DEFAULT["vocabulary_type"], punctuation=_DEFAULT["punctuation"],
+        strip_html=_DEFAULT["strip_html"],
         # model
         cell=_DEFAULT["cell"], embed_dim=_DEFAULT["embed_dim"], hidden_size=_DEFAULT["hidden_size"],
         num_layers=_DEFAULT["num_layers"], bidirectional=_DEFAULT["bidirectional"], pooling=_DEFAULT["pooling"],
         dropout=_DEFAULT["dropout"], locked_dropout=_DEFAULT["locked_dropout"], word_dropout=_DEFAULT["word_dropout"],
         embeddings=_DEFAULT["embeddings"], freeze_embeddings=_DEFAULT["freeze_embeddings"],
-        init_from=_DEFAULT["init_from"], ensemble=_DEFAULT["ensemble"], mask=_DEFAULT["mask"],
+        init_from=_DEFAULT["init_from"], ensemble=_DEFAULT["ensemble"], one_hot=_DEFAULT["one_hot"],
+        mask=_DEFAULT["mask"],
         multi_label=_DEFAULT["multi_label"],
         # training
         epochs=_DEFAULT["epochs"], batch_size=_DEFAULT["batch_size"], lr=_DEFAULT["lr"],
@@ -204,7 +206,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             return TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
         if pretrained is not None:  # the language model's vocabulary, which its embedding rows are for
             return pretrained.vectorizer
-        return TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type).adapt(texts)
+        return TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type,
+                             params.punctuation, params.strip_html).adapt(texts)
 
     def _checked_params(self) -> ClassifierParams:
         params: ClassifierParams = validate(ClassifierParams, self.get_params())

@@ -32,8 +32,17 @@ class VectorizerParams(_Params):
         "auto", description="keep at most this many tokens of each text (none: all; auto: the 99th percentile of "
         "the training texts' lengths when they are long, else all)",
         json_schema_extra={"main": True, "parse": "auto_or_int"})
-    vocabulary_type: Literal["word", "bpe", "wordpiece", "unigram"] = Field(
-        "word", description="whole words, or subword pieces (bpe, wordpiece, unigram) so that rare words are spelt"
+    vocabulary_type: Literal["word", "bpe", "wordpiece", "unigram", "char"] = Field(
+        "word", description="whole words, subword pieces (bpe, wordpiece, unigram) so that rare words are spelt, "
+        "or single characters (char; see one_hot)"
+    )
+    punctuation: Literal["delete", "space"] = Field(
+        "delete", description="ASCII punctuation is deleted (Keras: \"U.S.\" -> us) or replaced by a space "
+        "(great.<br>I -> great br i, not greatbr i)"
+    )
+    strip_html: bool = Field(
+        False, description="turn HTML tags (also escaped, &lt;p&gt;) into spaces and entities (&amp;, &#39;) into "
+        "their characters before anything else; training warns when the texts hold markup and this is off"
     )
 
 
@@ -77,6 +86,10 @@ class ModelParams(_Params):
     )
     ensemble: int = Field(
         1, ge=1, description="train this many models (seeds seed, seed+1, ...) and average their probabilities"
+    )
+    one_hot: bool = Field(
+        False, description="feed each token to the recurrent cell as a one-hot vector instead of a learned "
+        "embedding (for small vocabularies: characters; at most 1,024 tokens)"
     )
     mask: bool = Field(
         True,
@@ -283,6 +296,12 @@ def check_combinations(params: ClassifierParams) -> None:
         raise ConfigError("sparse_embedding: not with data-parallel training (devices or num_nodes above 1)")
     if params.multi_label and params.label_smoothing:
         raise ConfigError("label_smoothing: single-label only; it is not applied to multi-label's per-label losses")
+    if params.one_hot and params.embeddings not in (None, "auto"):
+        raise ConfigError("embeddings: one_hot feeds fixed one-hot vectors, so there is no embedding to start from "
+                          "word vectors; use one or the other")
+    if params.one_hot and (params.sparse_embedding or params.word_dropout or params.init_from):
+        raise ConfigError("one_hot: not with sparse_embedding, word_dropout or init_from (they act on a learned "
+                          "embedding, which one_hot replaces)")
 
 
 def shown_default(field) -> str:

@@ -138,6 +138,8 @@ def check_declared_sizes(params: ClassifierParams, weights: dict[str, torch.Tens
         raise ModelFileError(f"{source} does not fit config.json: it declares num_layers {params.num_layers}, the weights hold "
                              f"{len(layers)} recurrent layer(s)")
     sizes = {"embed_dim": (r"embedding\.weight$", 1), "hidden_size": (r"rnn\.weight_hh_l0$", 1)}
+    if params.one_hot:  # the embedding is as wide as the vocabulary, whatever embed_dim says
+        del sizes["embed_dim"]
     for name, (pattern, axis) in sizes.items():
         held = next((tensor.shape[axis] for key, tensor in weights.items() if re.search(pattern, key)), None)
         if held is not None and held != getattr(params, name):

@@ -58,8 +58,12 @@ class RNNClassifier(nn.Module):
         locked_dropout: bool = False,
         word_dropout: float = 0.0,
         sparse_embedding: bool = False,
+        one_hot: bool = False,
     ) -> None:
         super().__init__()
+        self.one_hot = one_hot
+        if one_hot:  # a fixed identity table: each token is its one-hot vector (padding, when masked, all zeros)
+            embed_dim = vocab_size
         self.pooling = pooling
         self.mask = mask
         self.word_dropout = word_dropout
@@ -68,6 +72,7 @@ class RNNClassifier(nn.Module):
         # Without masking, id 0 is an ordinary trainable token, as in Keras without mask_zero.
         # sparse: the backward pass yields a gradient for the rows a batch used only (for a lazy optimizer).
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0 if mask else None, sparse=sparse_embedding)
+        self.embedding.weight.requires_grad_(not one_hot)
         self.embedding_dropout = LockedDropout(dropout) if locked_dropout else nn.Dropout(dropout)
         self.rnn = RECURRENT_LAYERS[cell](
             embed_dim,
@@ -84,7 +89,10 @@ class RNNClassifier(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        if self.one_hot:
+            nn.init.eye_(self.embedding.weight)
+        else:
+            nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
         if self.embedding.padding_idx is not None:
             with torch.no_grad():
                 self.embedding.weight[self.embedding.padding_idx].zero_()

@@ -70,7 +70,31 @@ def training_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def inference_batches(lengths: np.ndarray, batch_size: int, sort: bool = True) -> list[np.ndarray]:
-    """Batches for prediction: by length when ``sort`` (padding-invariant models), else in input order."""
-    order = np.argsort(lengths, kind="stable") if sort else np.arange(len(lengths))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+def inference_batches(lengths: np.ndarray, batch_size: int, sort: bool = True,
+                      max_tokens: int | None = None) -> list[np.ndarray]:
+    """Batches for prediction: by length when ``sort`` (padding-invariant models), else in input order.
+
+    Sorted, a batch also stops before its padded size (texts x longest) passes ``max_tokens``, so that long
+    documents go a few at a time: memory stays bounded and the activations stay in cache. A text longer
+    than ``max_tokens`` is a batch of its own.
+    """
+    if not sort:
+        return [np.arange(i, min(i + batch_size, len(lengths))) for i in range(0, len(lengths), batch_size)]
+    order = np.argsort(lengths, kind="stable")
+    if max_tokens is None:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches, start = [], 0
+    sorted_lengths = np.maximum(lengths[order], 1)
+    while start < len(order):
+        # Sorted ascending, a batch's last text is its longest, so its padded size grows with its end:
+        # find the largest end that fits (at least one text) by bisection.
+        low, high = start + 1, min(start + batch_size, len(order))
+        while low < high:
+            middle = (low + high + 1) // 2
+            if (middle - start) * sorted_lengths[middle - 1] <= max_tokens:
+                low = middle
+            else:
+                high = middle - 1
+        batches.append(order[start:low])
+        start = low
+    return batches

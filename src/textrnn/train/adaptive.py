@@ -20,6 +20,7 @@ AUTO = "auto"
 SMALL_DATA_ROWS = 10_000  # below this, more passes and steadier stopping (validation figures are noisier)
 WORD_VECTOR_MIN_ROWS = 10_000  # in-fit word2vec needs enough text to learn from (measured: it hurt on 2,000 rows)
 LONG_TEXT_WORDS = 300  # texts whose 99th percentile is longer than this get a max_length
+LONG_TEXT_CHARACTERS = 2_000  # the same for character tokens (300 words of about 6 characters with spaces)
 MIN_VALIDATION_ROWS_PER_CLASS = 10
 MAX_VAL_SIZE = 0.2  # never more than a fifth of the training rows, however small the data
 
@@ -32,14 +33,18 @@ class DataProfile:
     smallest_class: int | None  # rows of the rarest class (None: multi-label)
     p99_words: int
     longest_words: int
+    p99_characters: int = 0
+    longest_characters: int = 0
 
     @classmethod
     def of(cls, texts: Sequence[str], labels: Sequence) -> "DataProfile":
         words = np.fromiter((len(text.split()) for text in texts), dtype=np.int64, count=len(texts))
+        characters = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
         single = labels and not isinstance(labels[0], (list, tuple, set, frozenset, np.ndarray))
         smallest = min(Counter(str(label) for label in labels).values()) if single else None
-        return cls(len(texts), smallest, int(np.percentile(words, 99)) if len(words) else 0,
-                   int(words.max()) if len(words) else 0)
+        p99 = lambda lengths: int(np.percentile(lengths, 99)) if len(lengths) else 0  # noqa: E731
+        longest = lambda lengths: int(lengths.max()) if len(lengths) else 0  # noqa: E731
+        return cls(len(texts), smallest, p99(words), longest(words), p99(characters), longest(characters))
 
 
 def resolve(params: ClassifierParams, data: DataProfile | None, validation_given: bool
@@ -64,8 +69,9 @@ def resolve(params: ClassifierParams, data: DataProfile | None, validation_given
         choose("patience", 3 if small else 2, f"{size}: {'fewer' if small else 'more'} than {SMALL_DATA_ROWS:,}")
         if not validation_given:  # with validation rows given, no share is held out: nothing to decide
             choose("val_size", *validation_share(data, validation_given))
-        choose("max_length", *_max_length(data))
-        choose("embeddings", *_word_vectors(data))
+        characters = params.vocabulary_type == "char"
+        choose("max_length", *(_max_length_characters(data) if characters else _max_length(data)))
+        choose("embeddings", *_word_vectors(data, params))
     return params.model_copy(update={c["name"]: c["value"] for c in choices}), choices
 
 
@@ -90,7 +96,19 @@ def _max_length(data: DataProfile) -> tuple[int | None, str]:
     return cut, f"99% of training texts have at most {data.p99_words:,} words (the longest {data.longest_words:,})"
 
 
-def _word_vectors(data: DataProfile) -> tuple[str | None, str]:
+def _max_length_characters(data: DataProfile) -> tuple[int | None, str]:
+    if data.p99_characters <= LONG_TEXT_CHARACTERS:
+        return None, f"no text needs cutting: 99% of training texts have at most {data.p99_characters:,} characters"
+    cut = int(np.ceil(data.p99_characters / 100) * 100)
+    return cut, (f"99% of training texts have at most {data.p99_characters:,} characters "
+                 f"(the longest {data.longest_characters:,})")
+
+
+def _word_vectors(data: DataProfile, params: ClassifierParams) -> tuple[str | None, str]:
+    if params.one_hot:
+        return None, "one_hot: tokens go in as one-hot vectors, not through an embedding"
+    if params.vocabulary_type == "char":
+        return None, "character tokens: word vectors are for words"
     if data.rows >= WORD_VECTOR_MIN_ROWS:
         return "word2vec", f"{data.rows:,} training rows: enough text to train word vectors on first"
     return None, f"{data.rows:,} training rows: too little text for word vectors of its own"

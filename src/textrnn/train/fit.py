@@ -38,6 +38,8 @@ from .loop import TrainResult, train_model
 from .memory import check_memory
 from .pretrained import PretrainedLM, initialise_from_lm
 
+MAX_ONE_HOT_TOKENS = 1_024  # a one-hot input as wide as a 20,000-word vocabulary would be 300x a 64-wide embedding
+
 
 @dataclass(kw_only=True)
 class FitContext:
@@ -200,6 +202,10 @@ def load_embeddings(model: RNNClassifier, params: ClassifierParams, vectorizer: 
 def build_network(params: ClassifierParams, vocab_size: int, num_classes: int, single: bool = False):
     """The untrained network ``params`` describe; an :class:`EnsembleClassifier` of ``params.ensemble`` of
     them unless ``single``."""
+    if params.one_hot and vocab_size > MAX_ONE_HOT_TOKENS:
+        raise ConfigError(f"one_hot: the vocabulary has {vocab_size:,} tokens; one-hot vectors are for small "
+                          f"vocabularies (at most {MAX_ONE_HOT_TOKENS:,}): use vocabulary_type char or a smaller "
+                          "max_tokens")
     if params.ensemble > 1 and not single:
         return EnsembleClassifier([build_network(params, vocab_size, num_classes, True) for _ in range(params.ensemble)],
                                   params.multi_label)
@@ -207,7 +213,7 @@ def build_network(params: ClassifierParams, vocab_size: int, num_classes: int, s
         vocab_size=vocab_size, num_classes=num_classes, embed_dim=params.embed_dim, cell=params.cell,
         hidden_size=params.hidden_size, num_layers=params.num_layers, bidirectional=params.bidirectional,
         pooling=params.pooling, dropout=params.dropout, mask=params.mask, locked_dropout=params.locked_dropout,
-        word_dropout=params.word_dropout, sparse_embedding=params.sparse_embedding,
+        word_dropout=params.word_dropout, sparse_embedding=params.sparse_embedding, one_hot=params.one_hot,
     )
 
 

@@ -14,6 +14,7 @@ from . import distributed
 from .memory import check_memory
 
 PREDICT_BATCH_SIZE = 256
+PREDICT_BATCH_TOKENS = 16_384  # 256 texts of 64 tokens; long documents go fewer at a time (see inference_batches)
 
 
 @torch.no_grad()
@@ -37,7 +38,8 @@ def predict_logits(model: nn.Module, texts: EncodedTexts, params: ClassifierPara
 def _forward(model: nn.Module, texts: EncodedTexts, params: ClassifierParams, finish) -> np.ndarray:
     """``finish(logits)`` of every text, in input order.
 
-    A masked model is padding-invariant, so texts go in length-sorted batches of 256. An unmasked
+    A masked model is padding-invariant, so texts go in length-sorted batches of up to 256 texts and
+    16,384 (padded) tokens. An unmasked
     one (the lesson's first model) sees the padding, so it is fed as Keras fed it: in input order, in
     training-size batches.
     """
@@ -45,7 +47,8 @@ def _forward(model: nn.Module, texts: EncodedTexts, params: ClassifierParams, fi
     model.eval()
     device = next(model.parameters()).device
     batch_size = PREDICT_BATCH_SIZE if params.mask else params.batch_size
-    batches = inference_batches(texts.lengths, batch_size, sort=params.mask)
+    batches = inference_batches(texts.lengths, batch_size, sort=params.mask,
+                                max_tokens=PREDICT_BATCH_TOKENS if params.mask else None)
     longest = max(batches, key=lambda index: len(index) * int(texts.lengths[index].max()))
     check_memory(model, params, batch=len(longest), steps=int(texts.lengths[longest].max()), training=False)
     out = None

@@ -10,10 +10,14 @@ from pathlib import Path
 from ..data.dataset import Dataset, check_classes, check_texts, label_names, train_val_split
 from ..errors import ConfigError, DataError
 from ..params import ClassifierParams
+from ..text.vectorizer import markup_share
 from . import adaptive, distributed
 from .balance import class_weights, label_weights, resolve_monitor, thin_validation_classes
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .targets import multi_label_sets, single_labels, targets
+
+
+MARKUP_WARNING_SHARE = 0.01  # warn when this share of the training texts holds HTML markup
 
 
 def checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool):
@@ -77,6 +81,10 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
     """Checked texts, labels as strings (multi-label: tuples of them), the class order, the parameters decided
     from the data (:mod:`textrnn.train.adaptive`), and the validation rows (held out if not given)."""
     texts = check_texts(texts, "texts")
+    if not params.strip_html and (share := markup_share(texts)) >= MARKUP_WARNING_SHARE:
+        warnings.warn(f"{share:.0%} of the training texts hold HTML markup (tags such as <br />, escaped tags such "
+                      "as &lt;p&gt;, or entities such as &amp;): strip_html (--strip-html) removes it before the "
+                      "texts are tokenized", stacklevel=3)
     if params.multi_label:
         labels, classes = multi_label_sets(labels, classes, "labels")
         if validation_data is not None:
