@@ -79,3 +79,10 @@ def test_character_tokens_are_cut_by_characters_and_get_no_word_vectors():
     assert chars["max_length"] == 2_500 and chars["embeddings"] is None
     one_hot = decided(ClassifierParams(one_hot=True), profile)
     assert one_hot["max_length"] == 400 and one_hot["embeddings"] is None
+
+
+def test_a_few_outliers_far_longer_than_the_rest_are_cut():
+    profile = DataProfile(rows=2_000, smallest_class=500, p99_words=50, longest_words=100_000)
+    assert decided(ClassifierParams(), profile)["max_length"] == 1_000
+    ordinary = DataProfile(rows=2_000, smallest_class=500, p99_words=80, longest_words=900)
+    assert decided(ClassifierParams(), ordinary)["max_length"] is None

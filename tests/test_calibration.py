@@ -10,18 +10,24 @@ from conftest import synthetic_corpus
 from textrnn import TextRNNClassifier
 from textrnn.deploy.export import export_onnx
 from textrnn.deploy.runtime import OnnxClassifier
-from textrnn.train.calibration import fit_temperature, negative_log_likelihood, reliability, softmax
+from textrnn.train.calibration import fit_temperature, negative_log_likelihood, reliability
 
 
 def test_the_fitted_temperature_recovers_the_true_one():
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 4, size=(4000, 5))
-    true = softmax(logits, 2.5)  # the labels follow the logits divided by 2.5: the raw logits are over-confident
+    scaled = np.exp(logits / 2.5 - (logits / 2.5).max(axis=1, keepdims=True))
+    true = scaled / scaled.sum(axis=1, keepdims=True)  # the labels follow the logits divided by 2.5: the raw logits are over-confident
     labels = np.array([rng.choice(5, p=p) for p in true])
     temperature = fit_temperature(logits, labels)
     assert temperature == pytest.approx(2.5, rel=0.1)
     assert negative_log_likelihood(logits, labels, temperature) < negative_log_likelihood(logits, labels, 1.0)
-    assert reliability(softmax(logits, temperature), labels)["ece"] < reliability(softmax(logits), labels)["ece"]
+    assert reliability(logits, labels, temperature)["ece"] < reliability(logits, labels)["ece"]
+    # Computed in chunks of rows: the same figures as from the whole softmax at once.
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    expected = -np.log(probabilities[np.arange(len(labels)), labels]).mean()
+    assert negative_log_likelihood(logits, labels, 1.0) == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.fixture(scope="module")

@@ -71,3 +71,51 @@ def test_a_truncated_or_foreign_onnx_graph_is_refused_with_a_message(model, tmp_
     (export / "export.json").write_text("{broken")
     with pytest.raises(ExportError, match="export.json: not readable JSON"):
         OnnxClassifier(export)
+
+
+def test_ten_thousand_classes_cost_what_their_rows_cost_not_the_square_of_the_classes():
+    import tracemalloc
+
+    import numpy as np
+
+    from textrnn.evaluation.metrics import classification_metrics, format_metrics
+    from textrnn.train.calibration import reliability
+
+    classes = [f"c{i}" for i in range(10_000)]
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 10_000, size=20_000)
+    predicted = np.where(rng.random(20_000) < 0.5, truth, rng.integers(0, 10_000, size=20_000))
+    tracemalloc.start()
+    metrics = classification_metrics(truth, predicted, classes)
+    text = format_metrics(metrics)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6  # a dense 10,000 x 10,000 matrix alone is 800 MB
+    assert "confusion_matrix" not in metrics and len(metrics["top_confusions"]) == 50
+    assert metrics["accuracy"] == pytest.approx(np.mean(truth == predicted))
+    assert "most frequent confusions" in text and len(text.splitlines()) < 10_100
+    # The calibration figures work through the logits in chunks of rows (float64 copies of a whole
+    # 5,000 x 10,000 matrix would be 400 MB each).
+    logits = rng.normal(size=(5_000, 10_000)).astype(np.float32)
+    tracemalloc.start()
+    reliability(logits, rng.integers(0, 10_000, size=5_000), temperature=2.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100e6
+
+
+def test_a_run_with_many_classes_reports_its_commonest_confusions(tmp_path):
+    import csv
+    import json
+
+    rows = [(f"w{i % 300} filler w{(i * 7) % 300}", f"class{i % 300}") for i in range(1_800)]
+    for name, part in (("train.csv", rows), ("test.csv", rows[:600])):
+        with open(tmp_path / name, "w", newline="") as handle:
+            csv.writer(handle).writerows([("text", "label"), *part])
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "train.csv"), "--test-data", str(tmp_path / "test.csv"),
+                 "--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--baseline", "none",
+                 "--out", str(out), "--no-verbose"]) == 0
+    test = json.loads((out / "metrics.json").read_text())["test"]
+    assert "confusion_matrix" not in test and test["top_confusions"]
+    assert "Most frequent confusions" in (out / "report.html").read_text()

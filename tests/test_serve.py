@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import synthetic_corpus
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from textrnn import TextRNNClassifier
 from textrnn.deploy.export import export_onnx
@@ -184,6 +186,47 @@ def test_fuzzed_requests_never_get_a_server_error(server, tmp_path):
                             cwd=tmp_path)  # its cache goes there, not into the checkout
     assert result.returncode == 0, result.stdout[-3000:]
     assert "No issues found" in result.stdout
+
+
+# Bodies a careless or hostile client sends: texts with lone surrogates, control characters and every other kind
+# of character; any JSON at all, nested; nesting thousands deep; strings far past the limits; raw bytes.
+ODD_CHARACTERS = st.characters(codec=None, categories=["Cs", "Cc", "Cf", "Co", "Zs", "Zl", "Lu", "Ll", "Nd", "Po",
+                                                        "Sm", "So", "Mn"])
+ODD_TEXT = st.text(alphabet=ODD_CHARACTERS, max_size=60)
+ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | ODD_TEXT,
+                        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ODD_TEXT, inner, max_size=4),
+                        max_leaves=20)
+
+
+def encoded(value) -> bytes:
+    return json.dumps(value).encode()  # ensure_ascii: a lone surrogate travels as the escape \ud800
+
+
+FUZZED_BODIES = st.one_of(
+    st.builds(lambda texts: encoded({"texts": texts}), st.lists(ODD_TEXT, max_size=25)),
+    st.builds(lambda texts, top_k: encoded({"texts": texts, "top_k": top_k}), st.lists(ODD_TEXT, max_size=3),
+              ANY_JSON),
+    st.builds(lambda value: encoded({"texts": value}), ANY_JSON),
+    st.builds(encoded, ANY_JSON),
+    st.builds(lambda depth: b'{"texts": ' + b"[" * depth + b"]" * depth + b"}", st.integers(1, 100_000)),
+    st.builds(lambda depth: b'{"texts": [' + b'{"a": ' * depth + b"1" + b"}" * depth + b"]}", st.integers(1, 5_000)),
+    st.builds(lambda size, char: encoded({"texts": [char * size]}), st.integers(0, 1_000_000), ODD_CHARACTERS),
+    st.binary(max_size=3_000),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(body=FUZZED_BODIES)
+def test_fuzzed_bodies_get_answers_below_500_and_the_server_keeps_answering(server, body):
+    response = httpx.post(f"{server}/v1/predict", content=body, headers={"content-type": "application/json"},
+                          timeout=30)
+    assert response.status_code < 500, (body[:200], response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    if response.status_code == 200:
+        assert all(p["label"] in ("money", "sport", "tech") for p in response.json()["predictions"])
+    good = httpx.post(f"{server}/v1/predict", json={"texts": ["the team scored a late goal"]}, timeout=30)
+    assert good.status_code == 200 and good.json()["predictions"][0]["label"] == "sport"
 
 
 def test_one_bad_request_fails_alone_and_a_panic_does_not_stop_the_server(model_dir):

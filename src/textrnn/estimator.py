@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from . import saved_model
 from .data.dataset import check_classes, check_texts
 from .errors import ConfigError, DataError
-from .evaluation.metrics import classification_metrics, metrics_from_confusion
+from .evaluation.metrics import add_pairs, classification_metrics, confusion_pairs, metrics_from_pairs
 from .evaluation.multilabel import multilabel_metrics
 from .multilabel import decide
 from .params import CLASSIFIER_PARAM_NAMES, SAVED_PARAM_NAMES, ClassifierParams, check_combinations, validate
@@ -315,11 +315,11 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError("multi_label: streamed evaluation is single-label only; read the data whole")
         class_index = {name: i for i, name in enumerate(self.classes_)}
         data = StreamEvaluationData(stream, self.vectorizer_.encode, class_index, part, val_size, seed)
-        matrix = np.zeros((len(self.classes_), len(self.classes_)), dtype=np.int64)
+        pairs = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         for x, y in data.chunks():
             predicted = predict_probabilities(self.model_, x, self.params_).argmax(axis=1)
-            np.add.at(matrix, (y, predicted), 1)
-        return metrics_from_confusion(matrix, self.classes_)
+            pairs = add_pairs(pairs, confusion_pairs(y, predicted, len(self.classes_)))
+        return metrics_from_pairs(*pairs, self.classes_)
 
     # ------------------------------------------------------------------------------------ save/load
 

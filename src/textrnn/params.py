@@ -30,7 +30,7 @@ class VectorizerParams(_Params):
     max_tokens: int = Field(20_000, ge=3, description="vocabulary size, padding (0) and out-of-vocabulary (1) included")
     max_length: Annotated[int, Field(ge=1)] | None | Literal["auto"] = Field(
         "auto", description="keep at most this many tokens of each text (none: all; auto: the 99th percentile of "
-        "the training texts' lengths when they are long, else all)",
+        "the training texts' lengths when they are long, else all but a few outliers)",
         json_schema_extra={"main": True, "parse": "auto_or_int"})
     vocabulary_type: Literal["word", "bpe", "wordpiece", "unigram", "char"] = Field(
         "word", description="whole words, subword pieces (bpe, wordpiece, unigram) so that rare words are spelt, "

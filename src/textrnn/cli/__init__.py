@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -34,12 +35,19 @@ HANDLERS = {
 DEBUG_VARIABLE = "TEXTRNN_DEBUG"
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as the command's own lines (``textrnn: warning: ...``), not Python's file:line and source."""
+    print(f"textrnn: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     argv = [arg for arg in argv if arg != "--debug"]
     args = build_parser().parse_args(argv)
     del args.debug  # read above; the commands' namespaces hold their own flags only
+    if not debug:
+        warnings.showwarning = _one_line_warning
     try:
         if args.command == "train":
             return commands.train_command(args, argv)

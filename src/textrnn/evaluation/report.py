@@ -27,10 +27,12 @@ from ..files import write_bytes_atomic
 from ..rundir import read_run_config
 from ..text.vectorizer import UNK_ID
 from . import report_multilabel
+from .metrics import top_confusions
 from .explain import explain, to_html
 from .plots import plot_confusion, plot_curves, plot_data, plot_reliability
 
 FIGURES = ("curves.png", "confusion_matrix.png", "data.png", "reliability.png")
+PLOTTED_MATRIX_CLASSES = 30  # a matrix with a count in every cell is unreadable beyond this
 
 
 def coverage(clf: TextRNNClassifier, texts: Sequence[str]) -> float:
@@ -83,9 +85,11 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     multi_label = clf.multi_label
     if metrics.get("test") and multi_label:
         sections.append(report_multilabel.section_test(metrics["test"], test, _table))
-    elif metrics.get("test"):
+    elif metrics.get("test") and len(metrics["test"]["labels"]) <= PLOTTED_MATRIX_CLASSES:
         images["confusion_matrix.png"] = plot_confusion(metrics["test"], run_dir / "confusion_matrix.png")
         sections.append(_section_test(metrics["test"], images["confusion_matrix.png"]))
+    elif metrics.get("test"):  # too many classes for a readable matrix: the commonest confusions instead
+        sections.append(_section_test(metrics["test"], None))
     if metrics.get("baseline"):
         sections.append(_section_baseline(metrics))
     if metrics.get("calibration"):
@@ -228,10 +232,15 @@ def _section_curves(metrics: dict, image: bytes) -> str:
                      rows))
 
 
-def _section_test(test: dict, image: bytes) -> str:
+def _section_test(test: dict, image: bytes | None) -> str:
     rows = [(escape(label), f"{v['precision']:.2%}", f"{v['recall']:.2%}", f"{v['f1']:.2%}", f"{v['support']:,}")
             for label, v in test["per_class"].items()]
     table = _table(("class", "precision", "recall", "F1", "rows"), rows)
+    if image is None:
+        confusions = _table(("true class", "predicted", "test rows"),
+                            [(escape(c["true"]), escape(c["predicted"]), f"{c['count']:,}")
+                             for c in top_confusions(test)])
+        return f"<h2>Test</h2><div class=side>{table}<div><h3>Most frequent confusions</h3>{confusions}</div></div>"
     return f"<h2>Test</h2><div class=side>{_image(image, 'confusion matrix')}{table}</div>"
 
 

@@ -19,16 +19,33 @@ BINS = 15
 LOG_T_RANGE = (-3.0, 3.0)  # T between 0.05 and 20
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    scaled = logits.astype(np.float64) / temperature
-    scaled -= scaled.max(axis=1, keepdims=True)
-    exp = np.exp(scaled)
-    return exp / exp.sum(axis=1, keepdims=True)
+CELLS_PER_CHUNK = 2**21  # float64 work on this many (row, class) cells at once: 16 MB per array
+
+
+def _scaled_chunks(logits: np.ndarray, temperature: float):
+    """``(start, z, log-normalizer)`` per chunk of rows: ``z = logits / T`` in float64 and each row's logsumexp."""
+    rows = max(1, CELLS_PER_CHUNK // max(logits.shape[1], 1))
+    for start in range(0, len(logits), rows):
+        z = logits[start : start + rows].astype(np.float64) / temperature
+        top = z.max(axis=1)
+        yield start, z, top + np.log(np.exp(z - top[:, None]).sum(axis=1))
 
 
 def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    probabilities = softmax(logits, temperature)
-    return float(-np.log(np.maximum(probabilities[np.arange(len(labels)), labels], 1e-12)).mean())
+    total = 0.0
+    for start, z, normalizer in _scaled_chunks(logits, temperature):
+        chosen = z[np.arange(len(z)), labels[start : start + len(z)]]
+        total += float(np.minimum(normalizer - chosen, -np.log(1e-12)).sum())
+    return total / max(len(labels), 1)
+
+
+def confidence_and_prediction(logits: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The top class's probability under ``softmax(logits / T)`` and the top class, per row."""
+    confidence, prediction = np.empty(len(logits)), np.empty(len(logits), dtype=np.int64)
+    for start, z, normalizer in _scaled_chunks(logits, temperature):
+        prediction[start : start + len(z)] = z.argmax(axis=1)
+        confidence[start : start + len(z)] = np.exp(z.max(axis=1) - normalizer)
+    return confidence, prediction
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -51,10 +68,11 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp((low + high) / 2))
 
 
-def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = BINS) -> dict:
-    """Expected calibration error and the reliability diagram's bins (confidence, accuracy, rows per bin)."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
+def reliability(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0, bins: int = BINS) -> dict:
+    """Expected calibration error of ``softmax(logits / T)`` and the reliability diagram's bins (confidence,
+    accuracy, rows per bin)."""
+    confidence, prediction = confidence_and_prediction(logits, temperature)
+    correct = prediction == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
     table, ece = [], 0.0
@@ -76,7 +94,7 @@ def calibrate(model: nn.Module, val_data, params: ClassifierParams) -> dict | No
     if not len(labels):
         return None
     temperature = fit_temperature(logits, labels)
-    before, after = reliability(softmax(logits), labels), reliability(softmax(logits, temperature), labels)
+    before, after = reliability(logits, labels), reliability(logits, labels, temperature)
     return {"temperature": temperature, "validation_rows": int(len(labels)),
             "nll_before": negative_log_likelihood(logits, labels, 1.0),
             "nll_after": negative_log_likelihood(logits, labels, temperature),

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..evaluation.metrics import confusion_matrix, f1_per_class
+from ..evaluation.metrics import class_counts, f1_from_counts
 from ..multilabel import sigmoid, validation_macro_f1
 from ..params import ClassifierParams
 from ..text.batching import EncodedTexts, inference_batches
@@ -83,18 +83,18 @@ def evaluate_loss_accuracy(model: nn.Module, data, params: ClassifierParams) -> 
     labels); the counts are summed over the ranks first, so every rank gets the same figures."""
     if params.multi_label:
         return _evaluate_label_sets(model, data, params)
-    size = model.head.out_features  # a rank without validation rows still adds a matrix of the same shape
-    loss_sum, matrix = 0.0, np.zeros((size, size), dtype=np.int64)
+    size = model.head.out_features  # a rank without validation rows still adds counts of the same shape
+    loss_sum, counts = 0.0, np.zeros((3, size), dtype=np.int64)
     for x, y in data.chunks():
         probabilities = predict_probabilities(model, x, params)
         chosen = probabilities[np.arange(len(y)), y]
         loss_sum += float(-np.log(np.maximum(chosen, 1e-12)).sum())
-        matrix += confusion_matrix(y, probabilities.argmax(axis=1), size)
-    loss_sum, *counts = distributed.sum_over_ranks(loss_sum, *matrix.ravel().tolist())
-    matrix = np.asarray(counts).reshape(size, size)
-    rows = max(matrix.sum(), 1)
-    return {"val_loss": loss_sum / rows, "val_accuracy": float(np.trace(matrix) / rows),
-            "val_macro_f1": float(f1_per_class(matrix).mean())}
+        counts += class_counts(y, probabilities.argmax(axis=1), size)
+    loss_sum, *summed = distributed.sum_over_ranks(loss_sum, *counts.ravel().tolist())
+    counts = np.asarray(summed, dtype=np.int64).reshape(3, size)
+    rows = max(counts[1].sum(), 1)
+    return {"val_loss": loss_sum / rows, "val_accuracy": float(counts[0].sum() / rows),
+            "val_macro_f1": float(f1_from_counts(counts).mean())}
 
 
 def _evaluate_label_sets(model: nn.Module, data, params: ClassifierParams) -> dict:

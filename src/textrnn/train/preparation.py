@@ -47,7 +47,8 @@ def balance(params: ClassifierParams, labels: list, classes: list[str], validati
     if validation_data is not None:
         thin = thin_validation_classes([str(label) for label in validation_data[1]], classes)
         if thin:
-            warnings.warn(f"few validation rows for {', '.join(thin)}: the choice of epoch rests on very few texts "
+            named = ", ".join(thin[:10]) + (f" and {len(thin) - 10:,} more classes" if len(thin) > 10 else "")
+            warnings.warn(f"few validation rows for {named}: the choice of epoch rests on very few texts "
                           "of these classes; give more rows or --validation-data", stacklevel=3)
     return params.model_copy(update={"monitor": monitor}), weights
 
@@ -83,8 +84,9 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
     texts = check_texts(texts, "texts")
     if not params.strip_html and (share := markup_share(texts)) >= MARKUP_WARNING_SHARE:
         warnings.warn(f"{share:.0%} of the training texts hold HTML markup (tags such as <br />, escaped tags such "
-                      "as &lt;p&gt;, or entities such as &amp;): strip_html (--strip-html) removes it before the "
-                      "texts are tokenized", stacklevel=3)
+                      "as &lt;p&gt;, entities such as &amp;), which is read as words; strip_html (--strip-html) "
+                      "removes it: compare the two on your data (it helped on some datasets and hurt on others)",
+                      stacklevel=3)
     if params.multi_label:
         labels, classes = multi_label_sets(labels, classes, "labels")
         if validation_data is not None:
