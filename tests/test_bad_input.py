@@ -1,6 +1,7 @@
 """A corpus of bad input files, each with its own message; skip mode; property-based tests of the loaders."""
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -41,6 +42,8 @@ BAD_FILES = {
     "JSONL broken": ("d.jsonl", b'{"text": "x", "label": \n', r"d.jsonl, line 1: invalid JSON"),
     "JSONL missing field": ("d.jsonl", b'{"text": "x"}\n', r"d.jsonl, line 1, field 'label': no such field"),
     "gzip that is not": ("d.csv.gz", b"text,label\nx,a\n", r"d.csv.gz: cannot open"),
+    "truncated gzip": ("d.csv.gz", gzip.compress(b"text,label\n" + b"some words,a\n" * 20_000)[:300],
+                       r"d.csv.gz: truncated or damaged gzip data after [\d,]+ bytes"),
     "unknown type": ("d.xlsx", b"PK", r"d.xlsx: unknown file type"),
 }
 

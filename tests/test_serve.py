@@ -27,14 +27,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model_path, *extra):
+def start_server(model_path, *extra, log=None):
+    """The server in its own process; its output goes to ``log`` (a file) when given. A pipe nobody reads fills
+    after some hundred request log lines, and then the server blocks on its next log line."""
     port = free_port()
+    output = log if log is not None else subprocess.PIPE
     process = subprocess.Popen([sys.executable, "-m", "textrnn", "serve", str(model_path), "--port", str(port), *extra],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=output, stderr=output, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()
+        assert process.poll() is None, process.stderr.read() if process.stderr else Path(log.name).read_text()
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return process, base
@@ -55,10 +58,11 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(model_dir):
-    process, base = start_server(model_dir / "onnx", *LIMITS)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    with open(model_dir / "server.log", "w") as log:
+        process, base = start_server(model_dir / "onnx", *LIMITS, log=log)
+        yield base
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def test_predict_returns_labels_and_probabilities(server):

@@ -13,7 +13,7 @@ from textrnn.deploy.export import export_onnx
 from textrnn.deploy.runtime import OnnxClassifier
 from textrnn.errors import ConfigError
 
-SMALL = dict(embed_dim=8, hidden_size=8, epochs=2, val_size=0.2, verbose=False)
+SMALL = {"embed_dim": 8, "hidden_size": 8, "epochs": 2, "val_size": 0.2, "verbose": False}
 
 
 def test_a_character_model_with_one_hot_inputs_trains_saves_and_exports(tmp_path):

@@ -61,9 +61,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self, *,
         # vectorizer
-        max_tokens=_DEFAULT["max_tokens"], max_length=_DEFAULT["max_length"],
+        max_tokens=_DEFAULT["max_tokens"], max_length=_DEFAULT["max_length"], strip_html=_DEFAULT["strip_html"],
         vocabulary_type=_DEFAULT["vocabulary_type"], punctuation=_DEFAULT["punctuation"],
-        strip_html=_DEFAULT["strip_html"],
         # model
         cell=_DEFAULT["cell"], embed_dim=_DEFAULT["embed_dim"], hidden_size=_DEFAULT["hidden_size"],
         num_layers=_DEFAULT["num_layers"], bidirectional=_DEFAULT["bidirectional"], pooling=_DEFAULT["pooling"],
@@ -206,8 +205,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             return TextVectorizer.from_dict(checkpoint.extra["vectorizer"], "checkpoint")
         if pretrained is not None:  # the language model's vocabulary, which its embedding rows are for
             return pretrained.vectorizer
-        return TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type,
-                             params.punctuation, params.strip_html).adapt(texts)
+        return TextVectorizer.from_params(params).adapt(texts)
 
     def _checked_params(self) -> ClassifierParams:
         params: ClassifierParams = validate(ClassifierParams, self.get_params())

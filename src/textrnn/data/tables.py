@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -301,6 +302,32 @@ def parquet_module(path: Path):
     return pq
 
 
+class _GzipReader(io.RawIOBase):
+    """A gzip file whose damage, found wherever the reading is, is a :class:`DataError` naming the file (gzip
+    finds a truncated file only when it reaches the end, long after the first rows were read)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.inner = path, gzip.open(path)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self.inner.read(len(buffer))
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            if isinstance(error, gzip.BadGzipFile) and self.inner.tell() == 0:
+                raise DataError(f"{self.path}: cannot open (not gzip data: {error})") from None
+            raise DataError(f"{self.path}: truncated or damaged gzip data after {self.inner.tell():,} bytes "
+                            f"uncompressed ({error}); download or compress the file again") from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
 def open_text(path: Path, notes: list[str] | None = None) -> IO[str]:
     """Open a UTF-8 text file, gzipped or not, for the CSV and JSON readers.
 
@@ -309,7 +336,7 @@ def open_text(path: Path, notes: list[str] | None = None) -> IO[str]:
     somewhere in a block of the file.
     """
     try:
-        raw = gzip.open(path) if path.suffix.lower() == ".gz" else open(path, "rb")
+        raw = io.BufferedReader(_GzipReader(path)) if path.suffix.lower() == ".gz" else open(path, "rb")
         if raw.peek(3)[:3] == codecs.BOM_UTF8:
             raw.read(3)
             if notes is not None:

@@ -6,7 +6,6 @@ from typing import Sequence
 
 import numpy as np
 
-
 MAX_MATRIX_CLASSES = 100  # above, no dense confusion matrix: 10,000 classes would be 10^8 cells in metrics.json
 TOP_CONFUSIONS = 50
 

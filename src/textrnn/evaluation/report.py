@@ -27,8 +27,8 @@ from ..files import write_bytes_atomic
 from ..rundir import read_run_config
 from ..text.vectorizer import UNK_ID
 from . import report_multilabel
-from .metrics import top_confusions
 from .explain import explain, to_html
+from .metrics import top_confusions
 from .plots import plot_confusion, plot_curves, plot_data, plot_reliability
 
 FIGURES = ("curves.png", "confusion_matrix.png", "data.png", "reliability.png")
@@ -85,11 +85,8 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     multi_label = clf.multi_label
     if metrics.get("test") and multi_label:
         sections.append(report_multilabel.section_test(metrics["test"], test, _table))
-    elif metrics.get("test") and len(metrics["test"]["labels"]) <= PLOTTED_MATRIX_CLASSES:
-        images["confusion_matrix.png"] = plot_confusion(metrics["test"], run_dir / "confusion_matrix.png")
-        sections.append(_section_test(metrics["test"], images["confusion_matrix.png"]))
-    elif metrics.get("test"):  # too many classes for a readable matrix: the commonest confusions instead
-        sections.append(_section_test(metrics["test"], None))
+    elif metrics.get("test"):
+        sections.append(_section_test(metrics["test"], run_dir, images))
     if metrics.get("baseline"):
         sections.append(_section_baseline(metrics))
     if metrics.get("calibration"):
@@ -232,7 +229,12 @@ def _section_curves(metrics: dict, image: bytes) -> str:
                      rows))
 
 
-def _section_test(test: dict, image: bytes | None) -> str:
+def _section_test(test: dict, run_dir: Path, images: dict) -> str:
+    """Per-class figures beside the confusion matrix, or with too many classes for a readable matrix, beside
+    the commonest confusions."""
+    image = None
+    if len(test["labels"]) <= PLOTTED_MATRIX_CLASSES:
+        image = images["confusion_matrix.png"] = plot_confusion(test, run_dir / "confusion_matrix.png")
     rows = [(escape(label), f"{v['precision']:.2%}", f"{v['recall']:.2%}", f"{v['f1']:.2%}", f"{v['support']:,}")
             for label, v in test["per_class"].items()]
     table = _table(("class", "precision", "recall", "F1", "rows"), rows)

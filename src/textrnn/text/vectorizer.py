@@ -64,8 +64,13 @@ class TextVectorizer:
         self.tokenizer = self._empty_tokenizer()
         self.adapted = False
 
+    @classmethod
+    def from_params(cls, params) -> "TextVectorizer":
+        """An unadapted vectorizer with the settings of ``params`` (a :class:`textrnn.params.ClassifierParams`)."""
+        return cls(params.max_tokens, params.max_length, params.vocabulary_type, params.punctuation, params.strip_html)
+
     def _empty_tokenizer(self) -> Tokenizer:
-        word_level = lambda: models.WordLevel(unk_token=UNK)  # noqa: E731
+        word_level = lambda: models.WordLevel(unk_token=UNK)
         model = {"word": word_level, "char": word_level, "bpe": lambda: models.BPE(unk_token=UNK),
                  "wordpiece": lambda: models.WordPiece(unk_token=UNK), "unigram": models.Unigram}[self.vocabulary_type]()
         tokenizer = Tokenizer(model)

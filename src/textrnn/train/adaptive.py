@@ -43,8 +43,8 @@ class DataProfile:
         characters = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
         single = labels and not isinstance(labels[0], (list, tuple, set, frozenset, np.ndarray))
         smallest = min(Counter(str(label) for label in labels).values()) if single else None
-        p99 = lambda lengths: int(np.percentile(lengths, 99)) if len(lengths) else 0  # noqa: E731
-        longest = lambda lengths: int(lengths.max()) if len(lengths) else 0  # noqa: E731
+        p99 = lambda lengths: int(np.percentile(lengths, 99)) if len(lengths) else 0
+        longest = lambda lengths: int(lengths.max()) if len(lengths) else 0
         return cls(len(texts), smallest, p99(words), longest(words), p99(characters), longest(characters))
 
 

@@ -16,7 +16,6 @@ from .balance import class_weights, label_weights, resolve_monitor, thin_validat
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .targets import multi_label_sets, single_labels, targets
 
-
 MARKUP_WARNING_SHARE = 0.01  # warn when this share of the training texts holds HTML markup
 
 

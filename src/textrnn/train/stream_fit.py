@@ -25,8 +25,7 @@ def first_pass(stream: RowStream, params: ClassifierParams, summary: StreamSumma
         for _ in texts:
             pass
     else:
-        vectorizer = TextVectorizer(params.max_tokens, params.max_length, params.vocabulary_type,
-                                   params.punctuation, params.strip_html).adapt(texts)
+        vectorizer = TextVectorizer.from_params(params).adapt(texts)
     # The scan counts words; subword pieces are not known before the vocabulary is, so with a subword
     # vocabulary truncation is not counted and the memory check sees words (an underestimate).
     words = params.vocabulary_type == "word"
