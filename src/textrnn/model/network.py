@@ -6,10 +6,11 @@ real steps never saw padding; the backward direction reads each text reversed wi
 (padding still at the end), so it starts at the text's last real token. Pooling looks only at real steps.
 This gives what ``pack_padded_sequence`` gives, at the cost of the plain kernel: on a CPU, PyTorch's
 packed recurrent backward pass costs time quadratic in the text length (each step's gradient is added
-into a zero-filled copy of the whole input), 27x slower per token than the plain kernel on 450-token
-texts and 85x on 1,500. A batch of equal lengths needs no reversal and takes the plain path. The exported
-ONNX graph keeps packing, where it becomes the recurrent operator's ``sequence_lens``. ``mask=False`` runs the recurrent layer over the padding, as the lesson's first Keras
-model did; it exists to reproduce that model, not for real use.
+into a zero-filled copy of the whole input): a training step on 450-token texts was 5.5x slower packed
+(``bench/long_texts.py``). A batch of equal lengths needs no reversal and takes the plain path. The
+exported ONNX graph keeps packing, where it becomes the recurrent operator's ``sequence_lens``.
+``mask=False`` runs the recurrent layer over the padding, as the lesson's first Keras model did; it exists
+to reproduce that model, not for real use.
 
 Weights start as Keras starts them (uniform embeddings, Glorot input weights, orthogonal recurrent
 weights, zero biases but a forget-gate bias of 1), so the lesson presets begin where the lesson did.
