@@ -105,7 +105,7 @@ def main() -> None:
              f"| bad | {', '.join(f'{s}: {n:,}' for s, n in counts['bad'].items())} |", "",
              f"Good requests not answered 200: {good_failed}; bad requests answered 5xx or not at all: {bad_5xx}; "
              f"a good request after the run: {after}. (Of the bad kinds, control characters and a 500,000-character "
-             "text are valid input: answered 200, the long text cut at the model's max_length; the rest get 4xx.)"]
+             "text are valid input: answered 200, the long text cut at the server's --max-chars (10,000) and flagged; the rest get 4xx.)"]
     write_results(Path(__file__).resolve().parent / "results", "mixed_load", results, lines)
 
 
