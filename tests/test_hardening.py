@@ -119,3 +119,38 @@ def test_a_run_with_many_classes_reports_its_commonest_confusions(tmp_path):
     test = json.loads((out / "metrics.json").read_text())["test"]
     assert "confusion_matrix" not in test and test["top_confusions"]
     assert "Most frequent confusions" in (out / "report.html").read_text()
+
+
+def test_one_enormous_training_text_is_cut_instead_of_setting_every_cost():
+    # One 600,000-character text among short ones: max_length auto cuts the outlier (and says so), so training
+    # stays as cheap as the other texts make it instead of padding a batch to 100,000 steps.
+    texts, labels = synthetic_corpus(300)
+    texts = texts + ["goal match " * 50_000]
+    labels = labels + ["sport"]
+    clf = TextRNNClassifier(embed_dim=8, hidden_size=8, epochs=1, val_size=0.2).fit(texts, labels)
+    assert clf.params_.max_length == 1_000
+    assert clf.fit_info_["truncated_train_texts"] == 1
+    assert any(c["name"] == "max_length" and "the longest training text has 100,000 words" in c["reason"]
+               for c in clf.fit_info_["auto"])
+
+
+def test_ctrl_c_while_the_data_loads_is_one_line_and_the_run_can_start_again(tmp_path, capsys, monkeypatch):
+    import csv
+
+    from textrnn import recipe
+
+    texts, labels = synthetic_corpus(200)
+    with open(tmp_path / "d.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *zip(texts, labels)])
+
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipe, "load_run_data", interrupted)
+    command = ["train", "--dataset", str(tmp_path / "d.csv"), "--epochs", "1", "--out", str(tmp_path / "run"),
+               "--no-verbose", "--baseline", "none"]
+    assert main(command) == 130
+    err = capsys.readouterr().err
+    assert "textrnn: stopped (Ctrl-C)" in err and "Traceback" not in err
+    monkeypatch.undo()
+    assert main(command) == 0  # nothing was finished in the directory: the same command runs again
