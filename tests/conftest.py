@@ -23,13 +23,22 @@ def synthetic_corpus(rows: int, seed: int = 0) -> tuple[list[str], list[str]]:
     texts, labels = [], []
     for i in range(rows):
         label = list(KEYWORDS)[i % len(KEYWORDS)]
-        length = rng.randint(3, 25)
-        words = [rng.choice(FILLER) for _ in range(length)]
-        for _ in range(rng.randint(1, 2)):
-            words.insert(rng.randrange(len(words) + 1), rng.choice(KEYWORDS[label]))
+        words = filler_words(rng, 25)
+        insert_keywords(rng, words, KEYWORDS[label], rng.randint(1, 2))
         texts.append(" ".join(words))
         labels.append(label)
     return texts, labels
+
+
+def filler_words(rng: random.Random, most: int) -> list[str]:
+    """3 to ``most`` filler words: what every class shares."""
+    return [rng.choice(FILLER) for _ in range(rng.randint(3, most))]
+
+
+def insert_keywords(rng: random.Random, words: list[str], keywords: list[str], count: int) -> None:
+    """Put ``count`` of ``keywords`` at random places among ``words``."""
+    for _ in range(count):
+        words.insert(rng.randrange(len(words) + 1), rng.choice(keywords))
 
 
 @pytest.fixture(scope="session")

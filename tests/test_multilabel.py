@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import FILLER, KEYWORDS
+from conftest import KEYWORDS, filler_words, insert_keywords
 
 from textrnn import TextRNNClassifier
 from textrnn.data.tables import TableOptions, read_table
@@ -22,10 +22,9 @@ def multi_label_corpus(rows: int, seed: int = 0) -> tuple[list[str], list[list[s
     texts, labels = [], []
     for _ in range(rows):
         topics = [label for label in LABELS if rng.random() < 0.4]
-        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 20))]
+        words = filler_words(rng, 20)
         for topic in topics:
-            for _ in range(2):
-                words.insert(rng.randrange(len(words) + 1), rng.choice(KEYWORDS[topic]))
+            insert_keywords(rng, words, KEYWORDS[topic], 2)
         texts.append(" ".join(words))
         labels.append(topics)
     return texts, labels

@@ -8,6 +8,7 @@ import numpy as np
 
 MAX_MATRIX_CLASSES = 100  # above, no dense confusion matrix: 10,000 classes would be 10^8 cells in metrics.json
 TOP_CONFUSIONS = 50
+PRINTED_MATRIX_CLASSES = 20  # the summary's matrix is wider than a terminal beyond this
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
@@ -33,11 +34,14 @@ def add_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
     return cells, np.bincount(inverse, weights=np.concatenate([a[1], b[1]])).astype(np.int64)
 
 
-def class_counts(y_true: np.ndarray, y_pred: np.ndarray, size: int) -> np.ndarray:
-    """Per class: right predictions, true rows and predicted rows, as one (3, size) array (summed over ranks)."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    return np.stack([np.bincount(y_true[y_true == y_pred], minlength=size), np.bincount(y_true, minlength=size),
-                     np.bincount(y_pred, minlength=size)])
+def class_counts(cells: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
+    """Per class, from pair counts (:func:`confusion_pairs`): right predictions, true rows and predicted rows, as
+    one (3, size) array (validation sums these over the ranks)."""
+    true, predicted = cells // size, cells % size
+    right = true == predicted
+    return np.stack([np.bincount(true[right], weights=counts[right], minlength=size),
+                     np.bincount(true, weights=counts, minlength=size),
+                     np.bincount(predicted, weights=counts, minlength=size)]).astype(np.int64)
 
 
 def f1_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -52,9 +56,7 @@ def metrics_from_pairs(cells: np.ndarray, counts: np.ndarray, classes: Sequence[
     size = len(classes)
     true, predicted_class = cells // size, cells % size
     right = true == predicted_class
-    per_class = np.stack([np.bincount(true[right], weights=counts[right], minlength=size),
-                          np.bincount(true, weights=counts, minlength=size),
-                          np.bincount(predicted_class, weights=counts, minlength=size)]).astype(np.int64)
+    per_class = class_counts(cells, counts, size)
     true_positive, support, predicted = per_class[0].astype(float), per_class[1], per_class[2]
     precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
     recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
@@ -109,9 +111,6 @@ def format_metrics(metrics: dict) -> str:
         lines += ["", "most frequent confusions (true -> predicted: rows)"]
         lines += [f"{c['true']} -> {c['predicted']}: {c['count']:,}" for c in top_confusions(metrics)[:20]]
     return "\n".join(lines)
-
-
-PRINTED_MATRIX_CLASSES = 20  # wider than a terminal beyond this
 
 
 def top_confusions(metrics: dict) -> list[dict]:

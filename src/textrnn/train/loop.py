@@ -156,7 +156,7 @@ def _run_epoch(loop: TrainLoop, callbacks: Sequence[Callback], loss_fn, learning
             state.loss_sum += loss.item() * len(targets)
             state.correct += correct_rows(logits, targets, loop.params.multi_label)
             state.seen += len(targets)
-            state.tokens += int(lengths.sum())
+            state.tokens += int(batch[1].sum())  # the lengths on the CPU: no wait for the device
             state.step += 1
             state.global_step += 1
             state.epoch_seconds = time.perf_counter() - resumed_at

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..evaluation.metrics import class_counts, f1_from_counts
+from ..evaluation.metrics import class_counts, confusion_pairs, f1_from_counts
 from ..multilabel import sigmoid, validation_macro_f1
 from ..params import ClassifierParams
 from ..text.batching import EncodedTexts, inference_batches
@@ -89,7 +89,7 @@ def evaluate_loss_accuracy(model: nn.Module, data, params: ClassifierParams) -> 
         probabilities = predict_probabilities(model, x, params)
         chosen = probabilities[np.arange(len(y)), y]
         loss_sum += float(-np.log(np.maximum(chosen, 1e-12)).sum())
-        counts += class_counts(y, probabilities.argmax(axis=1), size)
+        counts += class_counts(*confusion_pairs(y, probabilities.argmax(axis=1), size), size)
     loss_sum, *summed = distributed.sum_over_ranks(loss_sum, *counts.ravel().tolist())
     counts = np.asarray(summed, dtype=np.int64).reshape(3, size)
     rows = max(counts[1].sum(), 1)
