@@ -68,3 +68,15 @@ def ag_news_slice(ag_news_dir, tmp_path_factory) -> Path:
         with open(directory / target, "w", encoding="utf-8", newline="") as out:
             csv.writer(out, quoting=csv.QUOTE_ALL).writerows(ag_news_rows(ag_news_dir / source, count))
     return directory
+
+
+@pytest.fixture(autouse=True)
+def threads_from_the_machine_alone(monkeypatch):
+    """``threads="auto"`` counts the cores other processes keep busy, so two fits in one test could compute
+    with different thread counts (different last bits) when something else runs; the tests compare bits, so
+    here auto decides as when the load is unknown. ``test_threads.py`` measures the real load."""
+    from textrnn import threads
+
+    monkeypatch.setattr(threads, "busy_elsewhere", lambda seconds=threads.SAMPLE_SECONDS: None)
+    monkeypatch.setattr(threads.CpuReading, "cores_used_by_others", lambda self: None)
+    monkeypatch.setattr(threads, "_last_choice", None)

@@ -224,7 +224,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         """Keep the trained model, then calibrate its probabilities on the validation rows (temperature), or
         for multi-label choose each label's threshold there (they are chosen on the probabilities as they are)."""
         self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
-        self.fit_info_["threads"] = self.threads_
+        self.fit_info_["threads"] = {**self.threads_, "changes": ctx.thread_changes}
         self.fit_info_["auto"] = getattr(self, "auto_params_", [])  # the parameters decided from the data
         if ctx.params.multi_label:
             thresholds, record = fit_thresholds(self.model_, ctx.val_data, ctx.params, len(ctx.classes))

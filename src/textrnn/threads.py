@@ -3,11 +3,14 @@
 PyTorch's worker threads wait for work by spinning. On an idle 2-core machine two threads train the default
 model about 1.35x faster than one; but when another process holds a core, the spinning threads fight it for
 the core they wait on: two threads became 2.6x slower than one beside one busy process, and up to 96x slower
-beside two (``bench/contention.py``). Waiting passively instead (``OMP_WAIT_POLICY=PASSIVE``) halves the idle speed.
-So ``threads="auto"`` leaves a core free: one thread on a machine of 2 cores or fewer (slower when the machine
-is idle, but it cannot collapse), half the cores this process may use on bigger
-machines (CPU affinity and a container's CPU quota count; up to 8). The choice depends on the machine, never
-on its load at the moment, so the same command gives the same bits run after run.
+beside two (``bench/contention.py``). Waiting passively instead (``OMP_WAIT_POLICY=PASSIVE``) halves the idle
+speed. So ``threads="auto"`` uses the cores that other processes leave free: the cores this process may use
+(CPU affinity and a container's CPU quota count; up to 8), less those other processes are busy on, measured
+over a fifth of a second. Training looks again every 2 seconds (:class:`ThreadWatch`) and steps down when
+another process starts, back up when it ends.
+
+The thread count changes the last bits of floating-point sums, so ``auto`` gives the same bits run after run
+only while the machine's load gives the same count; ``threads=N`` fixes it.
 """
 
 from __future__ import annotations
@@ -15,33 +18,108 @@ from __future__ import annotations
 import functools
 import math
 import os
+import time
 from pathlib import Path
 
 MAX_AUTO_THREADS = 8
+SAMPLE_SECONDS = 0.2  # long enough for the kernel's 10 ms CPU-time ticks to add up to a share
+IGNORED_SHARE = 0.25  # other processes using less than a quarter of a core (daemons, a shell) leave it free
+CGROUP = Path("/sys/fs/cgroup")
 
 
 @functools.cache  # the machine does not change under a running process; predict asks on every call
 def allowed_cpus() -> int:
     """The cores this process may use: its CPU affinity, capped by a cgroup (container) CPU quota."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = len(affinity())
+    quota = cgroup_quota()
+    return max(1, min(cpus, quota) if quota else cpus)
+
+
+def affinity() -> set[int]:
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
+def cgroup_quota() -> int | None:
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+        quota, period = (CGROUP / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
     except (OSError, ValueError):
-        pass
-    return max(1, cpus)
+        return None
+
+
+def cpu_seconds_used() -> float | None:
+    """CPU seconds spent so far by everything that competes with this process for its cores: its container
+    (cgroup) when a CPU quota limits it, otherwise the cores of its affinity; None where neither can be read."""
+    try:
+        if cgroup_quota():
+            for line in (CGROUP / "cpu.stat").read_text().splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+            return None
+        allowed = affinity()
+        ticks = 0
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in allowed:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+                ticks += user + nice + system + irq + softirq + steal
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuReading:
+    """How many cores other processes kept busy between two readings (this process's own time taken out)."""
+
+    def __init__(self) -> None:
+        self.wall, self.used, self.own = time.monotonic(), cpu_seconds_used(), time.process_time()
+
+    def cores_used_by_others(self) -> float | None:
+        later = CpuReading()
+        if self.used is None or later.used is None or later.wall <= self.wall:
+            return None
+        others = (later.used - self.used) - (later.own - self.own)
+        return max(0.0, others / (later.wall - self.wall))
+
+
+def busy_elsewhere(seconds: float = SAMPLE_SECONDS) -> float | None:
+    """Cores other processes keep busy, measured over ``seconds``; None where the system does not say."""
+    reading = CpuReading()
+    if reading.used is None:
+        return None
+    time.sleep(seconds)
+    return reading.cores_used_by_others()
+
+
+def threads_for(cpus: int, others: float | None) -> tuple[int, str]:
+    """The thread count ``auto`` chooses on ``cpus`` cores while other processes use ``others`` cores, and why."""
+    if others is None:  # the load is unknown: leave room, as on a busy machine
+        if cpus <= 2:
+            return 1, f"{cpus} cores, their load unknown: one thread leaves a core to other processes"
+        return min(MAX_AUTO_THREADS, cpus // 2), f"{cpus} cores, their load unknown: half of them"
+    held = math.ceil(others - IGNORED_SHARE) if others > IGNORED_SHARE else 0
+    threads = max(1, min(MAX_AUTO_THREADS, cpus - held))
+    if held == 0:
+        return threads, f"{cpus} cores, other processes use {others:.1f}: all free" + (
+            f" (at most {MAX_AUTO_THREADS})" if cpus > MAX_AUTO_THREADS else "")
+    return threads, f"{cpus} cores, other processes use {others:.1f}: {threads} left free" + (
+        "" if cpus - held >= 1 else " (one thread at least)")
+
+
+_last_choice: tuple[float, tuple[int, str]] | None = None
+REUSE_SECONDS = 5.0  # predict may be called in a loop: one measurement serves the calls within this time
 
 
 def resolve_threads(setting: str | int) -> tuple[int, str]:
     """The thread count for ``setting`` (``auto`` or a number) and why."""
+    global _last_choice
     if setting != "auto":
         return int(setting), "given"
-    cpus = allowed_cpus()
-    if cpus <= 2:
-        return 1, f"{cpus} cores: one thread leaves a core to other processes (spinning threads collapse beside them)"
-    threads = min(MAX_AUTO_THREADS, cpus // 2)
-    return threads, f"{cpus} cores: half of them, so that other processes keep some"
+    if _last_choice is not None and time.monotonic() - _last_choice[0] < REUSE_SECONDS:
+        return _last_choice[1]
+    choice = threads_for(allowed_cpus(), busy_elsewhere())
+    _last_choice = (time.monotonic(), choice)
+    return choice
 
 
 class torch_threads:

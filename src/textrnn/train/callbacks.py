@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, TrainingInterrupted
 from ..params import ClassifierParams
+from ..threads import CpuReading, allowed_cpus, threads_for
 from . import distributed
 from .checkpoint import TrainState, save_checkpoint
 from .optimizer import layer_groups
@@ -134,6 +135,31 @@ class ProgressBar(Callback):
     def on_fit_end(self, loop: TrainLoop) -> None:
         if hasattr(self, "bar"):
             self.bar.close()
+
+
+class ThreadWatch(Callback):
+    """With ``threads="auto"``: every ``every_seconds`` of training, measure the cores other processes use and
+    compute with the cores they leave free (spinning threads beside a busy process collapse throughput; see
+    :mod:`textrnn.threads`). Each change is logged and appended to ``changes``."""
+
+    def __init__(self, changes: list[dict], every_seconds: float = 2.0, verbose: bool = False) -> None:
+        self.changes, self.every_seconds, self.verbose = changes, every_seconds, verbose
+
+    def on_fit_start(self, loop: TrainLoop) -> None:
+        self.reading = CpuReading()
+
+    def on_batch_end(self, loop: TrainLoop, batch: tuple, loss: float) -> None:
+        if time.monotonic() - self.reading.wall < self.every_seconds:
+            return
+        others = self.reading.cores_used_by_others()
+        self.reading = CpuReading()
+        count, reason = threads_for(allowed_cpus(), others)
+        if count != torch.get_num_threads():
+            torch.set_num_threads(count)
+            self.changes.append({"epoch": loop.state.epoch, "step": loop.state.step, "threads": count,
+                                 "reason": reason})
+            if self.verbose:
+                distributed.log(f"threads {count}: {reason}")
 
 
 class Checkpointing(Callback):

@@ -32,6 +32,7 @@ from .callbacks import (
     GradualUnfreezing,
     ProgressBar,
     TensorBoard,
+    ThreadWatch,
 )
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, read_member, write_member
 from .loop import TrainResult, train_model
@@ -63,6 +64,7 @@ class FitContext:
     stream_found: dict | None = None  # what the first pass over a stream found (saved in checkpoints)
     class_weights: np.ndarray | None = None  # loss weight per class (class_weight), None: all 1
     train_digest: str | None = None  # SHA-256 of the training texts and labels (in memory), so resume can check them
+    thread_changes: list[dict] = field(default_factory=list)  # what ThreadWatch changed (threads auto)
 
 
 @dataclass
@@ -159,6 +161,8 @@ def member_callbacks(ctx: FitContext, params: ClassifierParams, member: int) -> 
     if ctx.tensorboard_dir is not None and distributed.is_rank_zero():
         directory = Path(ctx.tensorboard_dir)
         callbacks.append(TensorBoard(directory / f"member-{member + 1}" if params.ensemble > 1 else directory))
+    if params.threads == "auto":
+        callbacks.append(ThreadWatch(ctx.thread_changes, verbose=params.verbose))
     callbacks += list(ctx.callbacks)
     if ctx.on_epoch_end is not None:
         callbacks.append(EpochEndFunction(ctx.on_epoch_end))
