@@ -75,7 +75,8 @@ def test_training_steps_down_when_another_process_starts_and_back_up_after(monke
         watch.on_batch_end(loop, (), 0.0)
         assert torch.get_num_threads() == 2
     assert [change["threads"] for change in changes] == [1, 2]
-    assert changes[0] == {"epoch": 1, "step": 7, "threads": 1, "reason": "2 cores, other processes use 1.0: 1 left free"}
+    assert changes[0] == {"epoch": 1, "step": 7, "threads": 1,
+                          "reason": "2 cores, other processes use 1.0: 1 left free"}
 
 
 def test_fit_and_predict_use_the_threads_and_give_pytorchs_setting_back():
