@@ -80,3 +80,4 @@ def threads_from_the_machine_alone(monkeypatch):
     monkeypatch.setattr(threads, "busy_elsewhere", lambda seconds=threads.SAMPLE_SECONDS: None)
     monkeypatch.setattr(threads.CpuReading, "cores_used_by_others", lambda self: None)
     monkeypatch.setattr(threads, "_last_choice", None)
+    monkeypatch.setattr(threads, "_last_reading", None)

@@ -36,6 +36,18 @@ def test_auto_and_given_settings(monkeypatch):
     assert thread_policy.resolve_threads(3) == (3, "given")
 
 
+def test_prediction_never_waits_to_measure_the_load(monkeypatch):
+    monkeypatch.setattr(thread_policy, "allowed_cpus", lambda: 2)
+    monkeypatch.setattr(thread_policy, "busy_elsewhere", lambda seconds=0.2: pytest.fail("predict waited"))
+    # no earlier reading: the rule for an unknown load (one thread on 2 cores)
+    assert thread_policy.resolve_threads("auto", wait=False)[0] == 1
+    # a reading from an earlier call, 0.2-60 s old: the load since then decides
+    monkeypatch.setattr(thread_policy, "_last_choice", None)
+    monkeypatch.setattr(CpuReading, "cores_used_by_others", lambda self: 0.0)
+    thread_policy._last_reading.wall -= 1.0
+    assert thread_policy.resolve_threads("auto", wait=False) == (2, "2 cores, other processes use 0.0: all free")
+
+
 def _spin(seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:

@@ -273,7 +273,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         encoded = EncodedTexts.encode(self.vectorizer_.encode, texts)
-        with torch_threads(resolve_threads(self.threads)[0]):
+        with torch_threads(resolve_threads(self.threads, wait=False)[0]):
             return predict_probabilities(self.model_, encoded, self.params_, getattr(self, "temperature_", 1.0))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:

@@ -7,7 +7,8 @@ beside two (``bench/contention.py``). Waiting passively instead (``OMP_WAIT_POLI
 speed. So ``threads="auto"`` uses the cores that other processes leave free: the cores this process may use
 (CPU affinity and a container's CPU quota count; up to 8), less those other processes are busy on, measured
 over a fifth of a second. Training looks again every 2 seconds (:class:`ThreadWatch`) and steps down when
-another process starts, back up when it ends.
+another process starts, back up when it ends. Prediction never waits for a measurement (a single text takes
+about a millisecond): it uses the load since its previous call, or leaves a core free when it has none.
 
 The thread count changes the last bits of floating-point sums, so ``auto`` gives the same bits run after run
 only while the machine's load gives the same count; ``threads=N`` fixes it.
@@ -106,18 +107,31 @@ def threads_for(cpus: int, others: float | None) -> tuple[int, str]:
         "" if cpus - held >= 1 else " (one thread at least)")
 
 
+REUSE_SECONDS = 5.0  # predict may be called in a loop: one choice serves the calls within this time
+RECENT_SECONDS = 60.0  # without waiting, the load since an earlier call counts if that call was this recent
 _last_choice: tuple[float, tuple[int, str]] | None = None
-REUSE_SECONDS = 5.0  # predict may be called in a loop: one measurement serves the calls within this time
+_last_reading: CpuReading | None = None
 
 
-def resolve_threads(setting: str | int) -> tuple[int, str]:
-    """The thread count for ``setting`` (``auto`` or a number) and why."""
-    global _last_choice
+def resolve_threads(setting: str | int, wait: bool = True) -> tuple[int, str]:
+    """The thread count for ``setting`` (``auto`` or a number) and why.
+
+    ``auto`` measures the load for ``SAMPLE_SECONDS`` when ``wait`` (a fit, loading a predictor). Prediction
+    calls with ``wait=False``, so a single text is never delayed: it uses the load since the previous call when
+    that was recent, otherwise the rule for an unknown load.
+    """
+    global _last_choice, _last_reading
     if setting != "auto":
         return int(setting), "given"
-    if _last_choice is not None and time.monotonic() - _last_choice[0] < REUSE_SECONDS:
+    now = time.monotonic()
+    if _last_choice is not None and now - _last_choice[0] < REUSE_SECONDS:
         return _last_choice[1]
-    choice = threads_for(allowed_cpus(), busy_elsewhere())
+    if _last_reading is not None and SAMPLE_SECONDS <= now - _last_reading.wall <= RECENT_SECONDS:
+        others = _last_reading.cores_used_by_others()
+    else:
+        others = busy_elsewhere() if wait else None
+    _last_reading = CpuReading()
+    choice = threads_for(allowed_cpus(), others)
     _last_choice = (time.monotonic(), choice)
     return choice
 
