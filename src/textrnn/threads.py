@@ -100,11 +100,10 @@ def threads_for(cpus: int, others: float | None) -> tuple[int, str]:
         return min(MAX_AUTO_THREADS, cpus // 2), f"{cpus} cores, their load unknown: half of them"
     held = math.ceil(others - IGNORED_SHARE) if others > IGNORED_SHARE else 0
     threads = max(1, min(MAX_AUTO_THREADS, cpus - held))
+    measured = f"{cpus} cores, other processes use {others:.1f}"
     if held == 0:
-        return threads, f"{cpus} cores, other processes use {others:.1f}: all free" + (
-            f" (at most {MAX_AUTO_THREADS})" if cpus > MAX_AUTO_THREADS else "")
-    return threads, f"{cpus} cores, other processes use {others:.1f}: {threads} left free" + (
-        "" if cpus - held >= 1 else " (one thread at least)")
+        return threads, f"{measured}: all free" + (f" (at most {MAX_AUTO_THREADS})" if cpus > MAX_AUTO_THREADS else "")
+    return threads, f"{measured}: {threads} left free" + ("" if cpus > held else " (one thread at least)")
 
 
 REUSE_SECONDS = 5.0  # predict may be called in a loop: one choice serves the calls within this time

@@ -86,15 +86,11 @@ def inference_batches(lengths: np.ndarray, batch_size: int, sort: bool = True,
     batches, start = [], 0
     sorted_lengths = np.maximum(lengths[order], 1)
     while start < len(order):
-        # Sorted ascending, a batch's last text is its longest, so its padded size grows with its end:
-        # find the largest end that fits (at least one text) by bisection.
-        low, high = start + 1, min(start + batch_size, len(order))
-        while low < high:
-            middle = (low + high + 1) // 2
-            if (middle - start) * sorted_lengths[middle - 1] <= max_tokens:
-                low = middle
-            else:
-                high = middle - 1
-        batches.append(order[start:low])
-        start = low
+        # Sorted ascending, a batch's last text is its longest, so its padded size (texts x last length)
+        # grows with its end: the largest end that fits, and at least one text.
+        window = sorted_lengths[start : start + batch_size]
+        padded = np.arange(1, len(window) + 1) * window
+        end = start + max(1, int(np.searchsorted(padded, max_tokens, side="right")))
+        batches.append(order[start:end])
+        start = end
     return batches

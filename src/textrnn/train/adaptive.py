@@ -21,7 +21,8 @@ SMALL_DATA_ROWS = 10_000  # below this, more passes and steadier stopping (valid
 WORD_VECTOR_MIN_ROWS = 10_000  # in-fit word2vec needs enough text to learn from (measured: it hurt on 2,000 rows)
 LONG_TEXT_WORDS = 300  # texts whose 99th percentile is longer than this get a max_length
 LONG_TEXT_CHARACTERS = 2_000  # the same for character tokens (300 words of about 6 characters with spaces)
-OUTLIER_FACTOR = 10  # otherwise a text this many times the 99th percentile (at least 100 words) is cut there
+OUTLIER_FACTOR = 10  # otherwise a text this many times the 99th percentile (at least the floor below) is cut there
+OUTLIER_FLOOR_WORDS, OUTLIER_FLOOR_CHARACTERS = 100, 600  # so short-text corpora keep texts of 1,000 words
 MIN_VALIDATION_ROWS_PER_CLASS = 10
 MAX_VAL_SIZE = 0.2  # never more than a fifth of the training rows, however small the data
 
@@ -91,21 +92,22 @@ def validation_share(data: DataProfile, validation_given: bool) -> tuple[float, 
 
 
 def _max_length(data: DataProfile) -> tuple[int | None, str]:
-    return _cut(data.p99_words, data.longest_words, LONG_TEXT_WORDS, 50, "words")
+    return _cut(data.p99_words, data.longest_words, LONG_TEXT_WORDS, 50, "words", OUTLIER_FLOOR_WORDS)
 
 
 def _max_length_characters(data: DataProfile) -> tuple[int | None, str]:
-    return _cut(data.p99_characters, data.longest_characters, LONG_TEXT_CHARACTERS, 100, "characters")
+    return _cut(data.p99_characters, data.longest_characters, LONG_TEXT_CHARACTERS, 100, "characters",
+                OUTLIER_FLOOR_CHARACTERS)
 
 
-def _cut(p99: int, longest: int, long_text: int, step: int, unit: str) -> tuple[int | None, str]:
+def _cut(p99: int, longest: int, long_text: int, step: int, unit: str, floor: int) -> tuple[int | None, str]:
     """Long texts are cut at their 99th percentile (rounded up to ``step``); short texts are left whole unless
     a few outliers are far longer than the rest (one 100,000-word text would make its batch 1,000 times the
     cost of the others, or not fit in memory at all)."""
     if p99 > long_text:
         cut = int(np.ceil(p99 / step) * step)
         return cut, f"99% of training texts have at most {p99:,} {unit} (the longest {longest:,})"
-    ceiling = OUTLIER_FACTOR * max(p99, 100 if unit == "words" else 600)
+    ceiling = OUTLIER_FACTOR * max(p99, floor)
     if longest > ceiling:
         return ceiling, (f"the longest training text has {longest:,} {unit}, more than {OUTLIER_FACTOR} times the "
                          f"99th percentile ({p99:,}): the few that long are cut at {ceiling:,}")
