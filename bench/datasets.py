@@ -131,7 +131,8 @@ def run_textrnn(name: str, files: dict[str, Path], recipe: str, seed: int) -> di
                        check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - started
         metrics = json.loads((out / "metrics.json").read_text())
-    test, baseline = metrics["test"], metrics["baseline"]
+    test, baseline, mix = metrics["test"], metrics["baseline"], metrics.get("bag_of_words") or {}
+    alone = (mix.get("network_alone") or {}).get("test") or test  # the RNN without the bag-of-words path
     return {
         "dataset": name, "system": f"textrnn {recipe}", "command": "textrnn train " + shlex.join(flags),
         "accuracy": test["accuracy"], "macro_f1": test["macro_f1"],
@@ -140,6 +141,8 @@ def run_textrnn(name: str, files: dict[str, Path], recipe: str, seed: int) -> di
         "wall_seconds": wall, "epochs_run": metrics["timing"]["epochs_run"],
         "best_epoch": metrics["timing"]["best_epoch"], "monitor": metrics["choices"]["monitor"],
         "train_rows": metrics["data"]["train_rows"], "texts_per_second": metrics["timing"]["samples_per_second"],
+        "bag_of_words_weight": mix.get("weight", 0.0), "rnn_alone_accuracy": alone["accuracy"],
+        "rnn_alone_macro_f1": alone["macro_f1"],
     }
 
 
@@ -218,16 +221,18 @@ def main() -> None:
 
 def write_tables(results: list[dict], args, note: str = "") -> None:
     lines = ["| dataset | system | test accuracy | macro-F1 | bag-of-words accuracy | bag-of-words macro-F1 | "
-             "RNN − bag-of-words (points, macro-F1) | epochs (best) | training | whole command |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "textrnn − bag-of-words (points, macro-F1) | mix weight | RNN alone macro-F1 | epochs (best) | training | "
+             "whole command |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "baseline_accuracy" in r:
             gap = 100 * (r["macro_f1"] - r["baseline_macro_f1"])
+            alone = f"{r['rnn_alone_macro_f1']:.2%}" if "rnn_alone_macro_f1" in r else ""
             lines.append(f"| {r['dataset']} | {r['system']} | {r['accuracy']:.2%} | {r['macro_f1']:.2%} | "
                          f"{r['baseline_accuracy']:.2%} | {r['baseline_macro_f1']:.2%} | {gap:+.1f} | "
+                         f"{r.get('bag_of_words_weight', 0):g} | {alone} | "
                          f"{r['epochs_run']} ({r['best_epoch']}) | {r['train_seconds']:.0f} s | {r['wall_seconds']:.0f} s |")
         else:
-            lines.append(f"| {r['dataset']} | {r['system']} | {r['accuracy']:.2%} | {r['macro_f1']:.2%} | | | | | "
+            lines.append(f"| {r['dataset']} | {r['system']} | {r['accuracy']:.2%} | {r['macro_f1']:.2%} | | | | | | | "
                          f"{r['train_seconds']:.0f} s | |")
     lines += ["", f"Machine: {platform.platform()}, {os.cpu_count()} CPUs. Seed {args.seed}. "
               "Command: `python bench/datasets.py " + shlex.join(sys.argv[1:]) + "`. " + note]

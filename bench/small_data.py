@@ -86,24 +86,27 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--out", default="small_data", help="results name under bench/results")
     args = parser.parse_args()
     results = {"command": "python bench/small_data.py " + " ".join(sys.argv[1:]), "rows": ROWS, "runs": [],
                "baseline": {}}
     for name, (train, test) in datasets().items():
         results["baseline"][name] = baseline_f1(train, test)
-        for variant, settings in VARIANTS.items():
-            settings = dict(settings)
+        for variant in args.variants:
+            settings = dict(VARIANTS[variant])
             if "min_count" in settings:
                 settings["max_tokens"] = vocabulary_size(train[0], settings.pop("min_count"))
             for seed in args.seeds:
                 started = time.perf_counter()
                 clf = TextRNNClassifier(seed=seed, threads=2, **settings).fit(*train)
+                mix = clf.fit_info_.get("bag_of_words") or {}
                 run = {"dataset": name, "variant": variant, "seed": seed,
-                       "macro_f1": macro_f1(test[1], clf.predict(test[0])),
+                       "macro_f1": macro_f1(test[1], clf.predict(test[0])), "bag_of_words_weight": mix.get("weight"),
                        "epochs_run": clf.fit_info_["epochs_run"], "seconds": time.perf_counter() - started}
                 results["runs"].append(run)
                 print(json.dumps(run), flush=True)
-    write_results(Path(__file__).parent / "results", "small_data", results, table(results))
+    write_results(Path(__file__).parent / "results", args.out, results, table(results))
 
 
 def table(results: dict) -> list[str]:
@@ -114,7 +117,7 @@ def table(results: dict) -> list[str]:
              "| variant | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     baseline = " | ".join(f"{100 * results['baseline'][n]:.1f}%" for n in names)
     lines.append(f"| bag-of-words baseline | {baseline} |")
-    for variant in VARIANTS:
+    for variant in dict.fromkeys(r["variant"] for r in results["runs"]):
         cells = []
         for name in names:
             scores = [r["macro_f1"] for r in results["runs"] if r["dataset"] == name and r["variant"] == variant]

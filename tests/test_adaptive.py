@@ -15,7 +15,7 @@ def decided(params: ClassifierParams, profile: DataProfile, validation_given: bo
 
 def test_small_and_large_data_get_different_passes_and_word_vectors():
     small = decided(ClassifierParams(), DataProfile(rows=2_000, smallest_class=500, p99_words=60, longest_words=90))
-    assert small == {"epochs": 15, "patience": 3, "val_size": 0.05, "max_length": None, "embeddings": None}
+    assert small == {"epochs": 15, "patience": 3, "val_size": 0.2, "max_length": None, "embeddings": None}  # 400 rows
     large = decided(ClassifierParams(), DataProfile(rows=45_000, smallest_class=11_000, p99_words=60, longest_words=90))
     assert large == {"epochs": 5, "patience": 2, "val_size": 0.05, "max_length": None, "embeddings": "word2vec"}
 
@@ -24,10 +24,12 @@ def test_long_texts_get_a_max_length_and_a_rare_class_a_larger_validation_share(
     long_texts = decided(ClassifierParams(), DataProfile(rows=4_000, smallest_class=1_000, p99_words=551,
                                                          longest_words=3_000))
     assert long_texts["max_length"] == 600
-    rare = decided(ClassifierParams(), DataProfile(rows=3_000, smallest_class=80, p99_words=20, longest_words=30))
+    rare = decided(ClassifierParams(), DataProfile(rows=20_000, smallest_class=80, p99_words=20, longest_words=30))
     assert rare["val_size"] == 0.125  # 10 validation rows for the rarest class
-    rarest = decided(ClassifierParams(), DataProfile(rows=3_000, smallest_class=20, p99_words=20, longest_words=30))
+    rarest = decided(ClassifierParams(), DataProfile(rows=20_000, smallest_class=20, p99_words=20, longest_words=30))
     assert rarest["val_size"] == 0.2  # never more than a fifth
+    few = decided(ClassifierParams(), DataProfile(rows=4_000, smallest_class=1_000, p99_words=20, longest_words=30))
+    assert few["val_size"] == 0.125  # 500 validation rows: enough to choose an epoch and a mix on
     given = decided(ClassifierParams(), DataProfile(rows=3_000, smallest_class=20, p99_words=20, longest_words=30),
                     validation_given=True)
     assert "val_size" not in given  # validation rows given: no share is held out, nothing is decided
@@ -65,10 +67,11 @@ def test_a_run_prints_and_records_every_automatic_choice(tmp_path, capsys):
     assert main(["train", "--dataset", str(tmp_path / "train.csv"), "--out", str(out), "--embed-dim", "8",
                  "--hidden-size", "8", "--epochs", "2"]) == 0
     err = capsys.readouterr().err
-    assert "val_size 0.1: the rarest class has 100 rows: 10% gives it about 10 validation rows" in err
-    assert "patience 3: 270 training rows" in err  # decided on the rows left after the hold-out
+    assert "val_size 0.2: 300 training rows: 20% gives 60 validation rows (at least 500 wanted" in err
+    assert "patience 3: 240 training rows" in err  # decided on the rows left after the hold-out
     recorded = {c["name"] for c in json.loads((out / "run.json").read_text())["auto"]}
-    assert recorded == {"val_size", "patience", "max_length", "embeddings"}  # epochs was given
+    assert recorded == {"val_size", "patience", "max_length", "embeddings", "bag_of_words"}  # epochs was given
+    assert "bag_of_words " in err and "validation rows prefer" in err
     assert {c["name"] for c in json.loads((out / "metrics.json").read_text())["choices"]["auto"]} == recorded
 
 

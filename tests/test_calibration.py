@@ -36,8 +36,9 @@ def overfit(tmp_path_factory):
     texts, labels = synthetic_corpus(1500, seed=3)
     rng = np.random.default_rng(0)
     noisy = [rng.choice(["sport", "money", "tech"]) if rng.random() < 0.4 else label for label in labels]
+    # The network alone (bag_of_words none): its own temperature is the one tested here.
     clf = TextRNNClassifier(embed_dim=64, hidden_size=64, epochs=12, patience=None, val_size=0.3, lr=1e-2,
-                            batch_size=16, dropout=0.0, monitor="accuracy").fit(texts, noisy)
+                            batch_size=16, dropout=0.0, monitor="accuracy", bag_of_words=None).fit(texts, noisy)
     return clf, texts, tmp_path_factory.mktemp("calibrated")
 
 

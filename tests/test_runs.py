@@ -133,11 +133,16 @@ def test_every_run_reports_a_bag_of_words_baseline_on_the_same_rows(tmp_path, ca
     assert baseline["validation"]["rows"] == metrics["validation"]["rows"] == metrics["data"]["validation_rows"]
     assert 0.5 < baseline["test"]["accuracy"] <= 1.0  # keywords decide the class: a bag of words finds them
     points = 100 * (metrics["test"]["accuracy"] - baseline["test"]["accuracy"])
-    assert (f"RNN {metrics['test']['accuracy']:.1%} vs bag-of-words {baseline['test']['accuracy']:.1%}: "
+    mix = metrics["bag_of_words"]
+    name = "RNN + bag of words" if mix["weight"] else "RNN"
+    assert (f"{name} {metrics['test']['accuracy']:.1%} vs bag-of-words {baseline['test']['accuracy']:.1%}: "
             f"{points:+.1f} points (test accuracy)") in err
+    if mix["weight"]:  # the network without the path, on the same rows, beside it
+        alone = mix["network_alone"]["test"]["accuracy"]
+        assert f"the RNN alone: {alone:.1%} test accuracy" in err
     assert "Against a bag-of-words baseline" in (out / "report.html").read_text()
     assert main(["compare", str(out)]) == 0
-    assert "baseline accuracy" in capsys.readouterr().out
+    assert "baseline accuracy" in (out_text := capsys.readouterr().out) and "RNN alone accuracy" in out_text
 
     assert main(["train", "--dataset", str(data), "--out", str(tmp_path / "none"), "--baseline", "none", *FAST]) == 0
     assert json.loads((tmp_path / "none" / "metrics.json").read_text())["baseline"] is None
@@ -179,7 +184,7 @@ def test_train_on_a_fasttext_file(tmp_path):
     (tmp_path / "train.txt").write_text("".join(f"__label__{label} {text}\n" for text, label in zip(texts, labels)))
     out = tmp_path / "run"
     assert main(["train", "--dataset", str(tmp_path / "train.txt"), "--out", str(out), *FAST]) == 0
-    assert json.loads((out / "metrics.json").read_text())["data"]["train_rows"] > 250
+    assert json.loads((out / "metrics.json").read_text())["data"]["train_rows"] == 240  # 20% held out
 
 
 def test_a_test_label_unseen_in_training_stops_the_run_before_training(tmp_path, capsys):

@@ -36,13 +36,12 @@ from .train import adaptive, distributed
 from .train.balance import class_weights, resolve_monitor
 from .train.callbacks import Callback
 from .threads import resolve_threads, torch_threads
-from .train.calibration import calibrate
+from .train.finish import finish
 from .train.fit import FitContext, build_network, check_resumable, fit_models, training_digest
 from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
 from .train.predict import predict_probabilities
 from .train.preparation import balance, checkpoint_to_resume, start_ranks, training_rows
 from .train.targets import label_kind, multi_label_sets, predicted_labels, single_labels, targets
-from .train.thresholds import describe_thresholds, fit_thresholds
 from .train.pretrained import language_model
 
 if TYPE_CHECKING:
@@ -68,7 +67,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         num_layers=_DEFAULT["num_layers"], bidirectional=_DEFAULT["bidirectional"], pooling=_DEFAULT["pooling"],
         dropout=_DEFAULT["dropout"], locked_dropout=_DEFAULT["locked_dropout"], word_dropout=_DEFAULT["word_dropout"],
         embeddings=_DEFAULT["embeddings"], freeze_embeddings=_DEFAULT["freeze_embeddings"],
-        init_from=_DEFAULT["init_from"], ensemble=_DEFAULT["ensemble"], one_hot=_DEFAULT["one_hot"],
+        init_from=_DEFAULT["init_from"], ensemble=_DEFAULT["ensemble"], bag_of_words=_DEFAULT["bag_of_words"],
+        one_hot=_DEFAULT["one_hot"],
         mask=_DEFAULT["mask"],
         multi_label=_DEFAULT["multi_label"],
         # training
@@ -221,25 +221,15 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         return torch_threads(count)
 
     def _store(self, outcome, ctx: FitContext) -> None:
-        """Keep the trained model, then calibrate its probabilities on the validation rows (temperature), or
-        for multi-label choose each label's threshold there (they are chosen on the probabilities as they are)."""
-        self.model_, self.history_, self.fit_info_ = outcome.model, outcome.history, outcome.info
+        """Keep the trained model and finish it on the validation rows (:mod:`textrnn.train.finish`:
+        calibration and the bag-of-words mix, or multi-label thresholds)."""
+        self.history_, self.fit_info_ = outcome.history, outcome.info
         self.fit_info_["threads"] = {**self.threads_, "changes": ctx.thread_changes}
-        self.fit_info_["auto"] = getattr(self, "auto_params_", [])  # the parameters decided from the data
-        if ctx.params.multi_label:
-            thresholds, record = fit_thresholds(self.model_, ctx.val_data, ctx.params, len(ctx.classes))
-            self.thresholds_, self.fit_info_["thresholds"] = thresholds, record
-            self.temperature_, self.fit_info_["calibration"] = 1.0, None
-            if ctx.params.verbose:
-                distributed.log(describe_thresholds(self.fit_info_["thresholds"]))
-            return
-        self.thresholds_ = None
-        calibration = calibrate(self.model_, ctx.val_data, ctx.params)
-        self.temperature_ = calibration["temperature"] if calibration else 1.0
-        self.fit_info_["calibration"] = calibration
-        if calibration and ctx.params.verbose:
-            distributed.log(f"calibration: temperature {self.temperature_:.2f}; expected calibration error on the "
-                            f"validation rows {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
+        done = finish(outcome.model, ctx)
+        self.model_, self.temperature_, self.thresholds_ = done.model, done.temperature, done.thresholds
+        self.fit_info_["auto"] = [*getattr(self, "auto_params_", []), *done.choices]  # decided from the data
+        self.fit_info_.update(done.info)
+        self.params_ = self.params_.model_copy(update={"bag_of_words": done.bag_of_words})  # as the model is
 
     def _validation_data(self, validation_data, rank: int, world: int) -> InMemoryEvaluationData | None:
         if validation_data is None:

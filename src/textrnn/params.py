@@ -87,6 +87,12 @@ class ModelParams(_Params):
     ensemble: int = Field(
         1, ge=1, description="train this many models (seeds seed, seed+1, ...) and average their probabilities"
     )
+    bag_of_words: Literal["auto"] | None | Annotated[int, Field(ge=16)] = Field(
+        "auto", description="mix the network's probabilities with those of a linear model on TF-IDF of word "
+        "1-2-grams (the bigrams hashed into this many slots), weighted as the validation rows prefer, from 0 to 1 "
+        "(auto: slots for the training data's bigrams; none: the network alone)",
+        json_schema_extra={"main": True, "parse": "auto_or_int"},
+    )
     one_hot: bool = Field(
         False, description="feed each token to the recurrent cell as a one-hot vector instead of a learned "
         "embedding (for small vocabularies: characters; at most 1,024 tokens)"
@@ -151,7 +157,7 @@ class TrainingParams(_Params):
     )
     val_size: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["auto"] = Field(
         "auto", description="fraction of the training data held out for validation (0: none; auto: 5%, more when "
-        "the rarest class would get fewer than 10 validation rows, at most 20%)",
+        "that gives fewer than 500 validation rows or the rarest class fewer than 10, at most 20%)",
         json_schema_extra={"main": True, "parse": "float_or_text"},
     )
     seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout",
@@ -299,6 +305,8 @@ def check_combinations(params: ClassifierParams) -> None:
     if params.one_hot and params.embeddings not in (None, "auto"):
         raise ConfigError("embeddings: one_hot feeds fixed one-hot vectors, so there is no embedding to start from "
                           "word vectors; use one or the other")
+    if isinstance(params.bag_of_words, int) and (params.multi_label or params.vocabulary_type == "char"):
+        raise ConfigError("bag_of_words: single-label word (or word-piece) models only; use auto or none")
     if params.one_hot and (params.sparse_embedding or params.word_dropout or params.init_from):
         raise ConfigError("one_hot: not with sparse_embedding, word_dropout or init_from (they act on a learned "
                           "embedding, which one_hot replaces)")

@@ -37,6 +37,7 @@ from .params import CLASSIFIER_PARAM_NAMES, RunConfig
 from .text.embeddings import ALGORITHMS
 from .train import adaptive, distributed
 from .train.checkpoint import CHECKPOINT_FILE
+from .train.finish import without_bag_of_words
 from .train.distributed import log
 
 
@@ -127,9 +128,11 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
 def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str, Any]:
     info = clf.fit_info_
     validation, test, held_out = data.pop("validation_metrics"), data.pop("test_metrics"), data.pop("held_out", None)
-    baseline = data.pop("baseline", None)
+    baseline, alone = data.pop("baseline", None), data.pop("network_alone", None)
     return {
         "baseline": baseline,
+        # the bag-of-words path mixed into the model: what was fitted and chosen, and the RNN without it
+        "bag_of_words": {**info["bag_of_words"], "network_alone": alone} if info.get("bag_of_words") else None,
         "data": {**data, "embeddings": info["embeddings"]},  # embeddings: the coverage of a word-vector file
         "validation": validation,
         "test": test,
@@ -159,9 +162,15 @@ def _log_baseline(metrics: dict) -> None:
     if not baseline:
         return
     split = "test" if metrics["test"] and baseline.get("test") else "validation"
-    if metrics[split] and baseline.get(split):
-        log(f"\n{comparison_line(metrics[split], baseline[split], split)}; the baseline took "
-            f"{baseline['seconds']:.1f} s, the RNN {metrics['timing']['fit_seconds']:.1f} s")
+    if not (metrics[split] and baseline.get(split)):
+        return
+    mix = metrics.get("bag_of_words") or {}
+    alone, name = (mix.get("network_alone") or {}).get(split), "RNN + bag of words" if mix.get("weight") else "RNN"
+    log(f"\n{comparison_line(metrics[split], baseline[split], split, name)}; the baseline took "
+        f"{baseline['seconds']:.1f} s, the {name} {metrics['timing']['fit_seconds']:.1f} s")
+    if alone:
+        log(f"  the model mixes its RNN with a bag-of-words path, weight {mix['weight']:g} (chosen on the validation "
+            f"rows); the RNN alone: {alone['accuracy']:.1%} {split} accuracy")
 
 
 def _mark_finished(run_dir: Path, argv: Sequence[str] | None, started_at: datetime, resume: bool) -> None:
@@ -215,8 +224,17 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
         "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
         "baseline": _baseline(config, clf.classes_, (train, val, test), clf.fit_info_["monitor"]),
+        "network_alone": _network_alone(clf, val, test),
     }
     return data, train, test
+
+
+def _network_alone(clf: TextRNNClassifier, val: Dataset | None, test: Dataset | None) -> dict | None:
+    """A model that mixes in a bag-of-words path, without it, on the same rows: what the path added."""
+    alone = without_bag_of_words(clf)
+    figures = lambda rows: rows and {k: v for k, v in alone.evaluate(rows.texts, rows.labels).items()
+                                     if k in ("accuracy", "macro_f1")}
+    return {"validation": figures(val), "test": figures(test)} if alone else None
 
 
 def _val_size(config: RunConfig, train_all: Dataset) -> tuple[RunConfig, dict | None]:

@@ -133,7 +133,7 @@ def check_declared_sizes(params: ClassifierParams, weights: dict[str, torch.Tens
     the ones the weights hold, so a config edited to ``num_layers: 100000`` fails at once instead of building
     them. (Every tensor's shape is compared next, on a network that allocates nothing: see ``load``.)"""
     layers = {int(m.group(1)) for name in weights if (m := re.search(r"rnn\.weight_ih_l(\d+)$", name))}
-    members = {name.split(".")[1] for name in weights if name.startswith("members.")}
+    members = {m.group(1) for name in weights if (m := re.match(r"(?:network\.)?members\.(\d+)\.", name))}
     if len(layers) != params.num_layers:
         raise ModelFileError(f"{source} does not fit config.json: it declares num_layers {params.num_layers}, the weights hold "
                              f"{len(layers)} recurrent layer(s)")

@@ -10,8 +10,9 @@ from ..errors import ModelFileError
 from ..rundir import read_status
 
 # Multi-label runs: "test accuracy" is subset accuracy; macro-F1 is their main figure, micro-F1 beside it.
-COLUMNS = ("run", "test accuracy", "macro-F1", "micro-F1", "baseline accuracy", "baseline macro-F1",
-           "best val. accuracy", "train time", "texts/s", "parameters", "training rows")
+# "RNN alone": a model that mixes in its bag-of-words path, without it (the same as the model when the weight is 0).
+COLUMNS = ("run", "test accuracy", "macro-F1", "micro-F1", "RNN alone accuracy", "baseline accuracy",
+           "baseline macro-F1", "best val. accuracy", "train time", "texts/s", "parameters", "training rows")
 
 
 def compare_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict], list[str], list[tuple[str, str]]]:
@@ -56,12 +57,15 @@ def _not_finished(run_dir: Path) -> str | None:
 def _row(run_dir: Path, metrics: dict) -> dict:
     test = metrics.get("test") or {}
     baseline = (metrics.get("baseline") or {}).get("test") or {}
+    mix = metrics.get("bag_of_words") or {}
+    alone = (mix.get("network_alone") or {}).get("test") or (test if mix else {})
     validation = [r["val_accuracy"] for r in metrics.get("history", []) if "val_accuracy" in r]
     return {
         "run": run_dir.name,
         "test accuracy": test.get("accuracy"),
         "macro-F1": test.get("macro_f1"),
         "micro-F1": test.get("micro_f1"),
+        "RNN alone accuracy": alone.get("accuracy"),
         "baseline accuracy": baseline.get("accuracy"),
         "baseline macro-F1": baseline.get("macro_f1"),
         "best val. accuracy": max(validation) if validation else None,
@@ -92,7 +96,7 @@ def format_comparison(rows: list[dict], differing: list[str]) -> str:
         cells.append([
             row["run"],
             _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["micro-F1"]),
-            _percent(row["baseline accuracy"]), _percent(row["baseline macro-F1"]), _percent(row["best val. accuracy"]),
+            _percent(row["RNN alone accuracy"]), _percent(row["baseline accuracy"]), _percent(row["baseline macro-F1"]), _percent(row["best val. accuracy"]),
             f"{row['train time']:.1f} s" if row["train time"] is not None else "-",
             f"{row['texts/s']:,.0f}" if row["texts/s"] else "-",
             f"{row['parameters']:,}", f"{row['training rows']:,}" if row["training rows"] else "-",

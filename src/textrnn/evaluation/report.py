@@ -24,6 +24,7 @@ from ..data.sources import load_run_data, training_and_validation
 from ..errors import DataError
 from ..estimator import TextRNNClassifier
 from ..files import write_bytes_atomic
+from ..model.bag_of_words import WithBagOfWords
 from ..rundir import read_run_config
 from ..text.vectorizer import UNK_ID
 from . import report_multilabel
@@ -135,6 +136,8 @@ def _summary(clf: TextRNNClassifier, metrics: dict) -> str:
     direction = "bidirectional " if clf.bidirectional else ""
     layers = f"{clf.num_layers}-layer " if clf.num_layers > 1 else ""
     model = f"{layers}{direction}{clf.cell.upper()}({clf.hidden_size}), {clf.pooling} pooling, {parameters:,} parameters"
+    if isinstance(clf.model_, WithBagOfWords):
+        model += f" (with a bag-of-words path, weight {float(clf.model_.weight):g})"
     headline = "micro_f1" if clf.multi_label else "accuracy"
     result = (f"test {headline.replace('_', '-')} <b>{test[headline]:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> "
               f"on {test['rows']:,} rows · " if test else "")
@@ -162,6 +165,12 @@ def _section_baseline(metrics: dict) -> str:
     seconds = metrics.get("timing", {}).get("fit_seconds", 0)
     note = (f"TF-IDF of word 1-2-grams + logistic regression (C {baseline['C']:g}, {escape(baseline['C_chosen_on'])}), "
             f"trained on the same rows in {baseline['seconds']:.1f} s; the RNN took {seconds:.0f} s.")
+    mix = metrics.get("bag_of_words") or {}
+    alone = (mix.get("network_alone") or {}).get("test")
+    if alone:
+        note += (f" The model (the RNN column) mixes its RNN with a bag-of-words path of its own, weight "
+                 f"{mix['weight']:g}, chosen on the validation rows; the RNN alone: {alone['accuracy']:.2%} test "
+                 f"accuracy, {alone['macro_f1']:.2%} macro-F1.")
     name = lambda figure: figure.replace("_f1", "-F1")
     table = _table(["rows", f"RNN {name(main)}", f"baseline {name(main)}", "RNN − baseline (points)",
                     f"RNN {name(other)}", f"baseline {name(other)}"], rows)

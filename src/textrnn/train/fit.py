@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
+from ..model.bag_of_words import BagOfWords, WithBagOfWords
 from ..model.network import EnsembleClassifier, RNNClassifier
 from ..params import RESUME_MAY_CHANGE, ClassifierParams
 from ..text.embeddings import ALGORITHMS
@@ -205,11 +206,14 @@ def load_embeddings(model: RNNClassifier, params: ClassifierParams, vectorizer: 
 
 def build_network(params: ClassifierParams, vocab_size: int, num_classes: int, single: bool = False):
     """The untrained network ``params`` describe; an :class:`EnsembleClassifier` of ``params.ensemble`` of
-    them unless ``single``."""
+    them unless ``single``; inside a :class:`WithBagOfWords` when ``bag_of_words`` holds its buckets."""
     if params.one_hot and vocab_size > MAX_ONE_HOT_TOKENS:
         raise ConfigError(f"one_hot: the vocabulary has {vocab_size:,} tokens; one-hot vectors are for small "
                           f"vocabularies (at most {MAX_ONE_HOT_TOKENS:,}): use vocabulary_type char or a smaller "
                           "max_tokens")
+    if isinstance(params.bag_of_words, int) and not single:  # a fitted model's path (training adds it at the end)
+        network = build_network(params.model_copy(update={"bag_of_words": None}), vocab_size, num_classes)
+        return WithBagOfWords(network, BagOfWords(vocab_size, params.bag_of_words, num_classes))
     if params.ensemble > 1 and not single:
         return EnsembleClassifier([build_network(params, vocab_size, num_classes, True) for _ in range(params.ensemble)],
                                   params.multi_label)

@@ -1,0 +1,99 @@
+"""What happens between the last epoch and the fitted estimator, on the validation rows: calibrate the
+network's probabilities, mix in the bag-of-words path when it helps, calibrate the mix; for multi-label,
+choose each label's threshold instead."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..model.bag_of_words import WithBagOfWords
+from . import distributed
+from .bag_of_words import add_bag_of_words
+from .calibration import calibrate
+from .inputs import InMemoryTrainingData
+from .thresholds import describe_thresholds, fit_thresholds
+
+
+@dataclass
+class Finished:
+    model: torch.nn.Module
+    temperature: float = 1.0
+    thresholds: np.ndarray | None = None
+    bag_of_words: int | None = None  # the hash buckets of the bag-of-words path in the model, None: no path
+    info: dict = field(default_factory=dict)  # fit_info_ entries: calibration, thresholds, bag_of_words
+    choices: list[dict] = field(default_factory=list)  # automatic choices made here, as adaptive.resolve's
+
+
+def finish(model: torch.nn.Module, ctx) -> Finished:
+    params = ctx.params
+    if params.multi_label:
+        thresholds, record = fit_thresholds(model, ctx.val_data, params, len(ctx.classes))
+        if params.verbose:
+            distributed.log(describe_thresholds(record))
+        return Finished(model, thresholds=thresholds, info={"thresholds": record, "calibration": None},
+                        choices=_not_tried(params, "multi-label: each label has its own threshold instead"))
+    calibration = calibrate(model, ctx.val_data, params)
+    temperature = calibration["temperature"] if calibration else 1.0
+    done = Finished(model, temperature, info={"calibration": calibration, "bag_of_words": None})
+    reason = _why_not(ctx)
+    if reason:
+        done.choices = _not_tried(params, reason)
+    else:
+        done.model, record = add_bag_of_words(model, ctx, temperature)
+        done.info["bag_of_words"] = record
+        if done.model is not model:  # mixed: calibrate the mix itself (the network's temperature is inside it)
+            done.bag_of_words = record["buckets"]
+            done.info["calibration"] = calibration = calibrate(done.model, ctx.val_data, params)
+            done.temperature = calibration["temperature"]
+        if params.bag_of_words == "auto":
+            done.choices = [{"name": "bag_of_words", "value": done.bag_of_words, "reason": _mix_reason(record)}]
+    if params.verbose:
+        for choice in done.choices:
+            distributed.log(f"{choice['name']} {choice['value']}: {choice['reason']}")
+        if calibration:
+            distributed.log(f"calibration: temperature {done.temperature:.2f}; expected calibration error on the "
+                            f"validation rows {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
+    return done
+
+
+def _why_not(ctx) -> str | None:
+    """Why the bag-of-words path is not tried in this fit (None: it is)."""
+    params = ctx.params
+    if params.bag_of_words is None:
+        return "off: bag_of_words none"
+    if params.vocabulary_type == "char":
+        return "character tokens: a bag of words needs words"
+    if not isinstance(ctx.train_data, InMemoryTrainingData):
+        return "streamed data: the linear model needs every training text in memory"
+    if ctx.val_data is None or not len(ctx.val_data.x):
+        return "no validation rows to choose its weight on"
+    if len(np.unique(ctx.train_data.y)) < len(ctx.classes):
+        return "some classes have no training rows"
+    return None
+
+
+def _not_tried(params, reason: str) -> list[dict]:
+    return [{"name": "bag_of_words", "value": None, "reason": reason}] if params.bag_of_words == "auto" else []
+
+
+def _mix_reason(record: dict) -> str:
+    figures, name = record["validation"], record["monitor"].replace("_", "-")
+    alone = f"network alone {figures['network']:.1%}, bag of words alone {figures['bag_of_words']:.1%}"
+    if record["weight"] == 0:
+        return f"the validation rows prefer the network alone (validation {name}: {alone})"
+    return (f"the validation rows prefer a mix, {record['weight']:g} bag of words (validation {name} "
+            f"{figures['mixed']:.1%}; {alone})")
+
+
+def without_bag_of_words(clf):
+    """A shallow copy of a fitted estimator whose model mixes in a bag-of-words path, with the network alone
+    (and its own temperature); None when the model has no such path."""
+    if not isinstance(clf.model_, WithBagOfWords):
+        return None
+    alone = copy.copy(clf)
+    alone.model_, alone.temperature_ = clf.model_.network, float(clf.model_.network_temperature)
+    return alone

@@ -1,0 +1,140 @@
+"""The bag-of-words path: the in-graph features equal the NumPy ones it is fitted on, the mix is chosen on the
+validation rows and recorded, and a mixed model saves, loads, exports and serves as it predicts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from textrnn import TextRNNClassifier
+from textrnn.deploy.export import export_onnx
+from textrnn.deploy.runtime import OnnxClassifier
+from textrnn.errors import ConfigError, ModelFileError
+from textrnn.model.bag_of_words import BagOfWords, WithBagOfWords, feature_matrix, tfidf
+from textrnn.train import bag_of_words as fitting
+from textrnn.train.bag_of_words import choose_buckets, inverse_document_frequency
+
+SMALL = {"embed_dim": 16, "hidden_size": 16, "epochs": 2, "batch_size": 32}
+
+
+def test_the_graph_computes_the_features_the_linear_model_is_fitted_on():
+    rng = np.random.default_rng(0)
+    lengths = np.array([0, 1, 2, 7, 12, 3])
+    ids = np.zeros((len(lengths), lengths.max()), dtype=np.int64)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = rng.integers(1, 50, length)
+    ids[4, 3:6] = ids[4, 0:3]  # repeated words and bigrams count once per occurrence
+    flat = np.concatenate([ids[row, :length] for row, length in enumerate(lengths)])
+    counts = feature_matrix(flat, lengths, vocab_size=50, buckets=64)
+    assert counts.shape == (6, 114) and counts.sum() == lengths.sum() + np.maximum(lengths - 1, 0).sum()
+    idf = inverse_document_frequency(counts)
+    bag = BagOfWords(50, 64, 3)
+    with torch.no_grad():
+        bag.idf.copy_(torch.from_numpy(idf))
+        bag.weight.normal_()
+        bag.bias.normal_()
+    expected = tfidf(counts, idf) @ bag.weight.detach().numpy().astype(np.float64) + bag.bias.detach().numpy()
+    got = bag(torch.from_numpy(ids), torch.from_numpy(lengths)).detach().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[0], bag.bias.detach().numpy())  # an empty text: the intercept alone
+
+
+def test_buckets_follow_the_bigrams_and_shrink_for_many_classes():
+    rng = np.random.default_rng(0)
+    flat, lengths = rng.integers(2, 300, 40_000), np.full(1000, 40)
+    buckets = choose_buckets(flat, lengths, 300, 4)
+    assert buckets & (buckets - 1) == 0 and fitting.MIN_BUCKETS <= buckets <= fitting.MAX_BUCKETS
+    assert choose_buckets(np.array([2, 3]), np.array([2]), 300, 4) == fitting.MIN_BUCKETS
+    assert choose_buckets(flat, lengths, 300, 4000) < buckets
+
+
+def test_accuracy_chooses_the_weight_by_log_loss_and_macro_f1_by_itself_ties_toward_an_even_mix():
+    weights = fitting.MIX_WEIGHTS
+    figures = {w: 0.9 if 0.2 <= w <= 0.7 else 0.8 for w in weights}  # 0.2 to 0.7 tie
+    loss = {w: abs(w - 0.3) for w in weights}
+    assert fitting._best_weight(figures, loss, "accuracy") == 0.3
+    assert fitting._best_weight(figures, loss, "macro_f1") == 0.5
+
+
+def test_the_mix_is_chosen_on_the_validation_rows_and_recorded(synthetic):
+    clf = TextRNNClassifier(**SMALL).fit(*synthetic)
+    record = clf.fit_info_["bag_of_words"]
+    assert record["weight"] in fitting.MIX_WEIGHTS and set(record["validation_by_weight"]) == {
+        str(w) for w in fitting.MIX_WEIGHTS}
+    figures, loss = record["validation_by_weight"], record["validation_loss_by_weight"]
+    assert record["monitor"] == "accuracy" and loss[str(record["weight"])] == min(loss.values())
+    assert figures[str(record["weight"])] == record["validation"]["mixed"]
+    assert (figures["0.0"], figures["1.0"]) == (record["validation"]["network"], record["validation"]["bag_of_words"])
+    choice = next(c for c in clf.fit_info_["auto"] if c["name"] == "bag_of_words")
+    mixed = record["weight"] > 0
+    assert isinstance(clf.model_, WithBagOfWords) == mixed and choice["value"] == clf.params_.bag_of_words
+    assert (clf.params_.bag_of_words == record["buckets"]) if mixed else clf.params_.bag_of_words is None
+    assert "validation rows prefer" in choice["reason"]
+
+
+@pytest.fixture(scope="module")
+def mixed(synthetic, tmp_path_factory):
+    """A model forced to mix half and half (the weights tried are patched to 0.5 alone)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fitting, "MIX_WEIGHTS", (0.5,))
+        clf = TextRNNClassifier(**SMALL, seed=3).fit(*synthetic)
+    directory = clf.save(tmp_path_factory.mktemp("mixed") / "model")
+    return clf, directory
+
+
+def test_a_mixed_model_predicts_the_weighted_mean_of_its_two_parts(mixed, synthetic):
+    clf, _ = mixed
+    assert isinstance(clf.model_, WithBagOfWords) and float(clf.model_.weight) == 0.5
+    texts = synthetic[0][:50]
+    ids, lengths = clf.vectorizer_.encode(texts), None
+    lengths = torch.tensor([len(x) for x in ids])
+    padded = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
+    for row, x in enumerate(ids):
+        padded[row, : len(x)] = torch.tensor(x)
+    with torch.no_grad():
+        network = torch.log_softmax(clf.model_.network(padded, lengths) / clf.model_.network_temperature, dim=1)
+        words = torch.log_softmax(clf.model_.bag_of_words(padded, lengths) / clf.model_.bag_of_words_temperature, dim=1)
+        expected = torch.softmax((0.5 * network + 0.5 * words) / clf.temperature_, dim=1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(texts), expected, atol=1e-5)
+    calibration = clf.fit_info_["calibration"]
+    assert calibration["ece_after"] <= calibration["ece_before"] + 1e-9
+
+
+def test_a_mixed_model_saves_loads_exports_and_runs_without_torch(mixed, synthetic, tmp_path):
+    clf, directory = mixed
+    texts = synthetic[0][:200]
+    loaded = TextRNNClassifier.load(directory)
+    assert loaded.params_.bag_of_words == clf.params_.bag_of_words
+    np.testing.assert_array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
+    out, agreement = export_onnx(directory, out=tmp_path / "onnx", check_texts=texts)
+    assert agreement["label_agreement"] == 1.0 and agreement["max_probability_difference"] < 1e-4
+    np.testing.assert_allclose(OnnxClassifier(out).predict_proba(texts), clf.predict_proba(texts), atol=1e-4)
+
+
+def test_declared_buckets_are_checked_against_the_weights(mixed, tmp_path):
+    _, directory = mixed
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for path in directory.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    config = json.loads((copy / "config.json").read_text())
+    config["params"]["bag_of_words"] = 10**12
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="bag_of_words"):
+        TextRNNClassifier.load(copy)
+
+
+def test_where_no_mix_is_tried_the_choice_says_why(synthetic):
+    texts, labels = synthetic
+    cases = [({"bag_of_words": None}, "off"), ({"val_size": 0}, "no validation rows"),
+             ({"vocabulary_type": "char"}, "character tokens")]
+    for params, reason in cases:
+        clf = TextRNNClassifier(**{**SMALL, "epochs": 1, **params}).fit(texts[:200], labels[:200])
+        assert not isinstance(clf.model_, WithBagOfWords) and clf.params_.bag_of_words is None
+        choices = [c for c in clf.fit_info_["auto"] if c["name"] == "bag_of_words"]
+        assert (choices == []) if "bag_of_words" in params else reason in choices[0]["reason"]
+    multi = TextRNNClassifier(**{**SMALL, "epochs": 1}, multi_label=True).fit(texts[:200], [[x] for x in labels[:200]])
+    assert "multi-label" in next(c for c in multi.fit_info_["auto"] if c["name"] == "bag_of_words")["reason"]
+    with pytest.raises(ConfigError, match="bag_of_words"):
+        TextRNNClassifier(multi_label=True, bag_of_words=4096).fit(texts[:50], [[x] for x in labels[:50]])
