@@ -138,3 +138,26 @@ def test_where_no_mix_is_tried_the_choice_says_why(synthetic):
     assert "multi-label" in next(c for c in multi.fit_info_["auto"] if c["name"] == "bag_of_words")["reason"]
     with pytest.raises(ConfigError, match="bag_of_words"):
         TextRNNClassifier(multi_label=True, bag_of_words=4096).fit(texts[:50], [[x] for x in labels[:50]])
+
+
+def test_the_server_applies_the_mix(mixed, synthetic):
+    from fastapi.testclient import TestClient
+
+    from textrnn.deploy.serve import ServeSettings, create_app
+
+    clf, directory = mixed
+    texts = synthetic[0][:3]
+    expected = clf.predict_proba(texts)
+    with TestClient(create_app(ServeSettings(model_path=str(directory)))) as client:
+        reply = client.post("/v1/predict", json={"texts": texts, "top_k": 3}).json()
+    for row, probabilities in zip(reply["predictions"], expected):
+        assert row["probability"] == pytest.approx(float(probabilities.max()), abs=1e-5)
+
+
+def test_an_ensemble_with_the_mix_saves_and_loads(synthetic, tmp_path, monkeypatch):
+    monkeypatch.setattr(fitting, "MIX_WEIGHTS", (0.5,))
+    texts, labels = synthetic
+    clf = TextRNNClassifier(**{**SMALL, "epochs": 1}, ensemble=2).fit(texts[:300], labels[:300])
+    loaded = TextRNNClassifier.load(clf.save(tmp_path / "model"))
+    assert isinstance(loaded.model_, WithBagOfWords) and len(loaded.model_.network.members) == 2
+    np.testing.assert_array_equal(loaded.predict_proba(texts[:100]), clf.predict_proba(texts[:100]))
