@@ -52,6 +52,8 @@ RECIPES = {
     # Text clean-up, each against "plain": HTML stripped; and punctuation replaced by spaces instead of deleted.
     "html": [*FIXED, "--embeddings", "none", "--strip-html"],
     "html-space": [*FIXED, "--embeddings", "none", "--strip-html", "--punctuation", "space"],
+    # The default with punctuation replaced by spaces (everything else decided from the data).
+    "space": ["--punctuation", "space"],
     # Characters as tokens against words, every other setting decided from the data as by default.
     "words": ["--embeddings", "none"],
     "char": ["--vocabulary-type", "char"],

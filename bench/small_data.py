@@ -33,6 +33,7 @@ VARIANTS = {
     "word_dropout 0.1": {"word_dropout": 0.1},
     "words seen 2+ times": {"min_count": 2},
     "words seen 3+ times": {"min_count": 3},
+    "punctuation space": {"punctuation": "space"},
 }
 
 

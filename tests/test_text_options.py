@@ -54,3 +54,16 @@ def test_markup_in_the_training_texts_is_warned_about_unless_stripped():
         warnings.filterwarnings("error", message=".*HTML markup")
         clf = TextRNNClassifier(strip_html=True, punctuation="space", **SMALL).fit(marked, labels)
     assert "br" not in clf.vectorizer_.vocabulary
+
+
+def test_word_vectors_trained_apart_split_words_as_the_classifier_will(tmp_path):
+    from gensim.models import KeyedVectors
+
+    from textrnn.text.embeddings import train_vectors
+
+    texts = ["U.S. stocks rally", "great.<br />I loved it"] * 20
+    for punctuation, expected, absent in (("space", {"u", "s", "br"}, "us"), ("delete", {"us", "greatbr"}, "u")):
+        out = tmp_path / f"{punctuation}.bin"
+        train_vectors(texts, out, dim=8, epochs=1, min_count=1, punctuation=punctuation)
+        words = set(KeyedVectors.load_word2vec_format(str(out), binary=True).index_to_key)
+        assert expected <= words and absent not in words

@@ -11,7 +11,7 @@ def adapted(texts, **kwargs):
 
 
 def test_standardization_matches_keras_lower_and_strip_punctuation():
-    v = adapted(["x"])
+    v = adapted(["x"], punctuation="delete")
     assert v.standardize("U.S. Stocks' RALLY!!! (Reuters)") == ["us", "stocks", "rally", "reuters"]
     assert v.standardize("e-mail: a_b@c.com #39; $100") == ["email", "abccom", "39", "100"]
     assert v.standardize("tabs\tand\nnewlines   and  spaces") == ["tabs", "and", "newlines", "and", "spaces"]
@@ -20,6 +20,12 @@ def test_standardization_matches_keras_lower_and_strip_punctuation():
     assert v.standardize("?!...") == []
     # Only ASCII punctuation is stripped, as in Keras: typographic quotes and dashes stay.
     assert v.standardize("“quoted” — dash") == ["“quoted”", "—", "dash"]
+
+
+def test_by_default_punctuation_separates_words_instead_of_gluing_them():
+    v = adapted(["x"])
+    assert v.standardize("U.S. Stocks' RALLY!!! (Reuters)") == ["u", "s", "stocks", "rally", "reuters"]
+    assert v.standardize("great.<br /><br />I") == ["great", "br", "br", "i"]
 
 
 def test_padding_and_oov_ids_and_frequency_order():
@@ -74,12 +80,12 @@ def test_any_unicode_text_encodes_to_valid_ids(corpus, probe):
 
 def test_punctuation_can_become_spaces_and_html_can_be_stripped():
     review = "Great film.<br /><br />I loved it#39;s ending &amp; the &lt;b&gt;cast&lt;/b&gt;!"
-    keras_like = TextVectorizer().adapt([review])
+    keras_like = TextVectorizer(punctuation="delete").adapt([review])
     assert keras_like.standardize(review) == ["great", "filmbr", "br", "i", "loved", "it39s", "ending", "amp",
                                               "the", "ltbgtcastltbgt"]
     spaced = TextVectorizer(punctuation="space", strip_html=True).adapt([review])
     assert spaced.standardize(review) == ["great", "film", "i", "loved", "it", "s", "ending", "the", "cast"]
-    stripped = TextVectorizer(strip_html=True).adapt([review])
+    stripped = TextVectorizer(strip_html=True, punctuation="delete").adapt([review])
     assert stripped.standardize(review) == ["great", "film", "i", "loved", "its", "ending", "the", "cast"]
     assert markup_share([review, "plain text", "a < b > c"]) == 1 / 3
 

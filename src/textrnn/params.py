@@ -37,8 +37,8 @@ class VectorizerParams(_Params):
         "or single characters (char; see one_hot)"
     )
     punctuation: Literal["delete", "space"] = Field(
-        "delete", description="ASCII punctuation is deleted (Keras: \"U.S.\" -> us) or replaced by a space "
-        "(great.<br>I -> great br i, not greatbr i)"
+        "space", description="ASCII punctuation is replaced by a space (great.<br>I -> great br i, not greatbr i) "
+        "or deleted, as Keras does (\"U.S.\" -> us)"
     )
     strip_html: bool = Field(
         False, description="turn HTML tags (also escaped, &lt;p&gt;) into spaces and entities (&amp;, &#39;) into "

@@ -24,6 +24,7 @@ _LESSON_TRAINING: dict[str, Any] = {
     "max_tokens": 20_000,
     "max_length": None,
     "embeddings": None,
+    "punctuation": "delete",  # Keras' lower_and_strip_punctuation
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -249,7 +249,8 @@ def embeddings_command(args: argparse.Namespace) -> int:
     threads = getattr(args, "threads", 1)  # 1 unless given: only 1 gives the same vectors for the same seed
     result = train_vectors(data.texts, args.out, algorithm=args.algorithm, dim=param(args, "embed_dim"),
                            epochs=param(args, "epochs"), window=args.window, min_count=args.min_count,
-                           seed=param(args, "seed"), workers=1 if threads == "auto" else threads)
+                           seed=param(args, "seed"), workers=1 if threads == "auto" else threads,
+                           punctuation=param(args, "punctuation"), strip_html=param(args, "strip_html"))
     print(f"{result['words']:,} words x {result['dim']} dimensions written to {result['path']}; "
           f"use them with: textrnn train --embeddings {result['path']} --embed-dim {result['dim']}", file=sys.stderr)
     return 0

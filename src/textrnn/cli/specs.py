@@ -181,7 +181,7 @@ def _embeddings(commands) -> None:
         "textrnn train --embeddings vectors.bin --embed-dim 128",
     ])
     add_out(vectors, "the vectors (word2vec binary format)", required=True)
-    add_param_flags(vectors, (*DATA_INPUT_FLAGS, "embed_dim", "epochs", "seed", "threads"),
+    add_param_flags(vectors, (*DATA_INPUT_FLAGS, "punctuation", "strip_html", "embed_dim", "epochs", "seed", "threads"),
                     defaults={"threads": "1: only 1 gives the same vectors for the same seed"})
     vectors.add_argument("--dim", dest="embed_dim", type=int, default=SUPPRESS, help="the old name of --embed-dim")
     vectors.add_argument("--algorithm", choices=("word2vec", "fasttext"), default="word2vec",

@@ -7,7 +7,7 @@ file itself):
 * word2vec text and fastText ``.vec``: a first line "WORDS DIMENSIONS", then one word and its numbers per line;
 * GloVe text: the same lines without the header.
 
-A word is looked up as the vectorizer sees it (lower-cased, punctuation removed), falling back to the file's
+A word is looked up as the vectorizer sees it (lower-cased, punctuation as its setting says), falling back to the file's
 exact spelling; words the file lacks keep their random initial embedding. :func:`initialise_embedding`
 reports the coverage, by vocabulary entries and by training tokens.
 """
@@ -102,16 +102,18 @@ def train_vectors(
     min_count: int = 2,
     seed: int = 0,
     workers: int = 1,
+    punctuation: str = "space",
+    strip_html: bool = False,
 ) -> dict:
     """Train word vectors on ``texts`` with gensim and write them to ``out`` in word2vec binary format.
 
-    Texts are tokenized exactly as :class:`textrnn.TextVectorizer` tokenizes them, so the words match
-    the classifier's vocabulary. ``fasttext`` learns subword (character n-gram) vectors; what is written
+    Texts are tokenized exactly as :class:`textrnn.TextVectorizer` tokenizes them with the same
+    ``punctuation`` and ``strip_html``, so the words match the classifier's vocabulary. ``fasttext`` learns subword (character n-gram) vectors; what is written
     is the vector of every word seen. With one worker, the same seed gives the same vectors.
     """
     from .vectorizer import TextVectorizer
 
-    normalize = TextVectorizer().tokenizer.normalizer.normalize_str
+    normalize = TextVectorizer(punctuation=punctuation, strip_html=strip_html).tokenizer.normalizer.normalize_str
     sentences = [normalize(text).split() for text in texts]
     vectors = fit_vectors(sentences, algorithm, dim, epochs, window=window, min_count=min_count, seed=seed,
                           workers=workers)

@@ -3,9 +3,9 @@
 The pipeline has three named stages, stored together as one Hugging Face tokenizer JSON:
 
 * normalizer: with ``strip_html``, HTML tags (also escaped ones, ``&lt;p&gt;``) become spaces and common
-  entities their characters; then lower-case, then delete ASCII punctuation (Python's ``string.punctuation``,
-  Keras' ``lower_and_strip_punctuation``): ``"U.S. stocks' rally!"`` -> ``"us stocks rally"``, or with
-  ``punctuation="space"`` replace it by a space, so that ``great.<br />I`` does not become ``greatbr i``;
+  entities their characters; then lower-case, then replace ASCII punctuation (Python's ``string.punctuation``)
+  by a space, so that ``great.<br />I`` does not become ``greatbr i``; or with ``punctuation="delete"``
+  delete it, as Keras' ``lower_and_strip_punctuation`` does: ``"U.S. stocks' rally!"`` -> ``"us stocks rally"``;
 * pre-tokenizer: split on whitespace (``vocabulary_type="char"``: every character is a token, runs of
   whitespace one space);
 * model: a word-level vocabulary of ``max_tokens`` entries ordered by frequency, where id 0 is padding
@@ -47,7 +47,7 @@ class TextVectorizer:
     """Adapt a vocabulary on training texts, then turn texts into lists of token ids."""
 
     def __init__(self, max_tokens: int = 20_000, max_length: int | None = None, vocabulary_type: str = "word",
-                 punctuation: str = "delete", strip_html: bool = False) -> None:
+                 punctuation: str = "space", strip_html: bool = False) -> None:
         if max_tokens < 3:
             raise ValueError(f"max_tokens must be at least 3 (padding, out-of-vocabulary and one word), got {max_tokens}")
         if max_length is not None and max_length < 1:
