@@ -62,6 +62,8 @@ def add_bag_of_words(network: torch.nn.Module, ctx, network_temperature: float) 
         intercepts = linear.intercept_ if num_classes > 2 else np.concatenate([-linear.intercept_, linear.intercept_]) / 2
         bag.weight.copy_(torch.from_numpy(coefficients.T.astype(np.float32)))
         bag.bias.copy_(torch.from_numpy(intercepts.astype(np.float32)))
+    device = next(network.parameters()).device  # the path runs where the network does (a GPU after GPU training)
+    bag = bag.to(device)
     network_logits, labels = validation_logits(network, val, params)
     words_logits, _ = validation_logits(bag, val, params)
     words_temperature = fit_temperature(words_logits, labels)
@@ -83,7 +85,7 @@ def add_bag_of_words(network: torch.nn.Module, ctx, network_temperature: float) 
               "seconds": time.perf_counter() - started}
     if weight == 0:
         return network, record
-    model = WithBagOfWords(network, bag)
+    model = WithBagOfWords(network, bag).to(device)
     model.weight.fill_(weight)
     model.network_temperature.fill_(network_temperature)
     model.bag_of_words_temperature.fill_(words_temperature)
