@@ -474,3 +474,15 @@ def test_vectors_trained_in_the_fit_need_data_in_memory(tmp_path):
 
     with pytest.raises(ConfigError, match="embeddings: word2vec vectors are trained on training data in memory"):
         TextRNNClassifier(embeddings="word2vec", epochs=1).fit_stream(RowStream(synthetic_csv(tmp_path)))
+
+
+def test_a_language_model_reads_texts_with_the_punctuation_it_is_given(tmp_path):
+    from textrnn.model.lm import pretrain
+    from textrnn.params import ClassifierParams
+    from textrnn.train.pretrained import language_model
+
+    texts = ["U.S. stocks rally after the report", "the team won the match today"] * 20
+    params = ClassifierParams(cell="gru", embed_dim=4, hidden_size=4, epochs=1, punctuation="delete", verbose=False)
+    pretrain(texts, tmp_path / "lm", params)
+    vectorizer = language_model(params.model_copy(update={"init_from": str(tmp_path / "lm")})).vectorizer
+    assert vectorizer.punctuation == "delete" and vectorizer.standardize("U.S.") == ["us"]

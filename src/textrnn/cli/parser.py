@@ -160,8 +160,8 @@ def optional(kind: type):
 
 RUN_FLAGS = tuple(RunConfig.model_fields)
 DATA_INPUT_FLAGS = ("dataset", "data_dir", "text_column")
-PRETRAIN_FLAGS = ("cell", "embed_dim", "hidden_size", "num_layers", "bidirectional", "max_tokens", "epochs",
-                  "batch_size", "lr", "seed")
+PRETRAIN_FLAGS = ("cell", "embed_dim", "hidden_size", "num_layers", "bidirectional", "max_tokens", "punctuation",
+                  "strip_html", "epochs", "batch_size", "lr", "seed")
 
 
 def serve_setting_flags(parser: argparse.ArgumentParser) -> None:

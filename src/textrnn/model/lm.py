@@ -86,8 +86,8 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
     """Train the language model(s) on ``texts`` and save them to ``out``; returns the record of ``lm.json``.
 
     ``params`` gives the architecture a classifier will take over (``cell``, ``embed_dim``,
-    ``hidden_size``, ``num_layers``, ``bidirectional``: a backward model too), the vocabulary size
-    (``max_tokens``) and the training (``epochs``, ``batch_size``, ``lr``, ``seed``, ``verbose``).
+    ``hidden_size``, ``num_layers``, ``bidirectional``: a backward model too), the vocabulary (``max_tokens``,
+    ``punctuation``, ``strip_html``) and the training (``epochs``, ``batch_size``, ``lr``, ``seed``, ``verbose``).
     """
     rng = np.random.default_rng(params.seed)
     texts = [t for t in texts if t.strip()]
@@ -97,7 +97,8 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
     is_held_out = np.zeros(len(texts), dtype=bool)
     is_held_out[held_out] = True
     train_texts = [t for t, h in zip(texts, is_held_out) if not h]
-    vectorizer = TextVectorizer(params.max_tokens).adapt(train_texts)
+    vectorizer = TextVectorizer(params.max_tokens, punctuation=params.punctuation,
+                                strip_html=params.strip_html).adapt(train_texts)
     train_x = EncodedTexts.encode(vectorizer.encode, train_texts)
     val_x = EncodedTexts.encode(vectorizer.encode, [t for t, h in zip(texts, is_held_out) if h])
     record = {"format": LM_FORMAT, "cell": params.cell, "embed_dim": params.embed_dim,
