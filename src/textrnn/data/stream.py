@@ -51,11 +51,11 @@ class StreamSummary:
     truncated: int = 0  # training texts longer than max_length tokens
 
 
-def scan(stream: "RowStream", val_size: float, seed: int, summary: StreamSummary, max_length: int | None = None,
-         vectorizer: TextVectorizer | None = None) -> Iterator[str]:
+def scan(stream: "RowStream", val_size: float, seed: int, summary: StreamSummary, vectorizer: TextVectorizer,
+         max_length: int | None = None) -> Iterator[str]:
     """The training texts of one full pass, for building the vocabulary; counts and labels go to ``summary``
-    (words counted as ``vectorizer``'s normalizer leaves them: the default one when None)."""
-    normalize = (vectorizer or TextVectorizer()).tokenizer.normalizer.normalize_str
+    (words counted as ``vectorizer``'s normalizer leaves them)."""
+    normalize = vectorizer.tokenizer.normalizer.normalize_str
     for file_index, number, text, label in stream.rows(summary=summary):
         summary.labels.add(label)
         if is_validation_row(seed, file_index, number, val_size):

@@ -23,18 +23,25 @@ from torch import nn
 HASH_MULTIPLIER = 1_000_003  # a prime: (left * prime + right) mod buckets spreads id pairs over the buckets
 
 
+def bigram_starts(flat: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions in ``flat`` (texts' ids end to end, their ``lengths``) whose token and the next one are
+    in the same text: where a bigram starts."""
+    starts = np.ones(max(len(flat) - 1, 0), dtype=bool)
+    ends = np.cumsum(lengths)[np.asarray(lengths) > 0] - 1  # each text's last token starts no bigram
+    starts[ends[ends < len(starts)]] = False
+    return np.flatnonzero(starts)
+
+
 def feature_matrix(flat: np.ndarray, lengths: np.ndarray, vocab_size: int, buckets: int) -> scipy.sparse.csr_matrix:
     """Occurrence counts of each text's features (texts as one flat id array and their lengths), shape
     (texts, vocab_size + buckets)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     rows = np.repeat(np.arange(len(lengths)), lengths)
     flat = np.asarray(flat, dtype=np.int64)
-    pair = np.ones(len(flat), dtype=bool)  # a token starts a bigram unless it is its text's last
-    pair[np.cumsum(lengths)[lengths > 0] - 1] = False
-    pair = pair[:-1] if len(flat) else pair
-    bigrams = vocab_size + (flat[:-1][pair] * HASH_MULTIPLIER + flat[1:][pair]) % buckets
+    starts = bigram_starts(flat, lengths)
+    bigrams = vocab_size + (flat[starts] * HASH_MULTIPLIER + flat[starts + 1]) % buckets
     columns = np.concatenate([flat, bigrams])
-    rows = np.concatenate([rows, rows[:-1][pair] if len(flat) else rows])
+    rows = np.concatenate([rows, rows[starts]])
     counts = scipy.sparse.csr_matrix((np.ones(len(columns), dtype=np.float64), (rows, columns)),
                                      shape=(len(lengths), vocab_size + buckets))
     counts.sum_duplicates()

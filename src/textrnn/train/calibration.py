@@ -10,10 +10,6 @@ confidence and accuracy, averaged over 15 confidence bins) is reported before an
 from __future__ import annotations
 
 import numpy as np
-from torch import nn
-
-from ..params import ClassifierParams
-from .predict import validation_logits
 
 BINS = 15
 LOG_T_RANGE = (-3.0, 3.0)  # T between 0.05 and 20
@@ -86,11 +82,9 @@ def reliability(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0
     return {"ece": float(ece), "bins": table}
 
 
-def calibrate(model: nn.Module, val_data, params: ClassifierParams) -> dict | None:
-    """Fit the temperature on the validation rows; returns its record (None without validation rows)."""
-    if val_data is None:
-        return None
-    logits, labels = validation_logits(model, val_data, params)
+def calibrate(logits: np.ndarray, labels: np.ndarray) -> dict | None:
+    """Fit the temperature on the validation rows' logits (:func:`textrnn.train.predict.validation_logits`);
+    returns its record (None without validation rows)."""
     if not len(labels):
         return None
     temperature = fit_temperature(logits, labels)

@@ -15,6 +15,7 @@ from . import distributed
 from .bag_of_words import add_bag_of_words
 from .calibration import calibrate
 from .inputs import InMemoryTrainingData
+from .predict import validation_logits
 from .thresholds import describe_thresholds, fit_thresholds
 
 
@@ -36,18 +37,20 @@ def finish(model: torch.nn.Module, ctx) -> Finished:
             distributed.log(describe_thresholds(record))
         return Finished(model, thresholds=thresholds, info={"thresholds": record, "calibration": None},
                         choices=_not_tried(params, "multi-label: each label has its own threshold instead"))
-    calibration = calibrate(model, ctx.val_data, params)
+    # The network's validation logits, computed once: its calibration and the mix both start from them.
+    validation = validation_logits(model, ctx.val_data, params) if ctx.val_data is not None else None
+    calibration = calibrate(*validation) if validation is not None else None
     temperature = calibration["temperature"] if calibration else 1.0
     done = Finished(model, temperature, info={"calibration": calibration, "bag_of_words": None})
     reason = _why_not(ctx)
     if reason:
         done.choices = _not_tried(params, reason)
     else:
-        done.model, record = add_bag_of_words(model, ctx, temperature)
+        done.model, record, mixed_logits = add_bag_of_words(model, ctx, temperature, validation)
         done.info["bag_of_words"] = record
         if done.model is not model:  # mixed: calibrate the mix itself (the network's temperature is inside it)
             done.bag_of_words = record["buckets"]
-            done.info["calibration"] = calibration = calibrate(done.model, ctx.val_data, params)
+            done.info["calibration"] = calibration = calibrate(mixed_logits, validation[1])
             done.temperature = calibration["temperature"]
         if params.bag_of_words == "auto":
             done.choices = [{"name": "bag_of_words", "value": done.bag_of_words, "reason": _mix_reason(record)}]

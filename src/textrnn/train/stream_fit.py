@@ -22,7 +22,7 @@ def first_pass(stream: RowStream, params: ClassifierParams, summary: StreamSumma
     # Words are counted as the model's normalizer leaves them, by a vectorizer of its own: the tokenizer being
     # trained on the scanned texts cannot also normalize them (its training holds the tokenizer's lock).
     counter = pretrained.vectorizer if pretrained is not None else TextVectorizer.from_params(params)
-    texts = scan(stream, params.val_size, params.seed, summary, params.max_length, counter)
+    texts = scan(stream, params.val_size, params.seed, summary, counter, params.max_length)
     if pretrained is not None:  # the language model's vocabulary; the pass still counts rows and labels
         vectorizer = pretrained.vectorizer
         for _ in texts:
