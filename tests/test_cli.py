@@ -82,7 +82,8 @@ def test_config_file_flags_and_presets_combine(ag_news_slice, tmp_path):
     assert used["epochs"] == 1 and used["hidden_size"] == 5  # file, then flag over file
 
 
-def test_errors_are_one_line_with_the_parameter_or_file(tmp_path, capsys, ag_news_slice):
+def test_errors_are_one_line_with_the_parameter_or_file(tmp_path, capsys, ag_news_slice, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a run that fails on its data still writes its run directory: under runs/ here
     assert main(["train", "--data-dir", str(ag_news_slice), "--dropout", "2", "--out", str(tmp_path / "r")]) == 2
     assert "dropout: Input should be less than 1" in capsys.readouterr().err
     assert main(["train", "--preset", "nope"]) == 2

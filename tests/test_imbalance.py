@@ -73,3 +73,17 @@ def test_class_weight_and_monitor_on_the_command_line(tmp_path):
     assert choices["monitor"] == "accuracy"
     assert choices["class_weights"] == {"money": 1.0, "sport": 1.0, "tech": 3.0}
     assert json.loads((out / "run.json").read_text())["config"]["class_weight"] == {"tech": 3.0}
+
+
+def test_the_baseline_chooses_its_C_by_the_figure_the_network_monitors(tmp_path):
+    import csv
+
+    texts, labels = imbalanced()
+    with open(tmp_path / "d.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *zip(texts, labels)])
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "d.csv"), "--out", str(out), "--embed-dim", "4",
+                 "--hidden-size", "4", "--epochs", "1", "--no-verbose"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["choices"]["monitor"] == "macro_f1"  # decided from the class balance
+    assert metrics["baseline"]["C_chosen_on"] == "validation macro_f1"  # the baseline compares on the same figure

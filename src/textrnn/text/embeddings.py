@@ -24,6 +24,14 @@ import torch
 from ..errors import DataError
 
 ALGORITHMS = ("word2vec", "fasttext")
+# Word vectors trained inside a fit (embeddings="word2vec"): word2vec's usual 5 passes suit corpora of billions of
+# words; on a training set of under a million tokens the vectors keep improving for longer, so the passes aim at
+# this many tokens, between 5 and 15. On AG News (1.7M tokens: 5 passes) the default model was as accurate over
+# 3 seeds as with 6 or 9 passes (bench/word2vec_passes.py). Downsampling frequent words harder (sample 1e-4) was
+# as accurate and faster on AG News, but lost 0.3-0.8 points on the smaller corpora of bench/datasets.py (one
+# seed), so gensim's default stays.
+IN_FIT_TOKENS = 7.5e6
+IN_FIT_SAMPLE = 1e-3
 
 
 def load_vectors(path: str | Path):
@@ -128,15 +136,12 @@ def vectors_for_vocabulary(x, vocabulary: list[str], algorithm: str, dim: int, s
     vocabulary entry they contain: what ``embeddings="word2vec"`` starts a classifier from."""
     words = np.asarray(vocabulary, dtype=object)
     sentences = [list(words[x.flat[x.offsets[i] : x.offsets[i + 1]]]) for i in range(len(x))]
-    # word2vec's usual 5 passes suit corpora of billions of words; on a training set of a few million tokens
-    # the vectors keep improving for longer (AG News: 15 passes beat 5 on validation), so aim at ~15M tokens.
-    # 30M (15 passes on AG News' 1.6M tokens) gave 0.2 points more test accuracy (3 seeds) for 21 s more.
-    epochs = int(np.clip(round(1.5e7 / max(len(x.flat), 1)), 5, 15))
-    return fit_vectors(sentences, algorithm, dim, epochs=epochs, seed=seed, min_count=1)
+    epochs = int(np.clip(round(IN_FIT_TOKENS / max(len(x.flat), 1)), 5, 15))
+    return fit_vectors(sentences, algorithm, dim, epochs=epochs, seed=seed, min_count=1, sample=IN_FIT_SAMPLE)
 
 
 def fit_vectors(sentences: list[list[str]], algorithm: str = "word2vec", dim: int = 64, epochs: int = 5, *,
-                window: int = 5, min_count: int = 2, seed: int = 0, workers: int = 1):
+                window: int = 5, min_count: int = 2, seed: int = 0, workers: int = 1, sample: float = 1e-3):
     """gensim skip-gram word2vec, or fastText with character n-grams, on tokenized ``sentences``."""
     from gensim.models import FastText, Word2Vec
 
@@ -144,4 +149,4 @@ def fit_vectors(sentences: list[list[str]], algorithm: str = "word2vec", dim: in
         raise ValueError(f"algorithm: expected one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     model_class = Word2Vec if algorithm == "word2vec" else FastText
     return model_class(sentences=sentences, vector_size=dim, window=window, min_count=min_count, sg=1,
-                       epochs=epochs, seed=seed, workers=workers).wv
+                       epochs=epochs, seed=seed, workers=workers, sample=sample).wv
