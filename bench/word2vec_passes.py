@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--out", default="word2vec_passes", help="results name under bench/results")
     args = parser.parse_args()
     train, test = read(CACHE / "train.csv"), read(CACHE / "test.csv")
-    results = {"command": "python bench/word2vec_passes.py " + " ".join(sys.argv[1:]), "rows": len(train[0]),
+    results = {"command": "python bench/word2vec_passes.py " + shlex.join(sys.argv[1:]), "rows": len(train[0]),
                "runs": []}
     word2vec_seconds: list[float] = []
     embeddings.vectors_for_vocabulary = timed_word2vec(embeddings, word2vec_seconds)
@@ -84,7 +85,7 @@ def main() -> None:
 
 def table(results: dict) -> list[str]:
     seeds = sorted({r["seed"] for r in results["runs"]})
-    lines = [f"AG News ({results['rows']:,} training rows), the default model with each word2vec setting; test "
+    lines = [f"AG News ({results['rows']:,} training rows, 5% of them held out for validation), the default model with each word2vec setting; test "
              f"accuracy per seed ({', '.join(map(str, seeds))}) and mean; seconds are means. "
              f"Command: `{results['command'].strip()}`.", "",
              "| variant | test accuracy | mean | RNN alone, mean | word2vec s | fit s |",

@@ -114,8 +114,8 @@ def test_a_run_with_many_classes_reports_its_commonest_confusions(tmp_path):
             csv.writer(handle).writerows([("text", "label"), *part])
     out = tmp_path / "run"
     assert main(["train", "--dataset", str(tmp_path / "train.csv"), "--test-data", str(tmp_path / "test.csv"),
-                 "--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--baseline", "none", "--bag-of-words", "none",
-                 "--out", str(out), "--no-verbose"]) == 0
+                 "--epochs", "1", "--embed-dim", "8", "--hidden-size", "8", "--baseline", "none",
+                 "--bag-of-words", "none", "--out", str(out), "--no-verbose"]) == 0
     test = json.loads((out / "metrics.json").read_text())["test"]
     assert "confusion_matrix" not in test and test["top_confusions"]
     assert "Most frequent confusions" in (out / "report.html").read_text()

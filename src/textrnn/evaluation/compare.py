@@ -96,7 +96,8 @@ def format_comparison(rows: list[dict], differing: list[str]) -> str:
         cells.append([
             row["run"],
             _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["micro-F1"]),
-            _percent(row["RNN alone accuracy"]), _percent(row["baseline accuracy"]), _percent(row["baseline macro-F1"]), _percent(row["best val. accuracy"]),
+            _percent(row["RNN alone accuracy"]), _percent(row["baseline accuracy"]), _percent(row["baseline macro-F1"]),
+            _percent(row["best val. accuracy"]),
             f"{row['train time']:.1f} s" if row["train time"] is not None else "-",
             f"{row['texts/s']:,.0f}" if row["texts/s"] else "-",
             f"{row['parameters']:,}", f"{row['training rows']:,}" if row["training rows"] else "-",

@@ -116,8 +116,8 @@ def train_vectors(
     """Train word vectors on ``texts`` with gensim and write them to ``out`` in word2vec binary format.
 
     Texts are tokenized exactly as :class:`textrnn.TextVectorizer` tokenizes them with the same
-    ``punctuation`` and ``strip_html``, so the words match the classifier's vocabulary. ``fasttext`` learns subword (character n-gram) vectors; what is written
-    is the vector of every word seen. With one worker, the same seed gives the same vectors.
+    ``punctuation`` and ``strip_html``, so the words match the classifier's vocabulary. ``fasttext`` learns subword
+    (character n-gram) vectors; what is written is the vector of every word seen. With one worker, the same seed gives the same vectors.
     """
     from .vectorizer import TextVectorizer
 

@@ -58,8 +58,9 @@ def add_bag_of_words(network: torch.nn.Module, ctx, network_temperature: float, 
     bag = BagOfWords(vocab_size, buckets, num_classes)
     with torch.no_grad():
         bag.idf.copy_(torch.from_numpy(idf))
-        coefficients = linear.coef_ if num_classes > 2 else np.concatenate([-linear.coef_, linear.coef_]) / 2
-        intercepts = linear.intercept_ if num_classes > 2 else np.concatenate([-linear.intercept_, linear.intercept_]) / 2
+        # two classes: scikit-learn keeps one row for the second class; split it evenly, as softmax sees it
+        two_rows = lambda values: values if num_classes > 2 else np.concatenate([-values, values]) / 2
+        coefficients, intercepts = two_rows(linear.coef_), two_rows(linear.intercept_)
         bag.weight.copy_(torch.from_numpy(coefficients.T.astype(np.float32)))
         bag.bias.copy_(torch.from_numpy(intercepts.astype(np.float32)))
     device = next(network.parameters()).device  # the path runs where the network does (a GPU after GPU training)
