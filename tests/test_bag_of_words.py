@@ -161,3 +161,34 @@ def test_an_ensemble_with_the_mix_saves_and_loads(synthetic, tmp_path, monkeypat
     loaded = TextRNNClassifier.load(clf.save(tmp_path / "model"))
     assert isinstance(loaded.model_, WithBagOfWords) and len(loaded.model_.network.members) == 2
     np.testing.assert_array_equal(loaded.predict_proba(texts[:100]), clf.predict_proba(texts[:100]))
+
+
+def test_a_network_that_adds_nothing_is_said_so_everywhere(synthetic, tmp_path, capsys):
+    """A network that learns nothing (a learning rate of 1e-7) leaves the whole weight to the path: the fitted
+    attribute, the closing summary, the report and compare must say the model is its bag-of-words path, not
+    credit an "RNN + bag of words" with the path's accuracy."""
+    import csv
+
+    from textrnn.cli import main
+    from textrnn.evaluation.compare import compare_runs
+
+    texts, labels = synthetic
+    for name, rows in (("train.csv", slice(0, 500)), ("test.csv", slice(500, None))):
+        with open(tmp_path / name, "w", newline="") as handle:
+            csv.writer(handle).writerows([("text", "label"), *zip(texts[rows], labels[rows])])
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "train.csv"), "--test-data", str(tmp_path / "test.csv"),
+                 "--out", str(run), "--embed-dim", "4", "--hidden-size", "4", "--epochs", "1", "--lr", "1e-7",
+                 "--embeddings", "none", "--val-size", "0.3", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert TextRNNClassifier.load(run).bag_of_words_weight_ == 1.0
+    assert "the network adds nothing on this data" in err and "RNN + bag of words" not in err
+    assert "bag of words " in err.split("vs bag-of-words")[0].splitlines()[-1]  # the summary's name for the model
+    assert "the network adds nothing on this data" in (run / "report.html").read_text()
+    rows, _, _ = compare_runs([run])
+    assert rows[0]["model"] == "bag of words"
+
+
+def test_the_mix_weight_is_a_fitted_attribute(mixed):
+    clf, directory = mixed
+    assert clf.bag_of_words_weight_ == 0.5 and TextRNNClassifier.load(directory).bag_of_words_weight_ == 0.5

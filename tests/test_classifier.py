@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from textrnn import ConfigError, DataError, ModelFileError, TextRNNClassifier
 from textrnn.model.network import RNNClassifier
@@ -86,7 +87,7 @@ def test_bad_training_data(synthetic):
         TextRNNClassifier().fit(["a", 3], ["x", "y"])
     with pytest.raises(DataError, match="single string"):
         TextRNNClassifier().fit("just one text", ["x"])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         TextRNNClassifier().predict(["x"])
 
 

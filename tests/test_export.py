@@ -26,7 +26,8 @@ def ag(ag_news_dir):
 
 def trained(ag, tmp_path, **params):
     (texts, labels), _ = ag
-    clf = TextRNNClassifier(embed_dim=16, hidden_size=16, epochs=1, val_size=0, **params).fit(texts, labels)
+    params = {"embed_dim": 16, "hidden_size": 16, "epochs": 1, "val_size": 0, "threads": 1, **params}
+    clf = TextRNNClassifier(**params).fit(texts, labels)
     return clf.save(tmp_path / "run")
 
 
@@ -43,10 +44,13 @@ def test_export_agrees_with_pytorch_on_2000_ag_news_texts(cell, pooling, ag, tmp
 
 
 def test_int8_export_reports_its_agreement_and_accuracy_change(ag, tmp_path):
-    run = trained(ag, tmp_path, cell="lstm")
+    # Three epochs, not one: a one-epoch model has so many near-ties that int8 rounding flips a CPU-dependent
+    # share of them (96.5% agreement on an AMD EPYC, 97.5% here); the property is the export's own bar.
+    run = trained(ag, tmp_path, cell="lstm", epochs=3)
     _, (test_texts, test_labels) = ag
     out, agreement = export_onnx(run, quantize="int8", check_texts=test_texts)
-    assert (out / "model.int8.onnx").is_file() and agreement["label_agreement"] >= 0.97
+    assert (out / "model.int8.onnx").is_file()
+    assert agreement["label_agreement"] >= export_module.MIN_AGREEMENT["int8"]
     report = agreement_on_labeled(TextRNNClassifier.load(run), OnnxClassifier(out), test_texts, test_labels)
     assert abs(report["onnx_accuracy"] - report["pytorch_accuracy"]) < 0.02
 

@@ -20,7 +20,7 @@ from textrnn.rundir import locked
 from textrnn.errors import MemoryBudgetError
 
 TRAIN = ["--embed-dim", "16", "--hidden-size", "16", "--batch-size", "16", "--epochs", "2", "--patience", "none",
-         "--checkpoint-every", "25", "--seed", "3", "--no-verbose"]
+         "--checkpoint-every", "25", "--seed", "3", "--no-verbose", "--threads", "1"]  # bits depend on threads
 
 
 def textrnn(*args: str, **kwargs) -> subprocess.Popen:

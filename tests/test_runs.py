@@ -135,7 +135,7 @@ def test_every_run_reports_a_bag_of_words_baseline_on_the_same_rows(tmp_path, ca
     assert 0.5 < baseline["test"]["accuracy"] <= 1.0  # keywords decide the class: a bag of words finds them
     points = 100 * (metrics["test"]["accuracy"] - baseline["test"]["accuracy"])
     mix = metrics["bag_of_words"]
-    name = "RNN + bag of words" if mix["weight"] else "RNN"
+    name = {0: "RNN", 1: "bag of words"}.get(mix["weight"], "RNN + bag of words")  # what the model is
     assert (f"{name} {metrics['test']['accuracy']:.1%} vs bag-of-words {baseline['test']['accuracy']:.1%}: "
             f"{points:+.1f} points (test accuracy)") in err
     if mix["weight"]:  # the network without the path, on the same rows, beside it

@@ -2,7 +2,9 @@
 
 Parameters are given to ``__init__`` and only checked in ``fit`` (each error names the parameter);
 fitted state ends in an underscore (``classes_``, ``params_``, ``vectorizer_``, ``model_``, ``history_``,
-``fit_info_``); ``predict``/``predict_proba``/``score`` work on raw texts.
+``fit_info_``, ``bag_of_words_weight_``); ``predict``/``predict_proba``/``score`` work on raw texts.
+``bag_of_words_weight_`` says what the model is: 0, the network alone; 1, the network adds nothing on this
+data and the model is its bag-of-words path; between, a mix.
 
     clf = TextRNNClassifier(cell="lstm", epochs=3).fit(texts, labels)
     clf.predict(["Stocks rally as oil falls"])
@@ -22,12 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 
 from . import saved_model
 from .data.dataset import check_classes, check_texts
 from .errors import ConfigError, DataError
 from .evaluation.metrics import add_pairs, classification_metrics, confusion_pairs, metrics_from_pairs
 from .evaluation.multilabel import multilabel_metrics
+from .model.bag_of_words import mix_weight
 from .multilabel import decide
 from .params import CLASSIFIER_PARAM_NAMES, SAVED_PARAM_NAMES, ClassifierParams, check_combinations, validate
 from .text.batching import EncodedTexts
@@ -41,7 +45,8 @@ from .train.fit import FitContext, build_network, check_resumable, fit_models, t
 from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
 from .train.predict import predict_probabilities
 from .train.preparation import balance, checkpoint_to_resume, start_ranks, training_rows
-from .train.targets import label_kind, multi_label_sets, predicted_labels, single_labels, targets
+from .train.targets import (class_values, given_labels, label_kind, label_name, multi_label_sets, predicted_labels,
+                            single_labels, targets)
 from .train.pretrained import language_model
 
 if TYPE_CHECKING:
@@ -125,8 +130,9 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         ``on_epoch_end(record, model)`` is the shortcut for one function called after every epoch.
         """
         started = time.perf_counter()
+        labels = given_labels(labels, self.multi_label)
         self.label_kind_ = label_kind(labels)
-        rows = training_rows(texts, labels, classes, validation_data, self._checked_params())
+        rows = training_rows(texts, labels, classes, validation_data, self._checked_params(), self.label_kind_)
         texts, labels, classes, validation_data = rows.texts, rows.labels, rows.classes, rows.validation_data
         params, weights = balance(rows.params, labels, classes, validation_data)
         checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
@@ -135,7 +141,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             check_resumable(checkpoint.extra, params, classes, len(texts), digest)
         rank, world = start_ranks(params)
 
-        self.classes_, self.params_, self.auto_params_ = classes, params, rows.choices
+        self._set_classes(classes)
+        self.params_, self.auto_params_ = params, rows.choices
         pretrained = language_model(params) if params.init_from and checkpoint is None else None
         self.vectorizer_ = self._vectorizer(params, checkpoint, pretrained, texts)
         train_x = EncodedTexts.encode(self.vectorizer_.encode, texts)
@@ -144,7 +151,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         val_rows = 0 if val_data is None else len(val_data.x)
         if params.verbose:
             distributed.log(f"training on {len(texts):,} texts, validating on {val_rows:,}; "
-                            f"vocabulary {self.vectorizer_.vocab_size:,} tokens; classes: {', '.join(self.classes_)}")
+                            f"vocabulary {self.vectorizer_.vocab_size:,} tokens; classes: {', '.join(self.class_names_)}")
         ctx = FitContext(params=params, classes=classes, vectorizer=self.vectorizer_, train_data=train_data,
                          val_data=val_data, longest=int(train_x.lengths.max()), train_rows=len(texts),
                          val_rows=val_rows, started=started, checkpoint_dir=checkpoint_dir, checkpoint=checkpoint,
@@ -190,7 +197,9 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         ctx.params, ctx.class_weights = params, class_weights(params.class_weight, [], ctx.classes)
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, ctx.classes, ctx.train_rows)
-        self.classes_, self.params_, self.vectorizer_ = ctx.classes, params, ctx.vectorizer
+        self.label_kind_ = "str"
+        self._set_classes(ctx.classes)
+        self.params_, self.vectorizer_ = params, ctx.vectorizer
         self.stream_summary_ = summary
         ctx.started, ctx.checkpoint_dir, ctx.tensorboard_dir = started, checkpoint_dir, tensorboard_dir
         ctx.callbacks, ctx.on_epoch_end = callbacks, on_epoch_end
@@ -198,6 +207,12 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             self._store(fit_models(ctx), ctx)
         self.fit_info_["truncated_train_texts"] = ctx.stream_found["truncated"]
         return self
+
+    def _set_classes(self, names: list[str]) -> None:
+        """``class_names_``: the classes as names (the files, metrics and reports use them); ``classes_``: the
+        same classes as labels of the type ``fit`` got (``np.unique(y)``), the order of the probability columns."""
+        self.class_names_ = list(names)
+        self.classes_ = class_values(self.class_names_, self.label_kind_)
 
     @staticmethod
     def _vectorizer(params: ClassifierParams, checkpoint, pretrained, texts: list[str]) -> TextVectorizer:
@@ -208,7 +223,12 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         return TextVectorizer.from_params(params).adapt(texts)
 
     def _checked_params(self) -> ClassifierParams:
-        params: ClassifierParams = validate(ClassifierParams, self.get_params())
+        given = self.get_params()
+        if isinstance(given["class_weight"], dict):  # keyed by labels as fit gets them (10, not "10"), as in sklearn
+            kind = getattr(self, "label_kind_", "str")
+            given["class_weight"] = {label_name(k, kind) if not isinstance(k, str) else k: v
+                                     for k, v in given["class_weight"].items()}
+        params: ClassifierParams = validate(ClassifierParams, given)
         check_combinations(params)
         return params
 
@@ -227,6 +247,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self.fit_info_["threads"] = {**self.threads_, "changes": ctx.thread_changes}
         done = finish(outcome.model, ctx)
         self.model_, self.temperature_, self.thresholds_ = done.model, done.temperature, done.thresholds
+        self.bag_of_words_weight_ = mix_weight(self.model_)
         self.fit_info_["auto"] = [*getattr(self, "auto_params_", []), *done.choices]  # decided from the data
         self.fit_info_.update(done.info)
         self.params_ = self.params_.model_copy(update={"bag_of_words": done.bag_of_words})  # as the model is
@@ -236,25 +257,25 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
             return None
         val_texts = check_texts(validation_data[0], "validation texts")
         val_labels = validation_data[1]
-        check_classes(val_labels, self.classes_, "validation data")
+        check_classes(val_labels, self.class_names_, "validation data")
         return InMemoryEvaluationData(EncodedTexts.encode(self.vectorizer_.encode, val_texts),
                                       self._targets(val_labels), rank, world)
 
     def _targets(self, labels: Sequence) -> np.ndarray:
         """Class indices, or (multi-label) an indicator matrix in the order of ``classes_``."""
-        return targets(labels, self.classes_, self.params_.multi_label)
+        return targets(labels, self.class_names_, self.params_.multi_label)
 
     def _labels(self, labels, source: str) -> list:
         """Labels given to evaluate or score, checked, as class names (multi-label: tuples of them)."""
         if self.params_.multi_label:
-            return multi_label_sets(labels, self.classes_, source)[0]
-        return single_labels(labels, source)
+            return multi_label_sets(labels, self.class_names_, source)[0]
+        return single_labels(labels, source, self.label_kind_)
 
     # -------------------------------------------------------------------------------------- predict
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError("this TextRNNClassifier is not fitted yet: call fit(texts, labels) or load(directory)")
+        if not hasattr(self, "model_"):  # NotFittedError is scikit-learn's (a ValueError and an AttributeError)
+            raise NotFittedError("this TextRNNClassifier is not fitted yet: call fit(texts, labels) or load(directory)")
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape (texts, classes), columns in the order of ``classes_``."""
@@ -287,12 +308,12 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         labels = self._labels(labels, source)
         if len(labels) != len(texts):
             raise DataError(f"{source}: {len(texts)} texts but {len(labels)} labels")
-        check_classes(labels, self.classes_, source)
+        check_classes(labels, self.class_names_, source)
         probabilities = self.predict_proba(texts)
         if self.params_.multi_label:
-            return multilabel_metrics(self._targets(labels), decide(probabilities, self.thresholds_), self.classes_,
+            return multilabel_metrics(self._targets(labels), decide(probabilities, self.thresholds_), self.class_names_,
                                       probabilities)
-        return classification_metrics(self._targets(labels), probabilities.argmax(axis=1), self.classes_)
+        return classification_metrics(self._targets(labels), probabilities.argmax(axis=1), self.class_names_)
 
     def evaluate_stream(self, stream: "RowStream", part: str = "all", val_size: float = 0.0, seed: int = 0) -> dict:
         """:meth:`evaluate` on a :class:`textrnn.data.stream.RowStream`, chunk by chunk (``part``: see its docs)."""
@@ -301,13 +322,13 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         if self.params_.multi_label:
             raise ConfigError("multi_label: streamed evaluation is single-label only; read the data whole")
-        class_index = {name: i for i, name in enumerate(self.classes_)}
+        class_index = {name: i for i, name in enumerate(self.class_names_)}
         data = StreamEvaluationData(stream, self.vectorizer_.encode, class_index, part, val_size, seed)
         pairs = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         for x, y in data.chunks():
             predicted = predict_probabilities(self.model_, x, self.params_).argmax(axis=1)
-            pairs = add_pairs(pairs, confusion_pairs(y, predicted, len(self.classes_)))
-        return metrics_from_pairs(*pairs, self.classes_)
+            pairs = add_pairs(pairs, confusion_pairs(y, predicted, len(self.class_names_)))
+        return metrics_from_pairs(*pairs, self.class_names_)
 
     # ------------------------------------------------------------------------------------ save/load
 
@@ -315,7 +336,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         """Write the model directory (format: :mod:`textrnn.saved_model`); returns its path."""
         self._check_fitted()
         params = self.params_  # as trained: every "auto" decided (a refit may decide otherwise)
-        return saved_model.save_model(Path(directory), params, self.classes_, self.vectorizer_, self.model_,
+        return saved_model.save_model(Path(directory), params, self.class_names_, self.vectorizer_, self.model_,
                                       label_kind=getattr(self, "label_kind_", "str"),
                                       temperature=getattr(self, "temperature_", 1.0), thresholds=self._thresholds(),
                                       given=self.get_params())
@@ -325,8 +346,9 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         """Rebuild a saved classifier. Only JSON and safetensors are read, so loading executes no code."""
         saved = saved_model.read_model(directory)
         clf = cls(**(saved.given or saved.params.model_dump(include=set(SAVED_PARAM_NAMES))))
-        clf.classes_, clf.vectorizer_, clf.params_ = saved.classes, saved.vectorizer, saved.params
+        clf.vectorizer_, clf.params_ = saved.vectorizer, saved.params
         clf.label_kind_, clf.temperature_, clf.thresholds_ = saved.label_kind, saved.temperature, saved.thresholds
+        clf._set_classes(saved.classes)
         weights_file = Path(directory) / "model.safetensors"
         # The sizes config.json declares are checked against the weights before anything is allocated: first
         # the layer counts, then every shape on a network built on the meta device (it holds no memory).
@@ -337,4 +359,5 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
         clf.model_.load_state_dict(saved.weights)
         clf.model_.eval()
+        clf.bag_of_words_weight_ = mix_weight(clf.model_)
         return clf

@@ -29,7 +29,7 @@ from .data.sources import (
 )
 from .errors import ConfigError, DataError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
-from .evaluation.baseline import NAME, comparison_line, fit_baseline
+from .evaluation.baseline import NAME, comparison_line, composition, fit_baseline
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
 from .files import write_bytes_atomic, write_json_atomic
@@ -166,12 +166,12 @@ def _log_baseline(metrics: dict) -> None:
     if not (metrics[split] and baseline.get(split)):
         return
     mix = metrics.get("bag_of_words") or {}
-    alone, name = (mix.get("network_alone") or {}).get(split), "RNN + bag of words" if mix.get("weight") else "RNN"
+    alone = (mix.get("network_alone") or {}).get(split)
+    name, sentence = composition(mix.get("weight"))
     log(f"\n{comparison_line(metrics[split], baseline[split], split, name)}; the baseline took "
-        f"{baseline['seconds']:.1f} s, the {name} {metrics['timing']['fit_seconds']:.1f} s")
+        f"{baseline['seconds']:.1f} s, the model {metrics['timing']['fit_seconds']:.1f} s")
     if alone:
-        log(f"  the model mixes its RNN with a bag-of-words path, weight {mix['weight']:g} (chosen on the validation "
-            f"rows); the RNN alone: {alone['accuracy']:.1%} {split} accuracy")
+        log(f"  {sentence} (chosen on the validation rows); the RNN alone: {alone['accuracy']:.1%} {split} accuracy")
 
 
 def _mark_finished(run_dir: Path, argv: Sequence[str] | None, started_at: datetime, resume: bool) -> None:
@@ -224,7 +224,7 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "held_out": held_out,
         "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
         "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
-        "baseline": _baseline(config, clf.classes_, (train, val, test), clf.fit_info_["monitor"]),
+        "baseline": _baseline(config, clf.class_names_, (train, val, test), clf.fit_info_["monitor"]),
         "network_alone": _network_alone(clf, val, test),
     }
     return data, train, test

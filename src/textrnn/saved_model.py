@@ -69,12 +69,27 @@ def save_model(directory: str | Path, params: ClassifierParams, classes: list[st
         "vocab_size": vectorizer.vocab_size,
         "params": params.model_dump(include=set(SAVED_PARAM_NAMES)),
         "params_given": {k: v for k, v in (given or {}).items() if k in SAVED_PARAM_NAMES} or None,
-        "label_kind": label_kind,  # "int": the labels were integers, and predict gives integers back
+        "label_kind": label_kind,  # "int", "float", "bool": the labels' type, which classes_ and predict give back
         "temperature": temperature,  # probabilities are softmax(logits / temperature): the calibration
     }
     if thresholds is not None:  # multi-label: a text gets each label whose probability reaches its threshold
         manifest["thresholds"] = [float(t) for t in thresholds]
     return write_artifact(directory, files, MANIFEST, manifest)
+
+
+def _names_fit(classes: list[str], label_kind: str) -> bool:
+    """Whether every class name is a label of ``label_kind`` (as :func:`~textrnn.train.targets.label_name`
+    writes them), so that ``classes_`` can give them back in their type."""
+    if label_kind == "int":
+        return all(c.lstrip("-").isdigit() for c in classes)
+    if label_kind == "bool":
+        return set(classes) <= {"True", "False"}
+    if label_kind == "float":
+        try:
+            return all(repr(float(c)) == c for c in classes)
+        except ValueError:
+            return False
+    return True
 
 
 def read_model(directory: str | Path) -> SavedModel:
@@ -107,8 +122,8 @@ def read_model(directory: str | Path) -> SavedModel:
     except Exception as error:  # safetensors raises its own error type for corrupt files
         raise ModelFileError(f"{weights_path}: not a readable safetensors file ({error})") from None
     label_kind = config.get("label_kind", "str")
-    kinds = LABEL_KINDS if params.multi_label else ("str", "int")
-    if label_kind not in kinds or (label_kind == "int" and not all(c.lstrip("-").isdigit() for c in classes)):
+    kinds = LABEL_KINDS if params.multi_label else tuple(kind for kind in LABEL_KINDS if kind != "indicator")
+    if label_kind not in kinds or not _names_fit(classes, label_kind):
         raise ModelFileError(f"{directory / MANIFEST}: label_kind {label_kind!r} does not fit labels.json")
     thresholds = None
     if params.multi_label:

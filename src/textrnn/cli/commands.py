@@ -133,11 +133,11 @@ def predict_command(args: argparse.Namespace) -> int:
     stdin_lines = lambda: sys.stdin.buffer.read().decode("utf-8", "surrogateescape").splitlines()
     texts = list(args.texts) if args.texts else stdin_lines()
     probabilities = model.predict_proba(texts)
-    k = min(args.top_k, len(model.classes_))
+    k = min(args.top_k, len(model.class_names_))
     ranked = probabilities.argsort(axis=1)[:, ::-1][:, :k]
     thresholds = getattr(model, "thresholds_", None)  # multi-label: each text gets the labels that reach theirs
     given = given_labels(probabilities, thresholds) if thresholds is not None else None
-    choice = lambda p, j: {"label": model.classes_[j], "probability": float(p[j])}
+    choice = lambda p, j: {"label": model.class_names_[j], "probability": float(p[j])}
     rows = [{"text": text, "top_k": [choice(p, j) for j in order]} for text, p, order in zip(texts, probabilities, ranked)]
     for row, p, labels in zip(rows, probabilities, given or ()):
         row["labels"] = [choice(p, j) for j in labels]
@@ -167,8 +167,8 @@ def explain_command(args: argparse.Namespace) -> int:
     from ..evaluation.explain import explain, to_terminal
 
     clf = TextRNNClassifier.load(args.run_dir)
-    if args.label is not None and args.label not in clf.classes_:
-        raise ConfigError(f"label: {args.label!r} is not one of the classes ({', '.join(clf.classes_)})")
+    if args.label is not None and args.label not in clf.class_names_:
+        raise ConfigError(f"label: {args.label!r} is not one of the classes ({', '.join(clf.class_names_)})")
     for text in args.texts:
         explanation = explain(clf, text, args.label)
         print(f"{explanation.label} {explanation.probability:.3f}")

@@ -142,7 +142,8 @@ def check_classes(labels: Sequence, classes: Sequence[str], source: str) -> None
             if name not in known:
                 raise DataError(f"{source}, row {row}: label {name!r} is not one of the classes ({', '.join(classes)})")
     if len(known) < 2:
-        raise DataError(f"{source}: a classifier needs at least two classes, got {', '.join(classes) or 'none'}")
+        raise DataError(f"{source}: {len(known)} class ({', '.join(classes) or 'none'}); a classifier needs at least two "
+                        "classes")
 
 
 def check_labels_known(train: Dataset, *others: Dataset | None) -> None:

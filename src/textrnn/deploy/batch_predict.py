@@ -102,7 +102,7 @@ def _output(descriptor: int, path: str, binary: bool, gzipped: bool):
 
 def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *, text_column: Sequence[str] = ("text",),
                  top_k: int = 1, chunk_rows: int = CHUNK_ROWS, progress: bool = True) -> int:
-    """Label every row of ``source`` with ``model`` (anything with ``predict_proba`` and ``classes_``)
+    """Label every row of ``source`` with ``model`` (anything with ``predict_proba`` and ``class_names_``)
     into ``target``; returns the number of rows."""
     source, target = Path(source), Path(target)
     if not source.is_file():
@@ -115,7 +115,7 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
             raise DataError(f"{target}: Parquet compresses itself; drop the .gz")
     if not target.parent.is_dir():
         raise DataError(f"{target.parent}: no such directory to write {target.name} into")
-    classes = list(model.classes_)
+    classes = list(model.class_names_)
     k = min(top_k, len(classes))
     thresholds = getattr(model, "thresholds_", None)  # multi-label models only
     listed = out_fmt in ("jsonl", "parquet")  # multi-label labels: a list there, joined names in CSV and TSV

@@ -99,7 +99,7 @@ def export_onnx(
         files = {
             model_file: onnx_path.read_bytes(),
             "vectorizer.json": json_bytes(clf.vectorizer_.to_dict()),
-            "labels.json": json_bytes(list(clf.classes_)),
+            "labels.json": json_bytes(list(clf.class_names_)),
         }
         manifest = {
             "format": EXPORT_FORMAT, "model_file": model_file, "quantize": quantize, "opset": OPSET,

@@ -43,6 +43,7 @@ class OnnxClassifier:
             raise ExportError(f"{directory / 'export.json'}: model_file must name a file of this export")
         self.manifest = manifest
         self.classes_ = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+        self.class_names_ = self.classes_  # the classes by name, as TextRNNClassifier.class_names_
         self.multi_label = bool((manifest.get("params") or {}).get("multi_label"))
         self.thresholds_ = None  # multi-label: a text gets each label whose probability reaches its threshold
         if self.multi_label:

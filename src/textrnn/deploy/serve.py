@@ -71,7 +71,7 @@ class Predictor:
 
                 torch.set_num_threads(threads)
             source = path
-        self.classes = list(self.model.classes_)
+        self.classes = list(self.model.class_names_)
         self.thresholds = getattr(self.model, "thresholds_", None)  # multi-label models only
         self.info.update(labels=self.classes, vocab_size=self.model.vectorizer_.vocab_size,
                          multi_label=self.thresholds is not None)

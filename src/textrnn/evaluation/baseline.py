@@ -139,3 +139,14 @@ def comparison_line(rnn: dict, baseline: dict, split: str = "test", name: str = 
     difference = 100 * (rnn[figure] - baseline[figure])
     return (f"{name} {rnn[figure]:.1%} vs bag-of-words {baseline[figure]:.1%}: {difference:+.1f} points "
             f"({split} {figure.replace('_', '-')})")
+
+
+def composition(weight: float | None) -> tuple[str, str]:
+    """What a model with this mix weight is: a short name for tables and summaries, and one sentence saying it.
+    The one place that words it, so the summary, the report and ``compare`` say the same."""
+    if not weight:
+        return "RNN", "the model is the RNN alone (the bag-of-words path got no weight, or was not used)"
+    if weight >= 1:
+        return ("bag of words", "the network adds nothing on this data: this model is its bag-of-words path "
+                "(the validation rows gave the path all the weight)")
+    return "RNN + bag of words", f"the model mixes its RNN with a bag-of-words path, weight {weight:g}"

@@ -8,10 +8,11 @@ from typing import Sequence
 from ..artifacts import read_json
 from ..errors import ModelFileError
 from ..rundir import read_status
+from .baseline import composition
 
 # Multi-label runs: "test accuracy" is subset accuracy; macro-F1 is their main figure, micro-F1 beside it.
 # "RNN alone": a model that mixes in its bag-of-words path, without it (the same as the model when the weight is 0).
-COLUMNS = ("run", "test accuracy", "macro-F1", "micro-F1", "RNN alone accuracy", "baseline accuracy",
+COLUMNS = ("run", "model", "test accuracy", "macro-F1", "micro-F1", "RNN alone accuracy", "baseline accuracy",
            "baseline macro-F1", "best val. accuracy", "train time", "texts/s", "parameters", "training rows")
 
 
@@ -62,6 +63,7 @@ def _row(run_dir: Path, metrics: dict) -> dict:
     validation = [r["val_accuracy"] for r in metrics.get("history", []) if "val_accuracy" in r]
     return {
         "run": run_dir.name,
+        "model": composition(mix.get("weight"))[0],  # "bag of words" when the network adds nothing
         "test accuracy": test.get("accuracy"),
         "macro-F1": test.get("macro_f1"),
         "micro-F1": test.get("micro_f1"),
@@ -94,7 +96,7 @@ def format_comparison(rows: list[dict], differing: list[str]) -> str:
     cells = []
     for row in rows:
         cells.append([
-            row["run"],
+            row["run"], row["model"],
             _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["micro-F1"]),
             _percent(row["RNN alone accuracy"]), _percent(row["baseline accuracy"]), _percent(row["baseline macro-F1"]),
             _percent(row["best val. accuracy"]),

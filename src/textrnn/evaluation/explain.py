@@ -39,10 +39,10 @@ def explain(clf: TextRNNClassifier, text: str, label: str | None = None) -> Expl
     variants = [ids] + [ids[:i] + ids[i + 1 :] for i in range(len(ids))]
     probabilities = predict_probabilities(clf.model_, EncodedTexts(variants), clf.params_,
                                           getattr(clf, "temperature_", 1.0))
-    target = clf.classes_.index(label) if label is not None else int(probabilities[0].argmax())
+    target = clf.class_names_.index(label) if label is not None else int(probabilities[0].argmax())
     full = float(probabilities[0, target])
     scores = [full - float(p) for p in probabilities[1:, target]]
-    return Explanation(text, clf.classes_[target], full, tokens, scores)
+    return Explanation(text, clf.class_names_[target], full, tokens, scores)
 
 
 def to_terminal(explanation: Explanation) -> str:

@@ -25,6 +25,7 @@ from ..errors import DataError
 from ..estimator import TextRNNClassifier
 from ..files import write_bytes_atomic
 from ..model.bag_of_words import WithBagOfWords
+from .baseline import composition
 from ..rundir import read_run_config
 from ..text.vectorizer import UNK_ID
 from . import report_multilabel
@@ -46,11 +47,11 @@ def coverage(clf: TextRNNClassifier, texts: Sequence[str]) -> float:
 def confident_mistakes(clf: TextRNNClassifier, test: Dataset, count: int) -> list[dict]:
     probabilities = clf.predict_proba(test.texts)
     predicted = probabilities.argmax(axis=1)
-    truth = np.array([clf.classes_.index(label) for label in test.labels])
+    truth = np.array([clf.class_names_.index(label) for label in test.labels])
     wrong = np.flatnonzero(predicted != truth)
     wrong = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:count]
     return [
-        {"row": int(i) + 1, "text": test.texts[i], "true": test.labels[i], "predicted": clf.classes_[predicted[i]],
+        {"row": int(i) + 1, "text": test.texts[i], "true": test.labels[i], "predicted": clf.class_names_[predicted[i]],
          "probability": float(probabilities[i, predicted[i]]), "explanation": explain(clf, test.texts[i])}
         for i in wrong
     ]
@@ -100,7 +101,7 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     if train is not None:
         lengths = np.array([len(ids) for ids in clf.vectorizer_.encode(train.texts)])
         counts = Counter(name for label in train.labels for name in label_names(label))
-        class_counts = {label: counts.get(label, 0) for label in clf.classes_}
+        class_counts = {label: counts.get(label, 0) for label in clf.class_names_}
         images["data.png"] = plot_data(class_counts, lengths, clf.params_.max_length, run_dir / "data.png")
         sections.append(_section_data(metrics, clf, (train, test), (class_counts, lengths), images["data.png"]))
     elif missing_data:
@@ -168,12 +169,12 @@ def _section_baseline(metrics: dict) -> str:
     mix = metrics.get("bag_of_words") or {}
     alone = (mix.get("network_alone") or {}).get("test")
     if alone:
-        note += (f" The model (the RNN column) mixes its RNN with a bag-of-words path of its own, weight "
-                 f"{mix['weight']:g}, chosen on the validation rows; the RNN alone: {alone['accuracy']:.2%} test "
-                 f"accuracy, {alone['macro_f1']:.2%} macro-F1.")
+        sentence = composition(mix.get("weight"))[1]
+        note += (f" The model (the model column): {escape(sentence)}, chosen on the validation rows; the RNN alone: "
+                 f"{alone['accuracy']:.2%} test accuracy, {alone['macro_f1']:.2%} macro-F1.")
     name = lambda figure: figure.replace("_f1", "-F1")
-    table = _table(["rows", f"RNN {name(main)}", f"baseline {name(main)}", "RNN − baseline (points)",
-                    f"RNN {name(other)}", f"baseline {name(other)}"], rows)
+    table = _table(["rows", f"model {name(main)}", f"baseline {name(main)}", "model − baseline (points)",
+                    f"model {name(other)}", f"baseline {name(other)}"], rows)
     return f"<h2>Against a bag-of-words baseline</h2><p>{note}</p>{table}"
 
 
@@ -193,7 +194,7 @@ def _section_config(clf: TextRNNClassifier, config, metrics: dict) -> str:
         rows = [("preset", escape(str(config.preset)))] + rows + [
             ("dataset", escape(config.dataset)), ("text_column", escape(", ".join(config.text_column)))]
     summary = (f"<p>{escape(params['cell'].upper())} classifier, {parameters:,} parameters, "
-               f"{len(clf.classes_)} classes: {escape(', '.join(clf.classes_))}.</p>")
+               f"{len(clf.class_names_)} classes: {escape(', '.join(clf.class_names_))}.</p>")
     return f"<h2>Configuration</h2>{summary}{_table(('parameter', 'value'), rows)}"
 
 

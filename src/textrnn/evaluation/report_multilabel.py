@@ -36,14 +36,14 @@ def section_test(test: dict, data: Dataset | None, table) -> str:
 def confident_wrong_labels(clf: TextRNNClassifier, test: Dataset, count: int) -> list[dict]:
     """The labels given to test texts that do not carry them, the most confident first, each explained."""
     probabilities = clf.predict_proba(test.texts)
-    truth = indicator_matrix(test.labels, clf.classes_).astype(bool)
+    truth = indicator_matrix(test.labels, clf.class_names_).astype(bool)
     wrong = decide(probabilities, clf.thresholds_) & ~truth
     rows, columns = np.nonzero(wrong)
     order = np.argsort(-probabilities[rows, columns], kind="stable")[:count]
     return [
         {"row": int(rows[i]) + 1, "text": test.texts[rows[i]], "true": ", ".join(test.labels[rows[i]]) or "(none)",
-         "predicted": clf.classes_[columns[i]], "probability": float(probabilities[rows[i], columns[i]]),
-         "explanation": explain(clf, test.texts[rows[i]], clf.classes_[columns[i]])}
+         "predicted": clf.class_names_[columns[i]], "probability": float(probabilities[rows[i], columns[i]]),
+         "explanation": explain(clf, test.texts[rows[i]], clf.class_names_[columns[i]])}
         for i in order
     ]
 

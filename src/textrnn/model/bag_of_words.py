@@ -107,3 +107,10 @@ class WithBagOfWords(nn.Module):
 def network_of(model: nn.Module) -> nn.Module:
     """The recurrent network (or ensemble) itself, with or without a bag-of-words path around it."""
     return model.network if isinstance(model, WithBagOfWords) else model
+
+
+def mix_weight(model: nn.Module) -> float:
+    """The weight of the bag-of-words path in ``model``'s probabilities: 0 for the network alone, 1 when the
+    network adds nothing (the validation rows gave the path all the weight)."""
+    return float(model.weight) if isinstance(model, WithBagOfWords) else 0.0
+

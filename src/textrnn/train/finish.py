@@ -88,6 +88,9 @@ def _mix_reason(record: dict) -> str:
     alone = f"network alone {figures['network']:.1%}, bag of words alone {figures['bag_of_words']:.1%}"
     if record["weight"] == 0:
         return f"the validation rows prefer the network alone (validation {name}: {alone})"
+    if record["weight"] >= 1:
+        return (f"the network adds nothing on this data: the validation rows prefer the bag-of-words path alone "
+                f"(all the weight), so this model is its bag-of-words path (validation {name}: {alone})")
     return (f"the validation rows prefer a mix, {record['weight']:g} bag of words (validation {name} "
             f"{figures['mixed']:.1%}; {alone})")
 

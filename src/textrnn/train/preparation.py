@@ -14,7 +14,7 @@ from ..text.vectorizer import markup_share
 from . import adaptive, distributed
 from .balance import class_weights, label_weights, resolve_monitor, thin_validation_classes
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
-from .targets import multi_label_sets, single_labels, targets
+from .targets import label_name, multi_label_sets, single_labels, sorted_classes, targets
 
 MARKUP_WARNING_SHARE = 0.01  # warn when this share of the training texts holds HTML markup
 
@@ -77,9 +77,10 @@ class TrainingRows:
     choices: list[dict]
 
 
-def training_rows(texts, labels, classes, validation_data, params: ClassifierParams) -> TrainingRows:
-    """Checked texts, labels as strings (multi-label: tuples of them), the class order, the parameters decided
-    from the data (:mod:`textrnn.train.adaptive`), and the validation rows (held out if not given)."""
+def training_rows(texts, labels, classes, validation_data, params: ClassifierParams, kind: str = "str") -> TrainingRows:
+    """Checked texts, labels as class names (multi-label: tuples of them), the class order (given, or that of
+    ``np.unique`` on the labels), the parameters decided from the data (:mod:`textrnn.train.adaptive`), and the
+    validation rows (held out if not given). ``kind``: :func:`~textrnn.train.targets.label_kind` of the labels."""
     texts = check_texts(texts, "texts")
     if not params.strip_html and (share := markup_share(texts)) >= MARKUP_WARNING_SHARE:
         warnings.warn(f"{share:.0%} of the training texts hold HTML markup (tags such as <br />, escaped tags such "
@@ -91,14 +92,15 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
         if validation_data is not None:
             validation_data = (validation_data[0], multi_label_sets(validation_data[1], classes, "validation labels")[0])
     else:
-        labels = single_labels(labels, "labels")
+        labels = single_labels(labels, "labels", kind)
         if validation_data is not None:
-            validation_data = (validation_data[0], single_labels(validation_data[1], "validation labels"))
+            validation_data = (validation_data[0], single_labels(validation_data[1], "validation labels", kind))
+        classes = None if classes is None else [label_name(name, kind) for name in classes]
     if len(texts) != len(labels):
         raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
     if not texts:
         raise DataError("fit got no training texts")
-    classes = list(classes) if classes is not None else sorted(set(labels))
+    classes = list(classes) if classes is not None else sorted_classes(labels, kind)
     check_classes(labels, classes, "training data")
     params, choices = adaptive.resolve(params, adaptive.DataProfile.of(texts, labels), validation_data is not None)
     if params.verbose:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,21 +17,87 @@ import numpy as np
 from ..errors import DataError
 from ..multilabel import decide, indicator_matrix, label_sets
 
-LABEL_KINDS = ("str", "int", "indicator")
+# What the labels given to fit were, so that classes_ and predict give them back in their own type: inside,
+# every class is a name (a string: labels.json, metrics, reports), and these kinds say how to turn it back.
+LABEL_KINDS = ("str", "int", "float", "bool", "indicator")
+
+
+def given_labels(labels, multi_label: bool):
+    """The labels ``fit`` got, checked for what scikit-learn's classifiers refuse or convert: none at all,
+    numbers that are not classes (continuous), a column vector (one label per row, flattened with scikit-learn's
+    warning); array-likes that are no sequence become arrays."""
+    from sklearn.exceptions import DataConversionWarning
+    from sklearn.utils.multiclass import type_of_target
+
+    if labels is None:
+        raise DataError("fit requires y to be passed, but the target y is None: give one label per text")
+    if not isinstance(labels, (list, tuple, np.ndarray)) and hasattr(labels, "__array__"):
+        labels = np.asarray(labels)
+    if isinstance(labels, np.ndarray) and labels.ndim == 2 and labels.shape[1] == 1 and not multi_label:
+        warnings.warn("A column-vector y was passed when a 1d array was expected: one label per row is read",
+                      DataConversionWarning, stacklevel=3)
+        labels = labels.ravel()
+    if not multi_label and label_kind(labels) == "float":
+        try:
+            kind = type_of_target(labels)
+        except ValueError:
+            kind = "unknown"
+        if kind.startswith("continuous"):
+            values = np.unique(np.asarray(labels, dtype=float))
+            raise DataError(f"labels: Unknown label type: continuous ({len(values):,} distinct numbers, such as "
+                            f"{values[0]:g}, that are not whole): a classifier needs classes, not measurements")
+    return labels
 
 
 def label_kind(labels) -> str:
-    """``int`` when every label is an integer (then predict gives integers back), else ``str``; for label sets,
-    ``indicator`` when they came as a matrix, else whether their members are all integers."""
+    """``bool``, ``int`` or ``float`` when every label is one of those (``float``: numbers, not all integers),
+    else ``str``; for label sets, ``indicator`` when they came as a matrix, else the kind of their members."""
     if _is_matrix(labels):
         return "indicator"
     labels = list(labels) if not isinstance(labels, np.ndarray) else labels.tolist()
     members = [m for label in labels for m in (label if _is_collection(label) else [label])]
-    ints = all(isinstance(m, (int, np.integer)) and not isinstance(m, bool) for m in members)
-    return "int" if members and ints else "str"
+    if not members:
+        return "str"
+    if all(isinstance(m, (bool, np.bool_)) for m in members):
+        return "bool"
+    if any(isinstance(m, (bool, np.bool_)) for m in members):
+        return "str"
+    if all(isinstance(m, (int, np.integer)) for m in members):
+        return "int"
+    if all(isinstance(m, (int, float, np.integer, np.floating)) for m in members):
+        return "float"
+    return "str"
 
 
-def single_labels(labels, name: str) -> list[str]:
+def label_name(label, kind: str) -> str:
+    """The class name of one label: the same name for equal labels of one kind (1 and 1.0 among floats)."""
+    if kind == "float":
+        return repr(float(label))
+    if kind in ("int", "indicator"):
+        return str(int(label))
+    return str(label)
+
+
+def class_values(names: Sequence[str], kind: str) -> np.ndarray:
+    """``classes_``: the class names turned back into the labels' own type (what ``np.unique(y)`` gives)."""
+    if kind in ("int", "indicator") and all(name.lstrip("-").isdigit() for name in names):
+        return np.array([int(name) for name in names], dtype=np.int64)
+    if kind == "float":
+        return np.array([float(name) for name in names], dtype=np.float64)
+    if kind == "bool":
+        return np.array([name == "True" for name in names], dtype=bool)
+    return np.array(names, dtype=object)
+
+
+def sorted_classes(names, kind: str) -> list[str]:
+    """The distinct names in the order of ``np.unique`` on the labels: by value for numbers, else by name."""
+    names = set(names)
+    if kind in ("str", "indicator"):
+        return sorted(names)
+    return sorted(names, key=lambda name: class_values([name], kind)[0])
+
+
+def single_labels(labels, name: str, kind: str = "str") -> list[str]:
     """Single-label labels as class names; a row holding several labels is refused with the way out."""
     if _is_matrix(labels):
         raise DataError(f"{name}: a matrix of labels (multi-label indicators); pass multi_label=True")
@@ -39,7 +106,9 @@ def single_labels(labels, name: str) -> list[str]:
         if _is_collection(label):
             raise DataError(f"{name}, row {row}: a list of labels ({_short(label)}); one label per text here, "
                             "or pass multi_label=True (--multi-label) for several")
-    return [str(label) for label in labels]
+    if kind != "str" and label_kind(labels) not in (kind, "int" if kind == "float" else kind):
+        kind = "str"  # labels of another type than fit's (strings read from a file): compared as names
+    return [label_name(label, kind) for label in labels]
 
 
 def multi_label_sets(labels, classes: Sequence[str] | None, name: str) -> tuple[list[tuple[str, ...]], list[str]]:
@@ -78,22 +147,18 @@ def targets(labels: Sequence, classes: Sequence[str], multi_label: bool) -> np.n
     return np.array([position[label] for label in labels], dtype=np.int64)
 
 
-def predicted_labels(probabilities: np.ndarray, classes: Sequence[str], kind: str,
+def predicted_labels(probabilities: np.ndarray, classes: np.ndarray, kind: str,
                      thresholds: np.ndarray | None = None) -> Any:
-    """What ``predict`` returns: single-label, each text's most probable class (an integer if the labels were);
-    multi-label (``thresholds`` given), each text's label set as a tuple, or the 0/1 indicator matrix if
-    ``fit`` got one."""
+    """What ``predict`` returns, from ``classes`` (``classes_``, the labels in their own type): single-label,
+    each text's most probable class; multi-label (``thresholds`` given), each text's label set as a tuple, or
+    the 0/1 indicator matrix if ``fit`` got one."""
     if thresholds is None:
-        best = probabilities.argmax(axis=1)
-        if kind == "int":
-            return np.asarray([int(name) for name in classes])[best]
-        return np.asarray(classes, dtype=object)[best]
+        return classes[probabilities.argmax(axis=1)]
     chosen = decide(probabilities, thresholds)
     if kind == "indicator":
         return chosen.astype(np.int64)
-    convert = int if kind == "int" else str
     out = np.empty(len(chosen), dtype=object)
-    out[:] = [tuple(convert(name) for name in names) for names in label_sets(chosen, classes)]
+    out[:] = [tuple(classes[row].tolist()) for row in chosen.astype(bool)]
     return out
 
 
