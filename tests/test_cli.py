@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from textrnn import TextRNNClassifier
 from textrnn.cli import main
 
 FAST = ["--embed-dim", "16", "--hidden-size", "16", "--batch-size", "64", "--no-verbose"]
@@ -116,3 +117,21 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "textrnn"
     result = subprocess.run([str(script), "presets"], capture_output=True, text=True, check=True)
     assert "lesson-bilstm" in result.stdout and "default" in result.stdout
+
+
+def test_none_means_off_in_yaml_python_and_flags(tmp_path, synthetic):
+    """The docs and --help say none; YAML reads it as a string and Python users copy it: all three must work."""
+    texts, labels = synthetic
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for t, l in zip(texts[:300], labels[:300])))
+    config = tmp_path / "c.yaml"
+    config.write_text("bag_of_words: none\nmax_length: none\npatience: none\nclass_weight: none\nbaseline: none\n")
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--dataset", str(data), "--out", str(out), "--epochs", "1", *FAST]) == 0
+    used = json.loads((out / "run.json").read_text())["config"]
+    assert used["bag_of_words"] is None and used["max_length"] is None and used["patience"] is None
+    assert used["class_weight"] == "none" and used["baseline"] == "none"  # "none" is one of their own options
+    clf = TextRNNClassifier(bag_of_words="none", max_length="None", embed_dim=4, hidden_size=4, epochs=1,
+                            verbose=False).fit(texts[:200], labels[:200])
+    assert clf.params_.bag_of_words is None and clf.params_.max_length is None and clf.bag_of_words_weight_ == 0
+    assert clf.get_params()["bag_of_words"] == "none"  # as given (scikit-learn's clone compares them)

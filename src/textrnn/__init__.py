@@ -30,6 +30,14 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module 'textrnn' has no attribute {name!r}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'textrnn' has no attribute {name!r}")
+    try:
+        module = import_module(f".{_EXPORTS[name]}", __name__)
+    except ModuleNotFoundError as error:  # an extra not installed: name it (TextRNNClassifier needs "train")
+        from .extras import missing_extra
+
+        if (message := missing_extra(error)) is None:
+            raise
+        raise ModuleNotFoundError(f"textrnn.{name}: {message}", name=error.name) from None
+    return getattr(module, name)

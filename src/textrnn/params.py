@@ -11,9 +11,11 @@ parameter tables in the docs are all generated from the groups below, so they ca
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 
@@ -22,6 +24,32 @@ __all__ = ["ClassifierParams", "ConfigError", "RunConfig", "PARAM_GROUPS", "vali
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_spelt_as_a_word(cls, values: Any) -> Any:
+        """``none`` (or ``null``) means off in all three places: the docs and ``--help`` say ``none``, YAML reads
+        it as a string, and Python users copy it from there; a parameter whose options include the word itself
+        (``class_weight: none``) keeps it."""
+        if not isinstance(values, dict):
+            return values
+        fields = cls.model_fields
+        return {name: None if (name in fields and isinstance(value, str) and value.strip().lower() in ("none", "null")
+                               and _accepts(fields[name].annotation, None)
+                               and not _accepts(fields[name].annotation, value)) else value
+                for name, value in values.items()}
+
+
+def _accepts(annotation, value) -> bool:
+    """Whether ``annotation`` lists ``value`` itself: None among its types, or the string among its literals."""
+    if value is None and annotation in (None, type(None)):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return value in typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType, Annotated):
+        return any(_accepts(arg, value) for arg in typing.get_args(annotation))
+    return False
 
 
 class VectorizerParams(_Params):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .errors import ConfigError
+from .extras import missing_extra
 from .files import write_bytes_atomic
 from .params import CLASSIFIER_PARAM_NAMES, RunConfig
 from .train.distributed import log
@@ -54,8 +55,8 @@ def tune(
     """
     try:
         import optuna
-    except ModuleNotFoundError:
-        raise ConfigError("tune: needs the optuna package: pip install 'textrnn[tune]'") from None
+    except ModuleNotFoundError as error:
+        raise ConfigError(f"tune: {missing_extra(error)}") from None
 
     from .data.sources import load_run_data, training_and_validation
 

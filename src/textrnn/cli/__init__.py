@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import USER_ERRORS, TrainingInterrupted
+from ..extras import missing_extra
 from . import commands
 from .specs import build_parser
 
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug, or a failure nobody anticipated: one message, the traceback on request
         if debug:
             raise
+        if isinstance(error, ModuleNotFoundError) and (message := missing_extra(error)):  # an extra not installed
+            print(f"textrnn: error: {args.command}: {message}", file=sys.stderr)
+            return 2
         where = traceback.extract_tb(error.__traceback__)[-1]
         print(f"textrnn: unexpected error: {type(error).__name__}: {error}\n  (in {Path(where.filename).name}, "
               f"line {where.lineno}; run again with --debug or {DEBUG_VARIABLE}=1 for the traceback, and please "

@@ -108,7 +108,8 @@ class OnnxClassifier:
 
 
 def load_predictor(path: str | os.PathLike, threads: int | str | None = None):
-    """An ONNX export (runs without torch) or a run directory (loads torch): whatever ``path`` holds.
+    """An ONNX export (runs without torch) or a run directory (loads torch): whatever ``path`` holds. Without
+    torch installed, a run directory's own export (``RUN/onnx``, written by ``textrnn export``) answers for it.
 
     ``threads``: a number, ``auto`` (the cores other processes leave free), or None (the library's default).
     """
@@ -118,8 +119,12 @@ def load_predictor(path: str | os.PathLike, threads: int | str | None = None):
     threads = resolve_threads(threads)[0] if threads is not None else None
     if (path / "export.json").is_file():
         return OnnxClassifier(path, threads=threads)
-
-    from ..estimator import TextRNNClassifier
+    try:
+        from ..estimator import TextRNNClassifier
+    except ModuleNotFoundError:  # no torch (a "serve" install): the run's own export answers, if it has one
+        if (path / "onnx" / "export.json").is_file():
+            return OnnxClassifier(path / "onnx", threads=threads)
+        raise
 
     model = TextRNNClassifier.load(path)
     if threads:
