@@ -175,3 +175,49 @@ def test_fasttext_text_files_are_read(tmp_path):
     path.write_text("no label here\n")
     with pytest.raises(DataError, match="line 1, field 'label': missing value"):
         read_table(path)
+
+
+def test_every_file_has_its_own_shape(tmp_path, capsys):
+    """A headerless training TSV beside a test CSV with a header, columns by position: each file's first row
+    is judged on its own and the run says how it read it; evaluate and predict read other shapes too."""
+    import csv as csv_module
+    import json
+
+    from conftest import synthetic_corpus
+    from textrnn.cli import main
+
+    texts, labels = synthetic_corpus(400)
+    (tmp_path / "train.tsv").write_text("".join(f"{t}\t{l}\n" for t, l in zip(texts[:300], labels[:300])))
+    with open(tmp_path / "test.csv", "w", newline="") as handle:
+        csv_module.writer(handle).writerows([("text", "label"), *zip(texts[300:], labels[300:])])
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "train.tsv"), "--test-data", str(tmp_path / "test.csv"),
+                 "--text-column", "0", "--label-column", "1", "--out", str(run), "--embed-dim", "8",
+                 "--hidden-size", "8", "--epochs", "2", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "train.tsv: no header row: the first row" in err and "looks like data" in err
+    assert "test.csv: the first row ('text', 'label') was read as a header" in err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data"]["train_rows"] + metrics["data"]["validation_rows"] == 300
+    assert metrics["test"]["rows"] == 100
+
+    # evaluate: a file of another shape than the run's, told by flags or found out
+    assert main(["evaluate", str(run), "--test-data", str(tmp_path / "test.csv"), "--text-column", "text",
+                 "--label-column", "label"]) == 0
+    assert main(["evaluate", str(run), "--test-data", str(tmp_path / "train.tsv"), "--header", "no"]) == 0
+    capsys.readouterr()
+    # predict: a headerless file by position, and a file with a header by position
+    for source in ("train.tsv", "test.csv"):
+        out = tmp_path / f"labeled-{source}.jsonl"
+        assert main(["predict", str(run), "--input", str(tmp_path / source), "--text-column", "0",
+                     "--out", str(out)]) == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert len(rows) == (300 if source == "train.tsv" else 100) and "label" in rows[0]
+
+
+def test_a_first_row_of_data_asked_for_by_name_says_so(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("the match ended with a late goal for the home team,sport\nshares fell,money\n")
+    with pytest.raises(DataError, match="no column 'text'.*looks like data, not a header: name the columns by "
+                                        "position"):
+        read_table(path)

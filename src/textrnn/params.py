@@ -236,9 +236,12 @@ class DataParams(_Params):
         ",", min_length=1, description="multi-label: the labels in one cell are joined by this (JSONL and Parquet "
         "files may hold a list instead)",
     )
-    header: bool = Field(
-        True, description="the first row of a CSV/TSV file names its columns; --no-header: it is data, and the "
-        "columns are called 0, 1, 2, ... (--text-column 0 --label-column 1)",
+    header: Literal["auto"] | bool = Field(
+        "auto", description="whether the first row of a CSV/TSV file names its columns: yes, no (it is data) or auto "
+        "(decided for each file, and said: a header holds the column names asked for, or, for columns given by "
+        "position, looks like names that recur nowhere below). A column is named by its header or by its position "
+        "from 0 (--text-column 0 --label-column 1), with or without a header row; --no-header is --header no",
+        json_schema_extra={"parse": "auto_or_bool"},
     )
     quoting: Literal["csv", "none"] = Field(
         "csv", description="CSV/TSV quotes: csv (a field in double quotes may hold the delimiter, line breaks and "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -275,7 +276,7 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
                                 config.on_bad_rows, split="test")
     if config.validation_data:
         raise ConfigError("validation_data: not with --stream yet; streamed runs validate on a hashed val_size share")
-    if config.multi_label or not config.header or config.quoting != "csv":
+    if config.multi_label or config.header is False or config.quoting != "csv":
         raise ConfigError("stream: reads files with a header row, CSV quoting and one label per text; drop --stream "
                           "for multi_label, header or quoting")
     log(f"data: streaming {stream.source}" + (f", testing on {test_stream.source}" if test_stream else ""))
@@ -327,10 +328,18 @@ def evaluation_data(
     text_column: Sequence[str] | None = None,
     label_column: str | None = None,
     on_bad_rows: str = "error",
+    header: bool | str | None = None,
+    quoting: str | None = None,
 ) -> Dataset:
-    """The labeled data to evaluate a run on: ``data``, or by default the test rows the run was trained for."""
+    """The labeled data to evaluate a run on: ``data``, or by default the test rows the run was trained for.
+
+    The columns and quotes are the run's unless given; the header row is the run's for its own test data, and
+    for another file decided on that file (``auto``) unless given: every file may have its own shape."""
     config = rundir.read_run_config(run_dir)
     options = table_options(config) if config else TableOptions()
+    if data is not None and header is None:
+        header = "auto"
+    options = replace(options, **{k: v for k, v in (("header", header), ("quoting", quoting)) if v is not None})
     columns = list(text_column or (config.text_column if config else ["text"]))
     label = label_column or (config.label_column if config else "label")
     if data is None and config:

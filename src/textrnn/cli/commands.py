@@ -99,8 +99,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     dataset = evaluation_data(args.run_dir, getattr(args, "test_data", None), data_dir=getattr(args, "data_dir", None),
                               text_column=getattr(args, "text_column", None),
                               label_column=getattr(args, "label_column", None),
-                              on_bad_rows=getattr(args, "on_bad_rows", "error"))
+                              on_bad_rows=getattr(args, "on_bad_rows", "error"), header=getattr(args, "header", None),
+                              quoting=getattr(args, "quoting", None))
     metrics = evaluate_run(args.run_dir, dataset)
+    for note in dataset.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(dataset.describe())
     for row in dataset.skipped:
         print(f"skipped: {row}", file=sys.stderr)
@@ -122,11 +125,17 @@ def predict_command(args: argparse.Namespace) -> int:
     out = getattr(args, "out", None)
     text_column = param(args, "text_column")
     if args.input:
+        from ..data.tables import TableOptions
         from ..deploy.batch_predict import predict_file
 
         if not out:
             raise ConfigError("--input needs --out FILE (its extension picks the format: csv, tsv, jsonl, parquet)")
-        rows = predict_file(model, args.input, out, text_column=text_column, top_k=args.top_k)
+        notes: list[str] = []
+        options = TableOptions(header=getattr(args, "header", "auto"), quoting=getattr(args, "quoting", "csv"))
+        rows = predict_file(model, args.input, out, text_column=text_column, top_k=args.top_k, options=options,
+                            notes=notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         print(f"{rows:,} rows labeled into {out}", file=sys.stderr)
         return 0
     # stdin is read as bytes: a line that is not UTF-8 is then named by the vectorizer, not a decoding traceback.

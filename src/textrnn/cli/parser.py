@@ -71,6 +71,9 @@ def add_param_flags(parser: argparse.ArgumentParser, names: Iterable[str] | None
         for name, field in fields.items():
             shown = (defaults or {}).get(name) or _shown_default(name, field)
             section.add_argument("--" + name.replace("_", "-"), **_flag_options(name, field, shown))
+            if name == "header":  # the flag earlier versions had, kept: the same as --header no
+                section.add_argument("--no-header", dest="header", action="store_const", const=False,
+                                     default=argparse.SUPPRESS, help="the same as --header no")
 
 
 def _shown_default(name: str, field) -> str:
@@ -95,6 +98,8 @@ def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
         options["type"] = float_or_text
     elif (field.json_schema_extra or {}).get("parse") == "auto_or_int":
         options["type"] = auto_or_int
+    elif (field.json_schema_extra or {}).get("parse") == "auto_or_bool":
+        options["type"], options["metavar"] = auto_or_bool, "{auto,yes,no}"
     elif typing.get_origin(base) is typing.Literal:
         options["choices"] = typing.get_args(base)
     elif typing.get_origin(base) is list:
@@ -103,6 +108,14 @@ def _flag_options(name: str, field, shown: str) -> dict[str, Any]:
         options["type"] = optional(base) if nullable else base
     options["help"] = f"{field.description} (default: {shown})".replace("%", "%%")
     return options
+
+
+def auto_or_bool(text: str):
+    """``auto``, or yes/no (true/false) for a parameter that is decided unless the user says."""
+    answer = {"auto": "auto", "yes": True, "true": True, "no": False, "false": False}.get(text.strip().lower())
+    if answer is None:
+        raise argparse.ArgumentTypeError(f"expected auto, yes or no, got {text!r}")
+    return answer
 
 
 def json_or_text(text: str):

@@ -73,11 +73,14 @@ def _evaluate(commands) -> None:
     parser = command(commands, "evaluate", "metrics of a trained model on labeled data", [
         "textrnn evaluate runs/my-run                    # on the run's own test data",
         "textrnn evaluate runs/my-run --test-data other.csv --out metrics.json",
+        "textrnn evaluate runs/my-run --test-data plain.tsv --text-column 0 --label-column 1   # by position",
     ])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory (or saved model directory)")
-    add_param_flags(parser, ("test_data", "data_dir", "text_column", "label_column", "on_bad_rows"),
+    add_param_flags(parser, ("test_data", "data_dir", "text_column", "label_column", "on_bad_rows", "header",
+                             "quoting"),
                     defaults={"test_data": "the run's test data", "data_dir": THE_RUNS, "text_column": THE_RUNS,
-                              "label_column": THE_RUNS})
+                              "label_column": THE_RUNS, "header": "the run's for its own test data, else auto",
+                              "quoting": THE_RUNS})
     parser.add_argument("--data", dest="test_data", default=SUPPRESS, help="the old name of --test-data")
     add_out(parser, "the metrics as JSON (they are always printed)", aliases=("--output",))
 
@@ -87,11 +90,12 @@ def _predict(commands) -> None:
         "textrnn predict runs/my-run \"Stocks rally as oil falls\" \"Red Sox win\"",
         "cat texts.txt | textrnn predict runs/my-run/onnx --format jsonl",
         "textrnn predict runs/my-run --input new.csv --text-column review --out labeled.csv --top-k 2",
+        "textrnn predict runs/my-run --input lines.tsv --text-column 0 --out labeled.tsv   # by position",
     ])
     parser.add_argument("run_dir", metavar="MODEL", help="run directory, saved model directory or ONNX export")
     parser.add_argument("texts", nargs="*", help="texts to label; none: read --input, or lines from stdin")
     parser.add_argument("--input", help="CSV/TSV/JSONL/Parquet file of any size, read in chunks (needs --out)")
-    add_param_flags(parser, ("text_column", "threads"))
+    add_param_flags(parser, ("text_column", "header", "quoting", "threads"))
     add_shared(parser, "--top-k", "--format")
     add_out(parser, "the predictions (with --input: its format follows the extension) instead of stdout",
             aliases=("--output",))

@@ -54,7 +54,7 @@ def load_dataset(
 
 def table_options(config) -> TableOptions:
     """The :class:`TableOptions` a run's parameters ask for (``config``: a RunConfig or anything with its fields)."""
-    return TableOptions(header=getattr(config, "header", True), quoting=getattr(config, "quoting", "csv"),
+    return TableOptions(header=getattr(config, "header", "auto"), quoting=getattr(config, "quoting", "csv"),
                         label_separator=config.label_separator if getattr(config, "multi_label", False) else None)
 
 

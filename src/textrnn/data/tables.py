@@ -13,9 +13,10 @@ import gzip
 import io
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
@@ -32,7 +33,9 @@ FASTTEXT_LABEL = "__label__"
 class TableOptions:
     """How to read a table beyond its column names: the header row, quotes, and multi-label cells."""
 
-    header: bool = True  # False: the first row is data; the columns are named "0", "1", ...
+    # True: the first row names the columns; False: it is data, and the columns are named "0", "1", ...;
+    # "auto": decided for each file on its own (see _first_row_is_header), and said in the file's notes.
+    header: bool | str = "auto"
     quoting: str = "csv"  # "none": a double quote is an ordinary character (plain tab-separated lines)
     label_separator: str | None = None  # multi-label: a label cell holds labels joined by this; None: one label
 
@@ -130,14 +133,15 @@ def table_rows(
 
 def iter_records(
     path: Path, columns: Sequence[str] | None, notes: list[str], header: Sequence[str] | None = None,
-    options: TableOptions = TableOptions(),
+    options: TableOptions = TableOptions(), required: Sequence[str] = (),
 ) -> Iterator[tuple[str, dict | RowError]]:
     """Yield ``(where, record)`` for each row, ``where`` being 'line N' or 'row N' for messages.
 
     ``columns`` are the fields each record must hold (``None``: every column, as batch prediction keeps
     them all). A row that cannot be parsed comes as a :class:`RowError` in place of the record, so that
-    reading can go on past it. ``header`` names the columns of a file that has no header row (``options.header`` false: they are
-    named by position, "0", "1", ...).
+    reading can go on past it. ``header`` names the columns of a file that has no header row (without it, and
+    ``options.header`` false or found false, they are named by position, "0", "1", ...). ``required``: with
+    ``columns`` None, the columns the reader needs (they decide whether a first row is a header).
     """
     fmt = table_format(path)
     if fmt == "parquet":
@@ -150,7 +154,8 @@ def iter_records(
         elif fmt == "fasttext":
             yield from _fasttext_records(path, lines, columns, options.multi_label)
         else:
-            yield from _delimited_records(path, lines, columns, "\t" if fmt == "tsv" else ",", header, options)
+            yield from _delimited_records(path, lines, columns, "\t" if fmt == "tsv" else ",", header, options,
+                                          required, notes)
         if lines.mixed():
             notes.append(f"{path}: mixed line endings ({lines.describe()}); each row was read as it is")
 
@@ -176,30 +181,48 @@ class _LineEndings:
 
 
 def _delimited_records(path: Path, lines, columns: Sequence[str] | None, delimiter: str,
-                       header: Sequence[str] | None, options: TableOptions = TableOptions()):
+                       header: Sequence[str] | None, options: TableOptions = TableOptions(),
+                       required: Sequence[str] = (), notes: list[str] | None = None):
+    """Records of a CSV/TSV file. A column is named by its header or by its position (``0`` is the first), in
+    a file with a header row or without; ``required`` are the columns that decide whether the first row is a
+    header when ``options.header`` is auto (``columns`` when they are given)."""
     kind = "TSV" if delimiter == "\t" else "CSV"
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS + 1))
     quoting = {"quoting": csv.QUOTE_NONE} if options.quoting == "none" else {}
     rows = _parsed_rows(csv.reader(lines, delimiter=delimiter, strict=True, **quoting), kind)
+    numbered = False  # the columns are named by position: the file has no header row
     if header is None:
         first = next(rows, None)
         if first is None:
             raise DataError(f"{path}: empty file (expected "
-                            + ("a header row naming the columns)" if options.header else "rows)"))
+                            + ("rows)" if options.header is False else "a header row naming the columns)"))
         if isinstance(first[1], str):
             raise DataError(f"{path}, {first[0]}: {first[1]}")
-        if options.header:
+        is_header = options.header
+        if is_header == "auto":
+            peeked = list(islice(rows, HEADER_PEEK_ROWS))
+            rows = chain(peeked, rows)
+            is_header, reason = _first_row_is_header(first[1], [r for _, r in peeked if not isinstance(r, str)],
+                                                     list(columns or required))
+            if reason and notes is not None:
+                notes.append(f"{path}: {reason}")
+        if is_header:
             header = first[1]
         else:
-            header = [str(i) for i in range(len(first[1]))]
+            header, numbered = [str(i) for i in range(len(first[1]))], True
             rows = chain([first], rows)
     if columns is None:
         columns = header
-    missing = [c for c in columns if c not in header]
+    positions = {c: _position(c, header) for c in columns}
+    missing = [c for c, i in positions.items() if i is None]
     if missing:
-        named = "the header has" if options.header else "without a header the columns are"
-        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; {named} {', '.join(header)}")
-    positions = {c: header.index(c) for c in columns}
+        named = "without a header the columns are" if numbered else "the header has"
+        hint = ""
+        if not numbered and not all(_looks_like_a_name(cell) for cell in header):
+            hint = ("; that first row looks like data, not a header: name the columns by position (--text-column 0 "
+                    "--label-column 1, counting from 0)")
+        raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; {named} "
+                        f"{', '.join(map(_short_cell, header))}{hint}")
     for where, row in rows:
         if isinstance(row, str):
             yield where, RowError(path, where, row)
@@ -207,6 +230,52 @@ def _delimited_records(path: Path, lines, columns: Sequence[str] | None, delimit
             yield where, RowError(path, where, f"{len(row)} fields, expected {len(header)}", content=row)
         else:
             yield where, {c: row[i] for c, i in positions.items()}
+
+
+HEADER_PEEK_ROWS = 1000  # rows after the first that header detection looks at
+_COLUMN_NAME = re.compile(r"[^\W\d][\w .\-/#()]{0,39}")
+
+
+def _position(column: str, header: Sequence[str]) -> int | None:
+    """Where ``column`` is: its header name, else its position when it is a number within the row."""
+    if column in header:
+        return list(header).index(column)
+    if column.isdigit() and int(column) < len(header):
+        return int(column)
+    return None
+
+
+def _first_row_is_header(first: list[str], following: list[list[str]], required: list[str]) -> tuple[bool, str]:
+    """Whether a file's first row names its columns, and, when that was not obvious, why it was read as it was.
+
+    It is a header when it holds every column asked for by name. When the columns are asked for by position, it
+    is a header when each of those cells looks like a column name (a short name, not a number) that does not
+    come back as a value in its column in the next rows: a label such as "positive" recurs, a header does not.
+    """
+    if not required or all(c in first for c in required):
+        return True, ""
+    if not all(c.isdigit() for c in required):
+        return True, ""  # names that are not in the first row: the missing-column error says what it holds
+    indices = [int(c) for c in required if int(c) < len(first)]
+    cells = [first[i].strip() for i in indices]
+    shown = ", ".join(repr(_short_cell(cell)) for cell in first)
+    names_like = all(map(_looks_like_a_name, cells))
+    recurs = any(row[i].strip() == first[i].strip() for row in following for i in indices if i < len(row))
+    if names_like and following and not recurs:
+        return True, (f"the first row ({shown}) was read as a header: it looks like column names; "
+                      "--header no if it is data")
+    return False, (f"no header row: the first row ({shown}) looks like data, so the columns are numbered "
+                   "from 0; --header yes if it names them")
+
+
+def _looks_like_a_name(cell: str) -> bool:
+    """A column name: a short word or a few (``text``, ``review_body``, ``Class Index``), not a number."""
+    cell = cell.strip()
+    return bool(_COLUMN_NAME.fullmatch(cell)) and len(cell.split()) <= 3
+
+
+def _short_cell(cell: str) -> str:
+    return cell if len(cell) <= 30 else cell[:27] + "..."
 
 
 def _parsed_rows(reader, kind: str) -> Iterator[tuple[str, list[str] | str]]:

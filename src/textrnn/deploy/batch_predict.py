@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.tables import iter_records, parquet_module, table_format
+from ..data.tables import TableOptions, iter_records, parquet_module, table_format
 from ..errors import DataError, RowError
 from ..files import FILE_MODE
 from ..multilabel import given_labels
@@ -28,11 +28,14 @@ from ..multilabel import given_labels
 CHUNK_ROWS = 8192
 
 
-def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[list[dict]]:
+def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS, text_column: Sequence[str] = ("text",),
+                options: TableOptions = TableOptions(), notes: list[str] | None = None) -> Iterator[list[dict]]:
     """The file's rows as dicts (every column), ``chunk_rows`` at a time, read and checked by the one table
-    reader that training uses (:func:`textrnn.data.tables.iter_records`); the first bad row stops it."""
+    reader that training uses (:func:`textrnn.data.tables.iter_records`); the first bad row stops it.
+    ``text_column`` decides, with ``options.header`` auto, whether a CSV/TSV file's first row is a header."""
     chunk: list[dict] = []
-    for _, record in iter_records(path, None, notes=[]):
+    for _, record in iter_records(path, None, notes=[] if notes is None else notes, options=options,
+                                  required=text_column):
         if isinstance(record, RowError):
             raise record
         chunk.append(record)
@@ -41,6 +44,13 @@ def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[list[dict]
             chunk = []
     if chunk:
         yield chunk
+
+
+def _column_key(column: str, record: dict) -> str:
+    """The key of a text column in the records: its name, or the name of the column at its position."""
+    if column not in record and column.isdigit() and int(column) < len(record):
+        return list(record)[int(column)]
+    return column
 
 
 class ChunkWriter:
@@ -101,9 +111,11 @@ def _output(descriptor: int, path: str, binary: bool, gzipped: bool):
 
 
 def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *, text_column: Sequence[str] = ("text",),
-                 top_k: int = 1, chunk_rows: int = CHUNK_ROWS, progress: bool = True) -> int:
+                 top_k: int = 1, chunk_rows: int = CHUNK_ROWS, progress: bool = True,
+                 options: TableOptions = TableOptions(), notes: list[str] | None = None) -> int:
     """Label every row of ``source`` with ``model`` (anything with ``predict_proba`` and ``class_names_``)
-    into ``target``; returns the number of rows."""
+    into ``target``; returns the number of rows. ``options``: the input file's header and quotes (a text
+    column is named by its header or its position from 0); what was decided about its header goes to ``notes``."""
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise DataError(f"{source}: no such file")
@@ -126,9 +138,10 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
         with _output(handle, temporary, out_fmt == "parquet", gzipped) as out:
             writer = ChunkWriter(out, out_fmt)
             prefix = None
-            for chunk in read_chunks(source, chunk_rows):
+            for chunk in read_chunks(source, chunk_rows, text_column, options, notes):
                 if prefix is None:  # decided on the first chunk: an input column is never overwritten
                     prefix = output_prefix(chunk[0], k, thresholds is not None)
+                    text_column = [_column_key(c, chunk[0]) for c in text_column]
                 texts = []
                 for offset, record in enumerate(chunk, start=rows_done + 1):
                     missing = [c for c in text_column if record.get(c) is None]
