@@ -92,7 +92,7 @@ def kernel_step_times(lengths=(40, 450, 1500), batch: int = 64) -> list[dict]:
 
     from textrnn.params import ClassifierParams
     from textrnn.threads import resolve_threads, torch_threads
-    from textrnn.train.fit import build_network
+    from textrnn.model.build import build_network
 
     torch.manual_seed(0)
     model = build_network(ClassifierParams(), 20_000, 4, single=True)  # the default network (no word vectors)

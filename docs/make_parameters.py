@@ -6,7 +6,8 @@
 import json
 from pathlib import Path
 
-from textrnn.params import PARAM_GROUPS, RunConfig, markdown_table
+from textrnn.cli.parser import markdown_table
+from textrnn.params import PARAM_GROUPS, RunConfig
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,5 +1,6 @@
 """Accuracy tools: pretrained embeddings (files, coverage, freezing), pooling and regularisation options, schedules."""
 
+import csv
 import json
 
 import numpy as np
@@ -245,12 +246,13 @@ def test_tune_respects_its_budget_and_writes_a_trainable_config(tmp_path):
     # No trial starts after the budget and a running one stops at an epoch end; 6 s for set-up on a busy machine.
     assert elapsed <= 8 + one_epoch + 6
     assert any(t["stopped"] == "budget" for t in summary["trials"])  # 50 epochs cannot fit in 8 s
-    assert 0.3 < summary["best_validation_accuracy"] <= 1.0
+    assert 0.3 < summary["best_validation"] <= 1.0 and summary["monitor"] == "accuracy"
 
     from textrnn.cli.commands import read_yaml_config
 
     tuned = read_yaml_config(tmp_path / "tuned.yaml")
-    assert tuned["hidden_size"] in (4, 8) and tuned["hidden_size"] == summary["best_params"]["hidden_size"]
+    assert tuned["hidden_size"] in (4, 8, 64)  # 64: trial 0, the default, is in the search
+    assert tuned["hidden_size"] == summary["best_params"]["hidden_size"]
     RunConfig(**tuned)  # a valid training configuration
     assert json.loads((tmp_path / "tuned.trials.json").read_text())["trials"]
 
@@ -278,6 +280,38 @@ def test_tune_stops_after_the_trials_asked_for(tmp_path):
                  "--epochs", "1", "--embed-dim", "4", "--tuned", str(tmp_path / "t.yaml")]) == 0
     trials = json.loads((tmp_path / "t.trials.json").read_text())["trials"]
     assert len(trials) == 2
+
+
+def test_tune_starts_from_the_configuration_and_scores_what_ships(tmp_path, capsys):
+    """Trial 0 is the starting configuration, every trial is scored by the run's monitor on the model that
+    would ship (the network with its bag-of-words mix), and the result is never worse than trial 0."""
+    from conftest import KEYWORDS, filler_words, insert_keywords
+    import random
+
+    from textrnn.params import RunConfig
+    from textrnn.tune import tune
+
+    rng, texts, labels = random.Random(1), [], []
+    for i in range(900):  # imbalanced: 80% sport, so the monitor is macro-F1
+        label = "sport" if i % 10 < 8 else ("money" if i % 2 else "tech")
+        words = filler_words(rng, 20)
+        insert_keywords(rng, words, KEYWORDS[label], 1)
+        texts.append(" ".join(words))
+        labels.append(label)
+    path = tmp_path / "imbalanced.csv"
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *zip(texts, labels)])
+    config = RunConfig(dataset=str(path), embed_dim=8, hidden_size=8, epochs=2, threads=1)
+    summary = tune(config, budget_seconds=120, trials=3, out=tmp_path / "t.yaml", search_space=SMALL_SPACE)
+    assert summary["monitor"] == "macro_f1"
+    first = summary["trials"][0]
+    assert first["params"] == {"hidden_size": 8, "lr": config.lr}  # the starting configuration
+    assert summary["starting_validation"] == first["validation"]
+    assert summary["best_validation"] >= first["validation"]
+    assert all(t["bag_of_words_weight"] is not None for t in summary["trials"] if t["state"] == "COMPLETE")
+    err = capsys.readouterr().err
+    assert "trial 0 (the starting configuration): validation macro-F1" in err
+    assert err.count("  trial ") == len(summary["trials"])  # every trial printed
 
 
 def test_tune_needs_a_validation_split(tmp_path):

@@ -17,7 +17,7 @@ def fitted(synthetic):
 
 def test_fit_learns_the_synthetic_topics(fitted, synthetic):
     texts, labels = synthetic
-    assert fitted.classes_ == ["money", "sport", "tech"]
+    assert fitted.classes_.tolist() == ["money", "sport", "tech"]
     assert fitted.score(texts, labels) > 0.95
     assert list(fitted.predict(["the stock market rallied", "a late goal for the team"])) == ["money", "sport"]
     probabilities = fitted.predict_proba(["chip", ""])
@@ -48,7 +48,7 @@ def test_save_then_load_gives_identical_probabilities(fitted, synthetic, tmp_pat
     loaded = TextRNNClassifier.load(tmp_path / "model")
     probe = synthetic[0][:100] + ["", "completely unseen words"]
     np.testing.assert_array_equal(loaded.predict_proba(probe), fitted.predict_proba(probe))
-    assert loaded.classes_ == fitted.classes_ and loaded.get_params() == fitted.get_params()
+    assert loaded.classes_.tolist() == fitted.classes_.tolist() and loaded.get_params() == fitted.get_params()
 
 
 def test_predictions_do_not_depend_on_the_other_texts_in_the_call(fitted):

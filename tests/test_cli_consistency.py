@@ -7,7 +7,8 @@ import pytest
 from textrnn import __version__
 from textrnn.cli import main
 from textrnn.cli.specs import build_parser
-from textrnn.params import PARAM_GROUPS, markdown_table
+from textrnn.cli.parser import markdown_table
+from textrnn.params import PARAM_GROUPS
 
 # The one flag whose target differs by command: --out is "where this command writes its result".
 PER_COMMAND_MEANING = {"--out"}

@@ -21,7 +21,7 @@ EXPECTED = json.loads((LEGACY / "expected.json").read_text())
 def test_a_model_directory_written_by_0_1_loads_and_predicts_as_it_did():
     assert json.loads((LEGACY / "model" / "config.json").read_text())["format"] == "textrnn.model/1"
     clf = TextRNNClassifier.load(LEGACY / "model")
-    assert clf.classes_ == EXPECTED["classes"]
+    assert clf.classes_.tolist() == EXPECTED["classes"]
     np.testing.assert_allclose(clf.predict_proba(EXPECTED["texts"]), EXPECTED["probabilities"], atol=1e-6)
 
 

@@ -29,7 +29,9 @@ def without(modules, code: str) -> subprocess.CompletedProcess:
 def run(tmp_path_factory):
     texts, labels = synthetic_corpus(300)
     clf = TextRNNClassifier(embed_dim=8, hidden_size=8, epochs=2, verbose=False, threads=1).fit(texts, labels)
-    return clf.save(tmp_path_factory.mktemp("extras") / "run")
+    directory = tmp_path_factory.mktemp("extras")
+    (directory / "train.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in zip(texts, labels)))
+    return clf.save(directory / "run")
 
 
 def cli(run_args: list[str]) -> str:
@@ -44,7 +46,7 @@ def test_serve_without_the_serve_extra_names_it(run):
 
 
 @pytest.mark.parametrize("command", [["explain", "{run}", "goal team"], ["evaluate", "{run}"],
-                                     ["train", "--dataset", "{run}/missing.csv"]])
+                                     ["train", "--dataset", "{run}/../train.csv"]])
 def test_commands_that_need_torch_name_the_train_extra(run, command):
     result = without(TRAIN_MODULES, cli([part.format(run=run) for part in command]))
     assert result.returncode == 2, result.stderr

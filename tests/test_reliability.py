@@ -14,9 +14,9 @@ from conftest import synthetic_corpus
 
 from textrnn import ModelFileError, TextRNNClassifier
 from textrnn import files as files_module
-from textrnn.train.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from textrnn.train.checkpoint import load_checkpoint
 from textrnn.cli import main
-from textrnn.rundir import locked
+from textrnn.rundir import CHECKPOINT_FILE, locked
 from textrnn.errors import MemoryBudgetError
 
 TRAIN = ["--embed-dim", "16", "--hidden-size", "16", "--batch-size", "16", "--epochs", "2", "--patience", "none",

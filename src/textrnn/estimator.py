@@ -2,9 +2,8 @@
 
 Parameters are given to ``__init__`` and only checked in ``fit`` (each error names the parameter);
 fitted state ends in an underscore (``classes_``, ``params_``, ``vectorizer_``, ``model_``, ``history_``,
-``fit_info_``, ``bag_of_words_weight_``); ``predict``/``predict_proba``/``score`` work on raw texts.
-``bag_of_words_weight_`` says what the model is: 0, the network alone; 1, the network adds nothing on this
-data and the model is its bag-of-words path; between, a mix.
+``fit_info_``, ``bag_of_words_weight_``: 0 the network alone, 1 its bag-of-words path alone, between a mix);
+``predict``/``predict_proba``/``score`` work on raw texts.
 
     clf = TextRNNClassifier(cell="lstm", epochs=3).fit(texts, labels)
     clf.predict(["Stocks rally as oil falls"])
@@ -41,11 +40,11 @@ from .train.balance import class_weights, resolve_monitor
 from .train.callbacks import Callback
 from .threads import resolve_threads, torch_threads
 from .train.finish import finish
-from .train.fit import FitContext, build_network, check_resumable, fit_models, training_digest
+from .train.fit import FitContext, check_resumable, fit_models, training_digest
 from .train.inputs import InMemoryEvaluationData, InMemoryTrainingData
 from .train.predict import predict_probabilities
 from .train.preparation import balance, checkpoint_to_resume, start_ranks, training_rows
-from .train.targets import (class_values, given_labels, label_kind, label_name, multi_label_sets, predicted_labels,
+from .train.targets import (class_values, given_labels, label_kind, multi_label_sets, named_keys, predicted_labels,
                             single_labels, targets)
 from .train.pretrained import language_model
 
@@ -223,11 +222,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         return TextVectorizer.from_params(params).adapt(texts)
 
     def _checked_params(self) -> ClassifierParams:
-        given = self.get_params()
-        if isinstance(given["class_weight"], dict):  # keyed by labels as fit gets them (10, not "10"), as in sklearn
-            kind = getattr(self, "label_kind_", "str")
-            given["class_weight"] = {label_name(k, kind) if not isinstance(k, str) else k: v
-                                     for k, v in given["class_weight"].items()}
+        given = self.get_params()  # a class_weight mapping may be keyed by labels as fit gets them (10, not "10")
+        given["class_weight"] = named_keys(given["class_weight"], getattr(self, "label_kind_", "str"))
         params: ClassifierParams = validate(ClassifierParams, given)
         check_combinations(params)
         return params
@@ -349,15 +345,6 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         clf.vectorizer_, clf.params_ = saved.vectorizer, saved.params
         clf.label_kind_, clf.temperature_, clf.thresholds_ = saved.label_kind, saved.temperature, saved.thresholds
         clf._set_classes(saved.classes)
-        weights_file = Path(directory) / "model.safetensors"
-        # The sizes config.json declares are checked against the weights before anything is allocated: first
-        # the layer counts, then every shape on a network built on the meta device (it holds no memory).
-        saved_model.check_declared_sizes(saved.params, saved.weights, weights_file)
-        with torch.device("meta"):
-            skeleton = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
-        saved_model.check_shapes(skeleton.state_dict(), saved.weights, weights_file)
-        clf.model_ = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
-        clf.model_.load_state_dict(saved.weights)
-        clf.model_.eval()
+        clf.model_ = saved_model.load_network(saved, directory)
         clf.bag_of_words_weight_ = mix_weight(clf.model_)
         return clf

@@ -298,10 +298,6 @@ SAVED_PARAM_NAMES: tuple[str, ...] = tuple(n for n in CLASSIFIER_PARAM_NAMES if 
 RESUME_MAY_CHANGE = RUNTIME_PARAM_NAMES
 
 
-def group_of(name: str) -> str:
-    return next(group for group, cls in PARAM_GROUPS.items() if name in cls.model_fields)
-
-
 def format_validation_error(error: ValidationError) -> str:
     """One line per bad parameter: its name, what was wrong, and the value given. A parameter that takes one of
     several kinds (a number or ``auto``) gets one line listing what each kind would have needed."""
@@ -341,26 +337,3 @@ def check_combinations(params: ClassifierParams) -> None:
     if params.one_hot and (params.sparse_embedding or params.word_dropout or params.init_from):
         raise ConfigError("one_hot: not with sparse_embedding, word_dropout or init_from (they act on a learned "
                           "embedding, which one_hot replaces)")
-
-
-def shown_default(field) -> str:
-    """A default as the help and the docs show it."""
-    if field.default is None:
-        return "none"
-    if isinstance(field.default, bool):
-        return "on" if field.default else "off"
-    if isinstance(field.default, list):
-        return " ".join(map(str, field.default))
-    return str(field.default)
-
-
-def markdown_table(main_only: bool = False) -> str:
-    """The parameter table of the docs (``main_only``: the README's short one), generated from the groups."""
-    lines = ["| group | parameter (YAML / Python) | flag | default | what it does |", "|---|---|---|---|---|"]
-    for group, cls in PARAM_GROUPS.items():
-        for name, field in cls.model_fields.items():
-            if main_only and not (field.json_schema_extra or {}).get("main"):
-                continue
-            flag = "--" + name.replace("_", "-")
-            lines.append(f"| {group} | `{name}` | `{flag}` | {shown_default(field)} | {field.description} |")
-    return "\n".join(lines) + "\n"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,26 +17,17 @@ from typing import Any, Sequence
 from . import rundir
 from .artifacts import read_json
 from .data.dataset import Dataset, check_labels_known, describe_label_sets
-from .data.tables import TableOptions
-from .data.sources import (
-    class_order,
-    load_dataset,
-    load_run_data,
-    source_kind,
-    table_options,
-    test_source,
-    training_and_validation,
-)
-from .errors import ConfigError, DataError, RunDirError, TrainingInterrupted
+from .data.sources import class_order, load_run_data, source_kind, test_source, training_and_validation
+from .errors import ConfigError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
 from .evaluation.baseline import NAME, comparison_line, composition, fit_baseline
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
 from .files import write_bytes_atomic, write_json_atomic
 from .params import CLASSIFIER_PARAM_NAMES, RunConfig
+from .rundir import CHECKPOINT_FILE
 from .text.embeddings import ALGORITHMS
 from .train import adaptive, distributed
-from .train.checkpoint import CHECKPOINT_FILE
 from .train.finish import without_bag_of_words
 from .train.distributed import log
 
@@ -318,36 +308,6 @@ def write_skipped_rows(run_dir: Path, skipped: list, count: int) -> None:
                        "".join(json.dumps(row.record(), ensure_ascii=False) + "\n" for row in skipped).encode())
     listed = "listed" if count == len(skipped) else f"the first {len(skipped):,} listed"
     log(f"  skipped {count:,} bad rows ({listed} in {run_dir / 'skipped_rows.jsonl'}); the first: {skipped[0]}")
-
-
-def evaluation_data(
-    run_dir: str | Path,
-    data: str | None = None,
-    *,
-    data_dir: str | None = None,
-    text_column: Sequence[str] | None = None,
-    label_column: str | None = None,
-    on_bad_rows: str = "error",
-    header: bool | str | None = None,
-    quoting: str | None = None,
-) -> Dataset:
-    """The labeled data to evaluate a run on: ``data``, or by default the test rows the run was trained for.
-
-    The columns and quotes are the run's unless given; the header row is the run's for its own test data, and
-    for another file decided on that file (``auto``) unless given: every file may have its own shape."""
-    config = rundir.read_run_config(run_dir)
-    options = table_options(config) if config else TableOptions()
-    if data is not None and header is None:
-        header = "auto"
-    options = replace(options, **{k: v for k, v in (("header", header), ("quoting", quoting)) if v is not None})
-    columns = list(text_column or (config.text_column if config else ["text"]))
-    label = label_column or (config.label_column if config else "label")
-    if data is None and config:
-        data = test_source(config.dataset, config.test_data)
-        data_dir = data_dir or config.data_dir
-    if data is None:
-        raise DataError(f"{run_dir}: no test data recorded for this run; pass --data FILE")
-    return load_dataset(data, "test", columns, label, data_dir=data_dir, on_bad_rows=on_bad_rows, options=options)
 
 
 def evaluate_run(run_dir: str | Path, dataset: Dataset) -> dict:

@@ -26,7 +26,8 @@ from .artifacts import read_json
 from .errors import ModelFileError, RunDirError
 from .files import write_json_atomic
 from .params import RunConfig
-from .train.checkpoint import CHECKPOINT_FILE
+
+CHECKPOINT_FILE = "checkpoint.safetensors"  # the run directory's checkpoint (written by textrnn.train.checkpoint)
 
 LOCK_FILE = ".lock"
 

@@ -143,7 +143,22 @@ def read_model(directory: str | Path) -> SavedModel:
     return SavedModel(params, classes, vectorizer, weights, label_kind, float(temperature), thresholds, given)
 
 
-def check_declared_sizes(params: ClassifierParams, weights: dict[str, torch.Tensor], source: Path) -> None:
+def load_network(saved: SavedModel, directory: str | Path) -> torch.nn.Module:
+    """The saved network with its weights, in eval mode. The sizes ``config.json`` declares are checked against
+    the weights before the network is built (so a config edited to huge sizes fails at once, allocating
+    nothing), then every tensor's name and shape."""
+    from .model.build import build_network
+
+    weights_file = Path(directory) / "model.safetensors"
+    check_declared_sizes(saved.params, saved.weights, weights_file, saved.vectorizer.vocab_size)
+    model = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
+    check_shapes(model.state_dict(), saved.weights, weights_file)
+    model.load_state_dict(saved.weights)
+    return model.eval()
+
+
+def check_declared_sizes(params: ClassifierParams, weights: dict[str, torch.Tensor], source: Path,
+                         vocab_size: int | None = None) -> None:
     """Before any network is built: the recurrent layers and ensemble members ``config.json`` declares must be
     the ones the weights hold, so a config edited to ``num_layers: 100000`` fails at once instead of building
     them. (Every tensor's shape is compared next, on a network that allocates nothing: see ``load``.)"""
@@ -159,6 +174,12 @@ def check_declared_sizes(params: ClassifierParams, weights: dict[str, torch.Tens
         held = next((tensor.shape[axis] for key, tensor in weights.items() if re.search(pattern, key)), None)
         if held is not None and held != getattr(params, name):
             raise ModelFileError(f"{source} does not fit config.json: it declares {name} {getattr(params, name)}, the weights hold {held}")
+    idf = weights.get("bag_of_words.idf")
+    if isinstance(params.bag_of_words, int) and vocab_size is not None and (
+            idf is None or idf.ndim != 1 or idf.shape[0] != vocab_size + params.bag_of_words):
+        held = "no bag-of-words path" if idf is None else f"{idf.shape[0] - vocab_size} slots"
+        raise ModelFileError(f"{source} does not fit config.json: it declares bag_of_words {params.bag_of_words}, the "
+                             f"weights hold {held}")
     if params.ensemble > 1 and len(members) != params.ensemble:
         raise ModelFileError(f"{source} does not fit config.json: it declares an ensemble of {params.ensemble}, the weights hold "
                              f"{len(members) or 1} model(s)")

@@ -1,10 +1,14 @@
 """Hyperparameter search with Optuna, on the validation split only, within a wall-time budget.
 
-:func:`tune` samples parameters from :data:`SEARCH_SPACE` (TPE, seeded), trains each trial on the
-training part, and scores it by its best validation accuracy; the test data is never read. A trial that
-trails the median of earlier trials at the same epoch is pruned. The budget holds: no trial starts after
-it, and a running trial is stopped at its next epoch end once it is spent, so the search overruns by at
-most one epoch. The result is a YAML config that ``textrnn train --config`` runs as it is.
+:func:`tune` scores each trial by what would ship: the fitted model (the network, mixed with its bag-of-words
+path and calibrated, as ``train`` saves it) on the validation rows, by the run's monitor (macro-F1 on
+imbalanced data, else accuracy); the test data is never read. Trial 0 is the starting configuration itself
+(the defaults, or the user's), so the search never hands back something worse than not tuning on the
+validation rows, and a tie goes to it. Then parameters are sampled from :data:`SEARCH_SPACE` (TPE, seeded).
+A trial whose network trails the median of earlier trials at the same epoch is pruned; every trial, pruned or
+not, is printed and recorded. The budget holds: no trial starts after it, and a running trial ends at its
+next epoch end once it is spent (its model is finished and scored as it stands), so the search overruns by
+about one epoch. The result is a YAML config that ``textrnn train --config`` runs as it is.
 """
 
 from __future__ import annotations
@@ -33,10 +37,6 @@ SEARCH_SPACE: dict[str, tuple[str, Any]] = {
     "lr_schedule": ("categorical", ["constant", "warmup-linear"]),
     "label_smoothing": ("float", (0.0, 0.2)),
 }
-
-
-class BudgetSpent(Exception):
-    """Raised inside a trial when the search's time is up."""
 
 
 def tune(
@@ -75,29 +75,50 @@ def tune(
         f"budget {budget_seconds / 60:.1f} min" + (f", at most {trials} trials" if trials else "")
         + f"; searching {', '.join(space)}")
 
+    space = _with_starting_values(space, base)
     objective = _objective(space, base, (train, val, classes), deadline)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    study.enqueue_trial({name: base[name] for name in space})  # trial 0: the configuration as it starts
     started = time.monotonic()
     study.optimize(objective, n_trials=trials, timeout=budget_seconds)
     finished = [t for t in study.trials if t.value is not None]
     if not finished:
         raise ConfigError("tune: no trial finished within the budget; give it more time")
-    summary = _summary(study, time.monotonic() - started, budget_seconds, val.source)
-    _write_results(config, study.best_trial.params, summary, Path(out))
+    best = max(finished, key=lambda t: (t.value, -t.number))  # a tie goes to the earlier trial: trial 0 first
+    summary = _summary(study, best, time.monotonic() - started, budget_seconds, val.source)
+    _write_results(config, best.params, summary, Path(out))
     return summary
 
 
-def _summary(study, seconds: float, budget_seconds: float, validation: str) -> dict:
-    best = study.best_trial
+def _with_starting_values(space: dict, base: dict) -> dict:
+    """The search space widened where needed so that it holds the starting configuration (trial 0)."""
+    widened = {}
+    for name, (kind, values) in space.items():
+        start = base[name]
+        if kind == "categorical":
+            widened[name] = (kind, values if start in values else [*values, start])
+        elif isinstance(start, (int, float)) and (kind == "float" or start > 0):
+            widened[name] = (kind, (min(values[0], start), max(values[1], start)))
+        else:
+            raise ConfigError(f"tune: {name} starts at {start!r}, outside what the search can try ({values}); set it")
+    return widened
+
+
+def _summary(study, best, seconds: float, budget_seconds: float, validation: str) -> dict:
+    starting = study.trials[0]
     return {
-        "best_validation_accuracy": best.value,
+        "monitor": best.user_attrs.get("monitor"),
+        "best_validation": best.value,
+        "best_trial": best.number,
+        "starting_validation": starting.value,  # trial 0: the configuration before tuning
         "best_params": best.params,
         "seconds": seconds,
         "budget_seconds": budget_seconds,
         "validation": validation,
-        "trials": [{"number": t.number, "state": t.state.name, "validation_accuracy": t.value, "params": t.params,
+        "trials": [{"number": t.number, "state": t.state.name, "validation": t.value, "params": t.params,
+                    "network_validation": t.user_attrs.get("network"), "bag_of_words_weight": t.user_attrs.get("mix"),
                     "seconds": t.user_attrs.get("seconds"), "stopped": t.user_attrs.get("stopped")}
                    for t in study.trials],
     }
@@ -110,44 +131,68 @@ def _write_results(config: RunConfig, best_params: dict, summary: dict, out: Pat
     tuned = {**{k: v for k, v in config.model_dump().items() if k not in ("out", "verbose")}, **best_params}
     write_bytes_atomic(out, yaml.safe_dump(tuned, sort_keys=False).encode())
     write_bytes_atomic(out.with_suffix(".trials.json"), json.dumps(summary, indent=2).encode())
-    log(f"tune: best validation accuracy {summary['best_validation_accuracy']:.4f} "
-        f"({len(summary['trials'])} trials, {summary['seconds'] / 60:.1f} min); config written to {out}; "
+    name = _figure(summary["monitor"] or "accuracy")
+    start = summary["starting_validation"]
+    versus = (f"trial 0, the starting configuration: {start:.4f}" if start is not None
+              else "trial 0, the starting configuration, did not finish")
+    log(f"tune: best validation {name} {summary['best_validation']:.4f} (trial {summary['best_trial']}; {versus}; "
+        f"{len(summary['trials'])} trials, {summary['seconds'] / 60:.1f} min); config written to {out}; "
         f"train it with: textrnn train --config {out}")
 
 
 def _objective(space: dict, base: dict, data: tuple, deadline: float):
-    """One trial: train the sampled configuration, report each epoch's validation accuracy for pruning."""
+    """One trial: fit the sampled configuration as ``train`` would (network, bag-of-words mix, calibration) and
+    score the fitted model on the validation rows by the run's monitor; each epoch's network figure is reported
+    for pruning, and the budget ends training at an epoch end."""
     import optuna
 
     from .estimator import TextRNNClassifier
+    from .train.callbacks import Callback
 
     train, val, classes = data
 
-    def objective(trial) -> float:
-        sampled = {name: _suggest(trial, name, kind, values) for name, (kind, values) in space.items()}
-        params = {**base, **sampled, "verbose": False}
-        best = 0.0
+    class Watch(Callback):
+        def __init__(self, trial) -> None:
+            self.trial, self.monitor, self.figure = trial, "accuracy", None
 
-        def after_epoch(record: dict, model) -> None:
-            nonlocal best
-            best = max(best, record["val_accuracy"])
-            trial.report(record["val_accuracy"], record["epoch"])
+        def on_fit_start(self, loop) -> None:
+            self.monitor = loop.params.monitor  # decided from the data by fit (macro_f1 when imbalanced)
+
+        def on_epoch_end(self, loop, record: dict) -> None:
+            self.figure = record[f"val_{self.monitor}"]
+            self.trial.report(self.figure, record["epoch"])
             if time.monotonic() > deadline:
-                raise BudgetSpent
-            if trial.should_prune():
+                self.trial.set_user_attr("stopped", "budget")
+                loop.state.done = True  # the model is finished and scored as it stands
+            elif self.trial.should_prune():
                 raise optuna.TrialPruned
 
-        started = time.monotonic()
+    def objective(trial) -> float:
+        sampled = {name: _suggest(trial, name, kind, values) for name, (kind, values) in space.items()}
+        watch, started = Watch(trial), time.monotonic()
+        label = "trial 0 (the starting configuration)" if trial.number == 0 else f"trial {trial.number}"
         try:
-            TextRNNClassifier(**params).fit(train.texts, train.labels, validation_data=(val.texts, val.labels),
-                                            classes=classes, on_epoch_end=after_epoch)
-        except BudgetSpent:
-            trial.set_user_attr("stopped", "budget")
+            clf = TextRNNClassifier(**{**base, **sampled, "verbose": False}).fit(
+                train.texts, train.labels, validation_data=(val.texts, val.labels), classes=classes,
+                callbacks=[watch])
+        except optuna.TrialPruned:
+            log(f"  {label}: pruned after {time.monotonic() - started:.0f} s (network validation "
+                f"{_figure(watch.monitor)} {watch.figure:.4f}, below the median of earlier trials)  {sampled}")
+            raise
+        score = clf.evaluate(val.texts, val.labels)[watch.monitor]
         trial.set_user_attr("seconds", time.monotonic() - started)
-        log(f"  trial {trial.number}: validation accuracy {best:.4f} in {time.monotonic() - started:.0f} s  {sampled}")
-        return best
+        trial.set_user_attr("monitor", watch.monitor)
+        trial.set_user_attr("network", watch.figure)
+        trial.set_user_attr("mix", clf.bag_of_words_weight_)
+        log(f"  {label}: validation {_figure(watch.monitor)} {score:.4f} (bag-of-words weight "
+            f"{clf.bag_of_words_weight_:g}) in {time.monotonic() - started:.0f} s  {sampled}")
+        return score
 
     return objective
+
+
+def _figure(monitor: str) -> str:
+    return monitor.replace("macro_f1", "macro-F1")
 
 
 def _suggest(trial, name: str, kind: str, values: Any):

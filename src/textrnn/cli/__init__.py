@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not debug:
         warnings.showwarning = _one_line_warning
     try:
+        commands.check_paths(args)
         if args.command == "train":
             return commands.train_command(args, argv)
         return HANDLERS[args.command](args)

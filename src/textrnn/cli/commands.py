@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError, ModelFileError
 from ..params import RESUME_MAY_CHANGE, ClassifierParams, RunConfig, validate
 from ..presets import DESCRIPTIONS, preset
 from .parser import CLI_DEFAULTS, PRETRAIN_FLAGS
@@ -29,14 +29,34 @@ TUNED_FILE = "tuned.yaml"
 
 
 def train_command(args: argparse.Namespace, argv: list[str]) -> int:
-    from ..recipe import train_run
+    from ..data.sources import check_sources
 
     flag_values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume")}
     if args.resume:
         return resume_command(args.resume, flag_values, argv)
     config, _ = run_config(args.config, flag_values)
+    check_sources(config)  # a missing file or column fails now, before PyTorch loads
+    from ..recipe import train_run
+
     train_run(config, argv=["textrnn", *argv])
     return 0
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """The directories and files a command names exist, checked before anything heavy is imported: a typo is
+    an error in a fraction of a second. (What they hold is checked where they are read.)"""
+    from ..data.sources import source_kind
+    from ..data.tables import table_files
+
+    run_dir = getattr(args, "run_dir", None) or getattr(args, "model_path", None)
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise ModelFileError(f"{run_dir}: no such model directory (a run directory, a saved model or an export)")
+    source = getattr(args, "input", None)
+    if source and not Path(source).is_file():
+        raise DataError(f"{source}: no such file")
+    data = getattr(args, "test_data", None) if args.command == "evaluate" else None
+    if data and source_kind(data) == "files":
+        table_files(Path(data))
 
 
 def run_config(config_file: str | None, flag_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
@@ -94,7 +114,8 @@ def read_yaml_config(path: Path) -> dict[str, Any]:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     from ..evaluation.metrics import format_metrics
-    from ..recipe import evaluate_run, evaluation_data
+    from ..data.sources import evaluation_data
+    from ..recipe import evaluate_run
 
     dataset = evaluation_data(args.run_dir, getattr(args, "test_data", None), data_dir=getattr(args, "data_dir", None),
                               text_column=getattr(args, "text_column", None),
@@ -189,13 +210,14 @@ def explain_command(args: argparse.Namespace) -> int:
 
 def compare_command(args: argparse.Namespace) -> int:
     from ..evaluation.compare import compare_runs, format_comparison
-    from ..evaluation.plots import plot_comparison
 
     rows, differing, left_out = compare_runs(args.run_dirs)
     for run_dir, reason in left_out:
         print(f"left out {run_dir}: {reason}", file=sys.stderr)
     print(format_comparison(rows, differing))
     if args.plot:
+        from ..evaluation.plots import plot_comparison  # matplotlib: only when a plot is asked for
+
         plot_comparison(rows, args.plot)
     return 0
 

@@ -14,7 +14,7 @@ import typing
 from typing import Any, Iterable
 
 from ..deploy.serve import ServeSettings
-from ..params import PARAM_GROUPS, RunConfig, shown_default
+from ..params import PARAM_GROUPS, RunConfig
 
 # Where the command line's defaults differ from the Python API's: a terminal user wants progress.
 CLI_DEFAULTS = {"verbose": True}
@@ -183,3 +183,26 @@ def serve_setting_flags(parser: argparse.ArgumentParser) -> None:
             continue
         parser.add_argument("--" + name.replace("_", "-"), type=type(field.default), default=field.default,
                             help=f"{field.description} (default: {field.default})")
+
+
+def shown_default(field) -> str:
+    """A default as the help and the docs show it."""
+    if field.default is None:
+        return "none"
+    if isinstance(field.default, bool):
+        return "on" if field.default else "off"
+    if isinstance(field.default, list):
+        return " ".join(map(str, field.default))
+    return str(field.default)
+
+
+def markdown_table(main_only: bool = False) -> str:
+    """The parameter table of the docs (``main_only``: the README's short one), generated from the groups."""
+    lines = ["| group | parameter (YAML / Python) | flag | default | what it does |", "|---|---|---|---|---|"]
+    for group, cls in PARAM_GROUPS.items():
+        for name, field in cls.model_fields.items():
+            if main_only and not (field.json_schema_extra or {}).get("main"):
+                continue
+            flag = "--" + name.replace("_", "-")
+            lines.append(f"| {group} | `{name}` | `{flag}` | {shown_default(field)} | {field.description} |")
+    return "\n".join(lines) + "\n"

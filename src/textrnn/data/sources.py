@@ -10,10 +10,12 @@ A dataset is named the same way everywhere (``--dataset``, ``--validation-data``
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..errors import ConfigError, RowError
+from ..errors import ConfigError, DataError, RowError
+from ..rundir import read_run_config
 from ..train.adaptive import DataProfile, validation_share
 from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
 from .dataset import Dataset, train_val_split
@@ -110,6 +112,25 @@ def training_and_validation(config, train_all: Dataset) -> tuple[Dataset, Datase
     return train_all, val
 
 
+def check_sources(config) -> None:
+    """Before anything heavy is imported or read: every file a run names exists, has a known type, and its first
+    file holds the columns asked for (read from its first rows), so that a typo fails in a fraction of a second,
+    not after the libraries load and the data is read. The full reading checks every row again."""
+    columns = (list(config.text_column), config.label_column)
+    for spec in (config.dataset, config.test_data, config.validation_data):
+        if not spec or source_kind(spec) != "files":
+            continue
+        first_file = table_files(Path(spec))[0]
+        next(iter(table_rows(first_file, *columns, notes=[], options=table_options(config))), None)
+    embeddings = getattr(config, "embeddings", None)
+    if embeddings and embeddings not in ("auto", "word2vec", "fasttext") and not Path(embeddings).expanduser().exists():
+        raise DataError(f"{embeddings}: no such embeddings file")
+    init_from = getattr(config, "init_from", None)
+    if init_from and not Path(init_from).expanduser().exists():
+        raise ConfigError(f"init_from: {init_from}: no such file or directory (a language model from textrnn "
+                          "pretrain)")
+
+
 def load_run_data(config) -> tuple[Dataset, Dataset | None, list[str] | None]:
     """A run's training rows, its test rows (if any) and the fixed class order (AG News), read whole.
 
@@ -121,3 +142,33 @@ def load_run_data(config) -> tuple[Dataset, Dataset | None, list[str] | None]:
     test_spec = test_source(config.dataset, config.test_data)
     test = load_dataset(test_spec, "test", *columns, **options) if test_spec else None
     return train, test, class_order(config.dataset)
+
+
+def evaluation_data(
+    run_dir: str | Path,
+    data: str | None = None,
+    *,
+    data_dir: str | None = None,
+    text_column: Sequence[str] | None = None,
+    label_column: str | None = None,
+    on_bad_rows: str = "error",
+    header: bool | str | None = None,
+    quoting: str | None = None,
+) -> Dataset:
+    """The labeled data to evaluate a run on: ``data``, or by default the test rows the run was trained for.
+
+    The columns and quotes are the run's unless given; the header row is the run's for its own test data, and
+    for another file decided on that file (``auto``) unless given: every file may have its own shape."""
+    config = read_run_config(run_dir)
+    options = table_options(config) if config else TableOptions()
+    if data is not None and header is None:
+        header = "auto"
+    options = replace(options, **{k: v for k, v in (("header", header), ("quoting", quoting)) if v is not None})
+    columns = list(text_column or (config.text_column if config else ["text"]))
+    label = label_column or (config.label_column if config else "label")
+    if data is None and config:
+        data = test_source(config.dataset, config.test_data)
+        data_dir = data_dir or config.data_dir
+    if data is None:
+        raise DataError(f"{run_dir}: no test data recorded for this run; pass --data FILE")
+    return load_dataset(data, "test", columns, label, data_dir=data_dir, on_bad_rows=on_bad_rows, options=options)

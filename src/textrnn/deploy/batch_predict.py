@@ -46,6 +46,17 @@ def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS, text_column: Sequence[
         yield chunk
 
 
+def _texts(chunk: list[dict], text_column: Sequence[str], source: Path, first_row: int) -> list[str]:
+    """The text of each record of a chunk (several text columns joined with a space)."""
+    texts = []
+    for row, record in enumerate(chunk, start=first_row):
+        missing = [c for c in text_column if record.get(c) is None]
+        if missing:
+            raise DataError(f"{source}, row {row}: no value in text column {missing[0]!r}")
+        texts.append(" ".join(str(record[c]) for c in text_column))
+    return texts
+
+
 def _column_key(column: str, record: dict) -> str:
     """The key of a text column in the records: its name, or the name of the column at its position."""
     if column not in record and column.isdigit() and int(column) < len(record):
@@ -142,13 +153,7 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
                 if prefix is None:  # decided on the first chunk: an input column is never overwritten
                     prefix = output_prefix(chunk[0], k, thresholds is not None)
                     text_column = [_column_key(c, chunk[0]) for c in text_column]
-                texts = []
-                for offset, record in enumerate(chunk, start=rows_done + 1):
-                    missing = [c for c in text_column if record.get(c) is None]
-                    if missing:
-                        raise DataError(f"{source}, row {offset}: no value in text column {missing[0]!r}")
-                    texts.append(" ".join(str(record[c]) for c in text_column))
-                probabilities = model.predict_proba(texts)
+                probabilities = model.predict_proba(_texts(chunk, text_column, source, rows_done + 1))
                 ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
                 if thresholds is not None:
                     for record, given in zip(chunk, given_labels(probabilities, thresholds)):

@@ -178,7 +178,7 @@ def agreement_on_labeled(clf: TextRNNClassifier, exported: OnnxClassifier, texts
 
 def load_check_texts(run_dir: Path) -> list[str] | None:
     """The run's test texts, when its data can still be read: the most faithful sample to check on."""
-    from ..recipe import evaluation_data
+    from ..data.sources import evaluation_data
 
     try:
         return evaluation_data(run_dir).texts

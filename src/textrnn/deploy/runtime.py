@@ -108,7 +108,8 @@ class OnnxClassifier:
 
 
 def load_predictor(path: str | os.PathLike, threads: int | str | None = None):
-    """An ONNX export (runs without torch) or a run directory (loads torch): whatever ``path`` holds. Without
+    """An ONNX export (runs without torch) or a run directory (loads torch, not scikit-learn): whatever ``path``
+    holds. Without
     torch installed, a run directory's own export (``RUN/onnx``, written by ``textrnn export``) answers for it.
 
     ``threads``: a number, ``auto`` (the cores other processes leave free), or None (the library's default).
@@ -116,17 +117,14 @@ def load_predictor(path: str | os.PathLike, threads: int | str | None = None):
     from ..threads import resolve_threads
 
     path = Path(path)
-    threads = resolve_threads(threads)[0] if threads is not None else None
+    # Not waiting to measure the load: one text from the command line would wait longer than it computes.
+    threads = resolve_threads(threads, wait=False)[0] if threads is not None else None
     if (path / "export.json").is_file():
         return OnnxClassifier(path, threads=threads)
     try:
-        from ..estimator import TextRNNClassifier
+        from .torch_runtime import TorchClassifier
     except ModuleNotFoundError:  # no torch (a "serve" install): the run's own export answers, if it has one
         if (path / "onnx" / "export.json").is_file():
             return OnnxClassifier(path / "onnx", threads=threads)
         raise
-
-    model = TextRNNClassifier.load(path)
-    if threads:
-        model.threads = threads  # predict_proba computes with this many, then gives PyTorch's setting back
-    return model
+    return TorchClassifier(path, threads)  # computes with ``threads``, then gives PyTorch's setting back

@@ -21,7 +21,6 @@ from ..errors import CheckpointError
 from ..files import write_bytes_atomic
 
 CHECKPOINT_FORMAT = "textrnn.checkpoint/1"
-CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
 @dataclass

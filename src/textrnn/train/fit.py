@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
-from ..model.bag_of_words import BagOfWords, WithBagOfWords
+from ..model.build import build_network
 from ..model.network import EnsembleClassifier, RNNClassifier
 from ..params import RESUME_MAY_CHANGE, ClassifierParams
 from ..text.embeddings import ALGORITHMS
@@ -35,12 +35,12 @@ from .callbacks import (
     TensorBoard,
     ThreadWatch,
 )
-from .checkpoint import CHECKPOINT_FILE, Checkpoint, read_member, write_member
+from ..rundir import CHECKPOINT_FILE
+from .checkpoint import Checkpoint, read_member, write_member
 from .loop import TrainResult, train_model
 from .memory import check_memory
 from .pretrained import PretrainedLM, initialise_from_lm
 
-MAX_ONE_HOT_TOKENS = 1_024  # a one-hot input as wide as a 20,000-word vocabulary would be 300x a 64-wide embedding
 
 
 @dataclass(kw_only=True)
@@ -202,27 +202,6 @@ def load_embeddings(model: RNNClassifier, params: ClassifierParams, vectorizer: 
         distributed.log(f"{source}: {found} ({coverage['word_coverage']:.1%}){tokens}; "
                         + (f"frozen for {params.freeze_embeddings} epoch(s)" if params.freeze_embeddings else "fine-tuned"))
     return coverage
-
-
-def build_network(params: ClassifierParams, vocab_size: int, num_classes: int, single: bool = False):
-    """The untrained network ``params`` describe; an :class:`EnsembleClassifier` of ``params.ensemble`` of
-    them unless ``single``; inside a :class:`WithBagOfWords` when ``bag_of_words`` holds its buckets."""
-    if params.one_hot and vocab_size > MAX_ONE_HOT_TOKENS:
-        raise ConfigError(f"one_hot: the vocabulary has {vocab_size:,} tokens; one-hot vectors are for small "
-                          f"vocabularies (at most {MAX_ONE_HOT_TOKENS:,}): use vocabulary_type char or a smaller "
-                          "max_tokens")
-    if isinstance(params.bag_of_words, int) and not single:  # a fitted model's path (training adds it at the end)
-        network = build_network(params.model_copy(update={"bag_of_words": None}), vocab_size, num_classes)
-        return WithBagOfWords(network, BagOfWords(vocab_size, params.bag_of_words, num_classes))
-    if params.ensemble > 1 and not single:
-        return EnsembleClassifier([build_network(params, vocab_size, num_classes, True) for _ in range(params.ensemble)],
-                                  params.multi_label)
-    return RNNClassifier(
-        vocab_size=vocab_size, num_classes=num_classes, embed_dim=params.embed_dim, cell=params.cell,
-        hidden_size=params.hidden_size, num_layers=params.num_layers, bidirectional=params.bidirectional,
-        pooling=params.pooling, dropout=params.dropout, mask=params.mask, locked_dropout=params.locked_dropout,
-        word_dropout=params.word_dropout, sparse_embedding=params.sparse_embedding, one_hot=params.one_hot,
-    )
 
 
 def training_digest(texts: Sequence[str], labels: Sequence) -> str:

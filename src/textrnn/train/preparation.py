@@ -13,7 +13,8 @@ from ..params import ClassifierParams
 from ..text.vectorizer import markup_share
 from . import adaptive, distributed
 from .balance import class_weights, label_weights, resolve_monitor, thin_validation_classes
-from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+from ..rundir import CHECKPOINT_FILE
+from .checkpoint import load_checkpoint
 from .targets import label_name, multi_label_sets, single_labels, sorted_classes, targets
 
 MARKUP_WARNING_SHARE = 0.01  # warn when this share of the training texts holds HTML markup

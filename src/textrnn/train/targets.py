@@ -78,6 +78,14 @@ def label_name(label, kind: str) -> str:
     return str(label)
 
 
+def named_keys(mapping, kind: str):
+    """A mapping keyed by labels (``{10: 5.0}``, as scikit-learn's ``class_weight``) keyed by class names; anything
+    else as it is."""
+    if not isinstance(mapping, dict):
+        return mapping
+    return {key if isinstance(key, str) else label_name(key, kind): value for key, value in mapping.items()}
+
+
 def class_values(names: Sequence[str], kind: str) -> np.ndarray:
     """``classes_``: the class names turned back into the labels' own type (what ``np.unique(y)`` gives)."""
     if kind in ("int", "indicator") and all(name.lstrip("-").isdigit() for name in names):
