@@ -103,7 +103,7 @@ def test_the_parameter_tables_in_the_docs_are_generated_from_the_parameters():
 
     root = Path(__file__).resolve().parents[1]
     assert markdown_table() in (root / "docs" / "parameters.md").read_text(encoding="utf-8")
-    assert markdown_table(main_only=True) in (root / "README.md").read_text(encoding="utf-8")
+    assert "docs/parameters.md" in (root / "README.md").read_text(encoding="utf-8")  # the README links the table
 
 
 def test_an_unexpected_error_is_one_message_and_debug_shows_the_traceback(monkeypatch, capsys):

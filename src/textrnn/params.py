@@ -59,7 +59,7 @@ class VectorizerParams(_Params):
     max_length: Annotated[int, Field(ge=1)] | None | Literal["auto"] = Field(
         "auto", description="keep at most this many tokens of each text (none: all; auto: the 99th percentile of "
         "the training texts' lengths when they are long, else all but a few outliers)",
-        json_schema_extra={"main": True, "parse": "auto_or_int"})
+        json_schema_extra={"parse": "auto_or_int"})
     vocabulary_type: Literal["word", "bpe", "wordpiece", "unigram", "char"] = Field(
         "word", description="whole words, subword pieces (bpe, wordpiece, unigram) so that rare words are spelt, "
         "or single characters (char; see one_hot)"
@@ -77,14 +77,11 @@ class VectorizerParams(_Params):
 class ModelParams(_Params):
     """The network."""
 
-    cell: Literal["rnn", "lstm", "gru"] = Field("gru", description="recurrent cell: rnn (Elman, tanh), lstm or gru",
-                                                 json_schema_extra={"main": True})
-    embed_dim: int = Field(64, ge=1, description="size of the word embedding", json_schema_extra={"main": True})
-    hidden_size: int = Field(64, ge=1, description="size of the recurrent state, per direction",
-                             json_schema_extra={"main": True})
-    num_layers: int = Field(1, ge=1, description="number of stacked recurrent layers", json_schema_extra={"main": True})
-    bidirectional: bool = Field(True, description="also read each text from right to left",
-                                json_schema_extra={"main": True})
+    cell: Literal["rnn", "lstm", "gru"] = Field("gru", description="recurrent cell: rnn (Elman, tanh), lstm or gru")
+    embed_dim: int = Field(64, ge=1, description="size of the word embedding")
+    hidden_size: int = Field(64, ge=1, description="size of the recurrent state, per direction")
+    num_layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
+    bidirectional: bool = Field(True, description="also read each text from right to left")
     pooling: Literal["last", "max", "mean", "attention", "concat"] = Field(
         "max",
         description="how the per-step outputs become one vector: last state, max, mean, attention, "
@@ -102,7 +99,6 @@ class ModelParams(_Params):
         description="start the embedding from this word-vector file (word2vec .bin or text, GloVe .txt, fastText "
         ".vec), or from vectors trained on the training texts first: word2vec or fasttext (auto: word2vec from "
         "10,000 training rows, else none)",
-        json_schema_extra={"main": True},
     )
     freeze_embeddings: int = Field(
         0, ge=0, description="with embeddings: keep them frozen for this many epochs (0: fine-tune from the start)"
@@ -119,7 +115,7 @@ class ModelParams(_Params):
         "auto", description="mix the network's probabilities with those of a linear model on TF-IDF of word "
         "1-2-grams (the bigrams hashed into this many slots), weighted as the validation rows prefer, from 0 to 1 "
         "(auto: slots for the training data's bigrams; none: the network alone)",
-        json_schema_extra={"main": True, "parse": "auto_or_int"},
+        json_schema_extra={"parse": "auto_or_int"},
     )
     one_hot: bool = Field(
         False, description="feed each token to the recurrent cell as a one-hot vector instead of a learned "
@@ -131,7 +127,7 @@ class ModelParams(_Params):
     )
     multi_label: bool = Field(
         False, description="a text may carry any number of labels: one sigmoid output per label, binary "
-        "cross-entropy, and thresholds chosen on the validation rows", json_schema_extra={"main": True},
+        "cross-entropy, and thresholds chosen on the validation rows",
     )
 
 
@@ -140,10 +136,9 @@ class TrainingParams(_Params):
 
     epochs: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         "auto", description="passes over the training data (auto: 15 under 10,000 training rows, else 5)",
-        json_schema_extra={"main": True, "parse": "int_or_auto"})
-    batch_size: int = Field(64, ge=1, description="texts per training step", json_schema_extra={"main": True})
-    lr: float = Field(2e-3, gt=0.0, description="Adam learning rate (the peak, with a schedule)",
-                      json_schema_extra={"main": True})
+        json_schema_extra={"parse": "int_or_auto"})
+    batch_size: int = Field(64, ge=1, description="texts per training step")
+    lr: float = Field(2e-3, gt=0.0, description="Adam learning rate (the peak, with a schedule)")
     lr_schedule: Literal["constant", "warmup-linear", "warmup-cosine"] = Field(
         "constant",
         description="learning rate over training: constant, or a warm-up over the first 6% of the steps "
@@ -171,12 +166,11 @@ class TrainingParams(_Params):
     class_weight: Literal["none", "balanced"] | dict[str, float] = Field(
         "none", description="weight of each class in the loss: none (all 1), balanced (inversely proportional to "
         "its rows, as in scikit-learn) or a mapping such as {\"spam\": 5} (others 1)",
-        json_schema_extra={"main": True, "parse": "json_or_text"},
+        json_schema_extra={"parse": "json_or_text"},
     )
     monitor: Literal["auto", "accuracy", "macro_f1"] = Field(
         "auto", description="what early stopping and the choice of the best epoch maximise on the validation rows "
         "(auto: macro_f1 when the largest class has 3 or more times the rows of the smallest, else accuracy)",
-        json_schema_extra={"main": True},
     )
     threshold: Literal["per_label", "global"] | Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
         "per_label", description="multi-label: the probability from which a text gets a label: per_label (each "
@@ -186,10 +180,9 @@ class TrainingParams(_Params):
     val_size: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["auto"] = Field(
         "auto", description="fraction of the training data held out for validation (0: none; auto: 5%, more when "
         "that gives fewer than 500 validation rows or the rarest class fewer than 10, at most 20%)",
-        json_schema_extra={"main": True, "parse": "float_or_text"},
+        json_schema_extra={"parse": "float_or_text"},
     )
-    seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout",
-                      json_schema_extra={"main": True})
+    seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout")
 
 
 class RuntimeParams(_Params):
@@ -224,14 +217,12 @@ class DataParams(_Params):
         "ag_news",
         description="'ag_news', a CSV/TSV/JSONL/Parquet file or a directory of them, or hf:NAME[:CONFIG] "
         "(a Hugging Face dataset on the Hub or saved with save_to_disk)",
-        json_schema_extra={"main": True},
     )
     data_dir: str | None = Field(None, description="directory holding AG News train/test CSVs (or TEXTRNN_DATA_DIR)")
     text_column: list[str] = Field(
         ["text"], min_length=1, description="text column(s), joined with a space; AG News has title, description, text",
-        json_schema_extra={"main": True},
     )
-    label_column: str = Field("label", description="label column of a file dataset", json_schema_extra={"main": True})
+    label_column: str = Field("label", description="label column of a file dataset")
     label_separator: str = Field(
         ",", min_length=1, description="multi-label: the labels in one cell are joined by this (JSONL and Parquet "
         "files may hold a list instead)",
@@ -249,11 +240,10 @@ class DataParams(_Params):
     )
     test_data: str | None = Field(
         None, description="labeled file or hf:NAME to report test metrics on (AG News, hf: datasets: their test split)",
-        json_schema_extra={"main": True},
     )
     validation_data: str | None = Field(
         None, description="labeled file or hf:NAME to choose the epoch and stop early on, instead of holding out "
-        "val_size of the training rows (never the test data)", json_schema_extra={"main": True},
+        "val_size of the training rows (never the test data)",
     )
     stream: bool = Field(
         False, description="read the training data in chunks instead of loading it (for data larger than memory)"
@@ -266,15 +256,12 @@ class DataParams(_Params):
 class RunParams(_Params):
     """What a command-line run writes."""
 
-    out: str | None = Field(None, description="the run directory to write (none: runs/<model>-<data>-<time>)",
-                            json_schema_extra={"main": True})
-    preset: str | None = Field(None, description="start from a named preset; other parameters override it",
-                               json_schema_extra={"main": True})
+    out: str | None = Field(None, description="the run directory to write (none: runs/<model>-<data>-<time>)")
+    preset: str | None = Field(None, description="start from a named preset; other parameters override it")
     tensorboard: bool = Field(False, description="also log the training curves to RUN_DIR/tensorboard (tensorboardX)")
     baseline: Literal["tfidf-logreg", "none"] = Field(
         "tfidf-logreg", description="also fit a bag-of-words baseline (TF-IDF of word 1-2-grams + logistic "
         "regression) on the same rows and report it beside the RNN; none: skip it",
-        json_schema_extra={"main": True},
     )
 
 

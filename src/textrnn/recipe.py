@@ -243,9 +243,10 @@ def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: s
     train, val, test = datasets
     if config.baseline == "none":
         return None
+    log(f"baseline ({NAME}): fitting on {len(train):,} rows" + (", choosing C on the validation rows" if val else ""))
     baseline = fit_baseline((train.texts, train.labels), (val.texts, val.labels) if val else None, classes,
                             seed=config.seed, class_weight=config.class_weight, monitor=monitor,
-                            threshold=config.threshold if config.multi_label else None)
+                            threshold=config.threshold if config.multi_label else None, progress=log)
     log(f"baseline ({NAME}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
     return {
         "name": NAME, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,

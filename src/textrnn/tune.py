@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .errors import ConfigError
+from .evaluation.baseline import figure_name
 from .extras import missing_extra
 from .files import write_bytes_atomic
 from .params import CLASSIFIER_PARAM_NAMES, RunConfig
@@ -131,7 +132,7 @@ def _write_results(config: RunConfig, best_params: dict, summary: dict, out: Pat
     tuned = {**{k: v for k, v in config.model_dump().items() if k not in ("out", "verbose")}, **best_params}
     write_bytes_atomic(out, yaml.safe_dump(tuned, sort_keys=False).encode())
     write_bytes_atomic(out.with_suffix(".trials.json"), json.dumps(summary, indent=2).encode())
-    name = _figure(summary["monitor"] or "accuracy")
+    name = figure_name(summary["monitor"] or "accuracy")
     start = summary["starting_validation"]
     versus = (f"trial 0, the starting configuration: {start:.4f}" if start is not None
               else "trial 0, the starting configuration, did not finish")
@@ -177,22 +178,18 @@ def _objective(space: dict, base: dict, data: tuple, deadline: float):
                 callbacks=[watch])
         except optuna.TrialPruned:
             log(f"  {label}: pruned after {time.monotonic() - started:.0f} s (network validation "
-                f"{_figure(watch.monitor)} {watch.figure:.4f}, below the median of earlier trials)  {sampled}")
+                f"{figure_name(watch.monitor)} {watch.figure:.4f}, below the median of earlier trials)  {sampled}")
             raise
         score = clf.evaluate(val.texts, val.labels)[watch.monitor]
         trial.set_user_attr("seconds", time.monotonic() - started)
         trial.set_user_attr("monitor", watch.monitor)
         trial.set_user_attr("network", watch.figure)
         trial.set_user_attr("mix", clf.bag_of_words_weight_)
-        log(f"  {label}: validation {_figure(watch.monitor)} {score:.4f} (bag-of-words weight "
+        log(f"  {label}: validation {figure_name(watch.monitor)} {score:.4f} (bag-of-words weight "
             f"{clf.bag_of_words_weight_:g}) in {time.monotonic() - started:.0f} s  {sampled}")
         return score
 
     return objective
-
-
-def _figure(monitor: str) -> str:
-    return monitor.replace("macro_f1", "macro-F1")
 
 
 def _suggest(trial, name: str, kind: str, values: Any):

@@ -196,13 +196,11 @@ def shown_default(field) -> str:
     return str(field.default)
 
 
-def markdown_table(main_only: bool = False) -> str:
-    """The parameter table of the docs (``main_only``: the README's short one), generated from the groups."""
+def markdown_table() -> str:
+    """The parameter table of the docs, generated from the groups."""
     lines = ["| group | parameter (YAML / Python) | flag | default | what it does |", "|---|---|---|---|---|"]
     for group, cls in PARAM_GROUPS.items():
         for name, field in cls.model_fields.items():
-            if main_only and not (field.json_schema_extra or {}).get("main"):
-                continue
             flag = "--" + name.replace("_", "-")
             lines.append(f"| {group} | `{name}` | `{flag}` | {shown_default(field)} | {field.description} |")
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -44,14 +44,16 @@ class Baseline:
 
 def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[Sequence[str], Sequence[str]] | None,
                  classes: Sequence[str], *, seed: int = 0, class_weight=None, monitor: str = "accuracy",
-                 threshold: str | float | None = None) -> Baseline:
+                 threshold: str | float | None = None, progress: Callable[[str], None] | None = None) -> Baseline:
     """Fit on ``train`` (texts, labels); choose ``C`` on ``validation`` (when given) by ``monitor`` (accuracy
     or macro_f1), with the network's ``class_weight`` (none, balanced or a mapping), so the two compare fairly.
-    Multi-label (``threshold``: the network's threshold rule), one logistic regression per label."""
+    Multi-label (``threshold``: the network's threshold rule), one logistic regression per label.
+    ``progress`` gets a line for each C fitted (the fits take seconds to minutes on large data)."""
     started = time.perf_counter()
     texts, labels = train
     if threshold is not None:
-        return _fit_one_vs_rest(train, validation, classes, seed=seed, class_weight=class_weight, threshold=threshold)
+        return _fit_one_vs_rest(train, validation, classes, seed=seed, class_weight=class_weight, threshold=threshold,
+                                progress=progress)
     vectorizer = _tfidf(len(texts))
     features = vectorizer.fit_transform(texts)
     weight = None if class_weight in (None, "none") else class_weight
@@ -61,19 +63,24 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
                         "not chosen: no validation rows")
     val_features = vectorizer.transform(validation[0])
     figure = lambda model: score(model.predict(val_features), validation[1], classes)[monitor]
-    model, C, _ = fit_over_C(logistic_regression(C_GRID[0], seed, weight), features, labels, figure, C_GRID)
+    model, C, _ = fit_over_C(logistic_regression(C_GRID[0], seed, weight), features, labels, figure, C_GRID,
+                             progress=progress and _progress_line(progress, monitor, started))
     return Baseline(vectorizer, model, list(classes), C, time.perf_counter() - started, f"validation {monitor}")
 
 
-def fit_over_C(model, features, labels, figure, grid: Sequence[float], stop_when_worse: bool = False):
+def fit_over_C(model, features, labels, figure, grid: Sequence[float], *, stop_when_worse: bool = False,
+               progress: Callable[[float, float], None] | None = None):
     """Fit the logistic regression ``model`` for each C of ``grid`` in turn, each fit starting from the previous
     one's solution (the same optimum, sooner); returns the model whose validation ``figure(model)`` is best (the
-    first on a tie), its C, and every C's figure. ``stop_when_worse``: end at the first C that scores lower."""
+    first on a tie), its C, and every C's figure. ``stop_when_worse``: end at the first C that scores lower.
+    ``progress(C, figure)`` is called after each fit."""
     model.warm_start = True
     best, by_C = None, {}
     for C in grid:
         model.set_params(C=C).fit(features, labels)
         by_C[str(C)] = value = figure(model)
+        if progress:
+            progress(C, value)
         if best is not None and stop_when_worse and value < best[0]:
             break
         if best is None or value > best[0]:
@@ -81,7 +88,8 @@ def fit_over_C(model, features, labels, figure, grid: Sequence[float], stop_when
     return best[2], best[1], by_C
 
 
-def _fit_one_vs_rest(train, validation, classes: Sequence[str], *, seed: int, class_weight, threshold) -> Baseline:
+def _fit_one_vs_rest(train, validation, classes: Sequence[str], *, seed: int, class_weight, threshold,
+                     progress=None) -> Baseline:
     """Multi-label: one logistic regression per label (one-vs-rest) on the same TF-IDF features; C and the
     thresholds are chosen on the validation rows by macro-F1, with the network's threshold rule."""
     from sklearn.multiclass import OneVsRestClassifier
@@ -104,10 +112,22 @@ def _fit_one_vs_rest(train, validation, classes: Sequence[str], *, seed: int, cl
         probabilities = model.predict_proba(val_features)
         thresholds, _ = choose_thresholds(probabilities, val_truth, threshold)
         figure = f1_scores(val_truth, decide(probabilities, thresholds)).mean()
+        if progress:
+            _progress_line(progress, "macro_f1", started)(C, figure)
         if best is None or figure > best[0]:
             best = (figure, C, model, thresholds)
     _, C, model, thresholds = best
     return Baseline(vectorizer, model, classes, C, time.perf_counter() - started, "validation macro_f1", thresholds)
+
+
+def _progress_line(progress: Callable[[str], None], monitor: str, started: float) -> Callable[[float, float], None]:
+    return lambda C, figure: progress(f"  baseline C {C:g}: validation {figure_name(monitor)} {figure:.4f} "
+                                      f"({time.perf_counter() - started:.0f} s so far)")
+
+
+def figure_name(monitor: str) -> str:
+    """``accuracy``, ``macro-F1``: a metric's name as the summaries print it."""
+    return monitor.replace("macro_f1", "macro-F1").replace("micro_f1", "micro-F1")
 
 
 def _tfidf(rows: int):
@@ -138,7 +158,7 @@ def comparison_line(rnn: dict, baseline: dict, split: str = "test", name: str = 
     figure = "macro_f1" if rnn.get("multi_label") else "accuracy"
     difference = 100 * (rnn[figure] - baseline[figure])
     return (f"{name} {rnn[figure]:.1%} vs bag-of-words {baseline[figure]:.1%}: {difference:+.1f} points "
-            f"({split} {figure.replace('_', '-')})")
+            f"({split} {figure_name(figure)})")
 
 
 def composition(weight: float | None) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from ..errors import DataError
 from ..estimator import TextRNNClassifier
 from ..files import write_bytes_atomic
 from ..model.bag_of_words import WithBagOfWords
-from .baseline import composition
+from .baseline import composition, figure_name
 from ..rundir import read_run_config
 from ..text.vectorizer import UNK_ID
 from . import report_multilabel
@@ -140,12 +140,12 @@ def _summary(clf: TextRNNClassifier, metrics: dict) -> str:
     if isinstance(clf.model_, WithBagOfWords):
         model += f" (with a bag-of-words path, weight {float(clf.model_.weight):g})"
     headline = "micro_f1" if clf.multi_label else "accuracy"
-    result = (f"test {headline.replace('_', '-')} <b>{test[headline]:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> "
+    result = (f"test {figure_name(headline)} <b>{test[headline]:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> "
               f"on {test['rows']:,} rows · " if test else "")
     baseline = (metrics.get("baseline") or {}).get("test")
     if test and baseline:
         figure = "macro_f1" if clf.multi_label else "accuracy"
-        result += f"bag-of-words baseline {figure.replace('_', '-')} {baseline[figure]:.2%} · "
+        result += f"bag-of-words baseline {figure_name(figure)} {baseline[figure]:.2%} · "
     return (f"<p class=headline>{result}trained on {data.get('train_rows', 0):,} rows in "
             f"{metrics.get('timing', {}).get('train_seconds', 0):.0f} s</p><p>{escape(model)} · training data: "
             f"{escape(str(data.get('train_source')))}</p>")

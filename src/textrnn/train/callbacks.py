@@ -32,6 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, TrainingInterrupted
+from ..evaluation.baseline import figure_name
 from ..params import ClassifierParams
 from ..threads import CpuReading, allowed_cpus, threads_for
 from . import distributed
@@ -73,7 +74,7 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, loop: TrainLoop, record: dict) -> None:
         if loop.state.stale_epochs >= self.patience and not loop.state.done:
             if self.verbose:
-                distributed.log(f"early stop: no better validation {self.monitor.replace('_', '-')} for "
+                distributed.log(f"early stop: no better validation {figure_name(self.monitor)} for "
                                 f"{loop.state.stale_epochs} epochs")
             loop.state.done = True
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..evaluation.baseline import figure_name
 from ..model.bag_of_words import WithBagOfWords
 from . import distributed
 from .bag_of_words import add_bag_of_words
@@ -84,7 +85,7 @@ def _not_tried(params, reason: str) -> list[dict]:
 
 
 def _mix_reason(record: dict) -> str:
-    figures, name = record["validation"], record["monitor"].replace("_", "-")
+    figures, name = record["validation"], figure_name(record["monitor"])
     alone = f"network alone {figures['network']:.1%}, bag of words alone {figures['bag_of_words']:.1%}"
     if record["weight"] == 0:
         return f"the validation rows prefer the network alone (validation {name}: {alone})"
