@@ -113,3 +113,21 @@ def test_compare_lists_metrics_and_the_parameters_that_differ(run, data_dir, tmp
     assert main(["compare", str(run), str(tmp_path / "nothing")]) == 0
     assert f"left out {tmp_path / 'nothing'}: no such directory" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "nothing")]) == 2
+
+
+def test_a_training_run_reports_from_what_it_computed(data_dir, tmp_path, monkeypatch):
+    """The report of a training run uses the fitted model and its test probabilities: it neither loads the
+    saved model again nor predicts the test rows a second time."""
+    from textrnn.evaluation import report
+
+    def no_reload(directory):
+        raise AssertionError("the report loaded the model again")
+
+    monkeypatch.setattr(report.TextRNNClassifier, "load", no_reload)
+    calls = []
+    real = TextRNNClassifier.predict_proba
+    monkeypatch.setattr(TextRNNClassifier, "predict_proba",
+                        lambda self, texts: calls.append((id(self), len(texts))) or real(self, texts))
+    out = train(data_dir, tmp_path / "run", "--bag-of-words", "none")
+    assert "<h2>Most confident mistakes</h2>" in (out / "report.html").read_text()
+    assert sum(1 for _, rows in calls if rows == 300) == 1  # the 300 test rows, predicted once

@@ -196,10 +196,8 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         ctx.params, ctx.class_weights = params, class_weights(params.class_weight, [], ctx.classes)
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, ctx.classes, ctx.train_rows)
-        self.label_kind_ = "str"
+        self.label_kind_, self.params_, self.vectorizer_, self.stream_summary_ = "str", params, ctx.vectorizer, summary
         self._set_classes(ctx.classes)
-        self.params_, self.vectorizer_ = params, ctx.vectorizer
-        self.stream_summary_ = summary
         ctx.started, ctx.checkpoint_dir, ctx.tensorboard_dir = started, checkpoint_dir, tensorboard_dir
         ctx.callbacks, ctx.on_epoch_end = callbacks, on_epoch_end
         with self._threads(params):
@@ -243,7 +241,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self.fit_info_["threads"] = {**self.threads_, "changes": ctx.thread_changes}
         done = finish(outcome.model, ctx)
         self.model_, self.temperature_, self.thresholds_ = done.model, done.temperature, done.thresholds
-        self.bag_of_words_weight_ = mix_weight(self.model_)
+        self.bag_of_words_weight_ = mix_weight(self.model_)  # 1: the network adds nothing on this data
         self.fit_info_["auto"] = [*getattr(self, "auto_params_", []), *done.choices]  # decided from the data
         self.fit_info_.update(done.info)
         self.params_ = self.params_.model_copy(update={"bag_of_words": done.bag_of_words})  # as the model is
@@ -298,14 +296,16 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         """Accuracy on ``texts`` against ``labels`` (multi-label: subset accuracy, as scikit-learn's)."""
         return self.evaluate(texts, labels)["accuracy"]
 
-    def evaluate(self, texts: Sequence[str], labels: Sequence[Any], source: str = "evaluation data") -> dict:
-        """Accuracy, macro-F1, per-class figures and the confusion matrix on labeled texts."""
+    def evaluate(self, texts: Sequence[str], labels: Sequence[Any], source: str = "evaluation data",
+                 probabilities: np.ndarray | None = None) -> dict:
+        """Accuracy, macro-F1, per-class figures and the confusion matrix on labeled texts (``probabilities``:
+        this model's on ``texts``, when the caller computed them already)."""
         self._check_fitted()
         labels = self._labels(labels, source)
         if len(labels) != len(texts):
             raise DataError(f"{source}: {len(texts)} texts but {len(labels)} labels")
         check_classes(labels, self.class_names_, source)
-        probabilities = self.predict_proba(texts)
+        probabilities = self.predict_proba(texts) if probabilities is None else probabilities
         if self.params_.multi_label:
             return multilabel_metrics(self._targets(labels), decide(probabilities, self.thresholds_), self.class_names_,
                                       probabilities)

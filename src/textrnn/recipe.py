@@ -87,6 +87,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
     try:
         fit = _fit_streaming if config.stream else _fit_in_memory
         data, train, test = fit(clf, config, run_dir, fit_options)  # saves the model as soon as it is trained
+        test_probabilities = data.pop("test_probabilities", None) if writer else None  # computed once
         metrics = _metrics(clf, config, data) if writer else None
     except TrainingInterrupted as stop:
         log(f"\n{stop.signal_name}: training stopped in epoch {stop.state.epoch} after {stop.state.step} batches; "
@@ -106,7 +107,7 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
     write_json_atomic(run_dir / "metrics.json", metrics)
     rundir.update_record(run_dir, auto=metrics["choices"]["auto"])  # the parameters decided from the data
     _mark_finished(run_dir, argv, started_at, resume)
-    report = write_report(run_dir, train, test)
+    report = write_report(run_dir, train, test, clf=clf, test_probabilities=test_probabilities)
     if metrics["test"]:
         log(f"\ntest metrics ({data['test_source']}; model trained on {data['train_rows']:,} rows of "
             f"{data['train_source']}):")
@@ -214,7 +215,8 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "truncated_test_texts": clf.vectorizer_.truncated_count(test.texts) if test else 0,
         "held_out": held_out,
         "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
-        "test_metrics": clf.evaluate(test.texts, test.labels, test.source) if test else None,
+        "test_probabilities": (probabilities := clf.predict_proba(test.texts) if test else None),
+        "test_metrics": clf.evaluate(test.texts, test.labels, test.source, probabilities) if test else None,
         "baseline": _baseline(config, clf.class_names_, (train, val, test), clf.fit_info_["monitor"]),
         "network_alone": _network_alone(clf, val, test),
     }

@@ -44,8 +44,11 @@ def coverage(clf: TextRNNClassifier, texts: Sequence[str]) -> float:
     return 1.0 - sum(seq.count(UNK_ID) for seq in ids) / total if total else 0.0
 
 
-def confident_mistakes(clf: TextRNNClassifier, test: Dataset, count: int) -> list[dict]:
-    probabilities = clf.predict_proba(test.texts)
+def confident_mistakes(clf: TextRNNClassifier, test: Dataset, count: int,
+                       probabilities: np.ndarray | None = None) -> list[dict]:
+    """The ``count`` test rows predicted wrong with the highest probability, each explained; ``probabilities``:
+    the model's on the test rows, when the caller has them."""
+    probabilities = clf.predict_proba(test.texts) if probabilities is None else probabilities
     predicted = probabilities.argmax(axis=1)
     truth = np.array([clf.class_names_.index(label) for label in test.labels])
     wrong = np.flatnonzero(predicted != truth)
@@ -58,14 +61,16 @@ def confident_mistakes(clf: TextRNNClassifier, test: Dataset, count: int) -> lis
 
 
 def write_report(run_dir: str | Path, train: Dataset | None = None, test: Dataset | None = None,
-                 mistakes: int = 10) -> Path:
+                 mistakes: int = 10, *, clf: TextRNNClassifier | None = None,
+                 test_probabilities: np.ndarray | None = None) -> Path:
     """Write ``report.html`` and the PNG figures into ``run_dir``; returns the HTML file's path.
 
     Without ``train``/``test``, the run's own data is loaded again when it is still where the run
-    found it; if not, the report leaves out what needs it and says so.
+    found it; if not, the report leaves out what needs it and says so. A training run passes what it has
+    computed already: the fitted ``clf`` (else the saved model is loaded) and its ``test_probabilities``.
     """
     run_dir = Path(run_dir)
-    clf = TextRNNClassifier.load(run_dir)
+    clf = TextRNNClassifier.load(run_dir) if clf is None else clf
     metrics = read_json(run_dir / "metrics.json")
     config = read_run_config(run_dir)
     missing_data = None
@@ -97,7 +102,7 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     if test is not None and multi_label:
         sections.append(report_multilabel.section_wrong_labels(clf, test, mistakes, _table))
     elif test is not None:
-        sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes)))
+        sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes, test_probabilities)))
     if train is not None:
         lengths = np.array([len(ids) for ids in clf.vectorizer_.encode(train.texts)])
         counts = Counter(name for label in train.labels for name in label_names(label))
