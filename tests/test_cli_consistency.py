@@ -123,3 +123,21 @@ def test_an_unexpected_error_is_one_message_and_debug_shows_the_traceback(monkey
     with pytest.raises(RuntimeError):
         main(["presets"])
     assert commands  # the handlers module is the one the CLI uses
+
+
+def test_bare_textrnn_lists_the_commands(capsys):
+    from textrnn.cli import main
+
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert all(command in out for command in ("train", "predict", "evaluate", "serve", "compare"))
+
+
+def test_top_k_counts_labels_and_explain_counts_words():
+    """One vocabulary of flags: --top-k is the labels predict shows; explain lists --top-words."""
+    from textrnn.cli.specs import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["explain", "run", "x", "--top-words", "3"]).top_words == 3
+    assert parser.parse_args(["explain", "run", "x"]).top_words == 10
+    assert parser.parse_args(["predict", "run", "x", "--top-k", "2"]).top_k == 2

@@ -144,3 +144,12 @@ def test_batch_prediction_never_overwrites_an_input_column(ag, tmp_path):
     rows = list(csv.DictReader((tmp_path / "out.csv").open()))
     assert [r["label"] for r in rows] == ["Business", "Sports"]  # the truth, untouched
     assert all(r["predicted_label"] in model.classes_ and float(r["predicted_probability"]) > 0 for r in rows)
+
+
+def test_export_prints_nothing_of_the_exporter(ag, tmp_path, capfd):
+    """PyTorch's C++ shape-inference warnings went straight to the terminal; the export is checked after."""
+    run = trained(ag, tmp_path, cell="lstm", bidirectional=True)
+    capfd.readouterr()
+    export_onnx(run)
+    err = capfd.readouterr().err
+    assert "shape inference" not in err and "Warning" not in err, err

@@ -112,7 +112,7 @@ def test_resume_with_sparse_embedding_gives_the_uninterrupted_result(corpus, tmp
     same_results(out, whole)
 
 
-def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(corpus, uninterrupted, tmp_path):
+def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(corpus, uninterrupted, tmp_path, capsys):
     out = tmp_path / "stopped"
     process = textrnn(*train_args(corpus, out))
     wait_for_checkpoint(process, out / CHECKPOINT_FILE)
@@ -123,7 +123,11 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(corpus, uninterrupted
     assert load_checkpoint(out / CHECKPOINT_FILE).state.step > 0
 
     assert main(["train", "--resume", str(out), "--epochs", "5"]) == 2  # the configuration is the run's
-    assert main(["train", "--resume", str(out), "--no-verbose"]) == 0
+    state = load_checkpoint(out / CHECKPOINT_FILE).state
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--verbose"]) == 0
+    said = f"resuming from {out / CHECKPOINT_FILE}: epoch {state.epoch}, after {state.step:,} of its batches"
+    assert said in capsys.readouterr().err
     same_results(out, uninterrupted)
 
 

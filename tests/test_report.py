@@ -92,7 +92,7 @@ def test_explanation_puts_the_decisive_word_first():
 
 
 def test_explain_command(run, capsys):
-    assert main(["explain", str(run), "the coach and the team after a goal", "--top", "2"]) == 0
+    assert main(["explain", str(run), "the coach and the team after a goal", "--top-words", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("sport ") and len(lines) == 4
     assert main(["explain", str(run), "x", "--label", "weather"]) == 2
@@ -114,6 +114,18 @@ def test_compare_lists_metrics_and_the_parameters_that_differ(run, data_dir, tmp
     assert f"left out {tmp_path / 'nothing'}: no such directory" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "nothing")]) == 2
 
+    # Formats for other tools: raw figures, every column; the table leaves out the columns no run fills.
+    assert main(["compare", str(run), str(other), "--format", "jsonl"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["run"] for r in records] == ["small", "other"] and 0 < records[0]["test accuracy"] <= 1
+    assert records[0]["micro-F1"] is None and records[1]["cell"] == "lstm"
+    assert main(["compare", str(run), str(other), "--format", "csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert header[:2] == ["run", "model"] and "hidden_size" in header
+    assert main(["compare", str(run), str(other)]) == 0
+    table = capsys.readouterr().out
+    assert "micro-F1" not in table.splitlines()[0]  # single-label runs: no micro-F1 to show
+
 
 def test_a_training_run_reports_from_what_it_computed(data_dir, tmp_path, monkeypatch):
     """The report of a training run uses the fitted model and its test probabilities: it neither loads the
@@ -131,3 +143,24 @@ def test_a_training_run_reports_from_what_it_computed(data_dir, tmp_path, monkey
     out = train(data_dir, tmp_path / "run", "--bag-of-words", "none")
     assert "<h2>Most confident mistakes</h2>" in (out / "report.html").read_text()
     assert sum(1 for _, rows in calls if rows == 300) == 1  # the 300 test rows, predicted once
+
+
+def test_many_imbalanced_classes_report_the_figure_that_chose_the_epoch(tmp_path):
+    """14 classes, the largest with 5 times the rows of the others: macro-F1 chooses the epoch, so the report
+    tabulates it and says so; the matrix gives way to the commonest confusions; decided values, not auto."""
+    import random
+
+    rng, rows = random.Random(0), []
+    for c in range(14):
+        for _ in range(150 if c == 0 else 30):
+            words = [rng.choice(["the", "a", "new", "of", "on", "today"]) for _ in range(rng.randint(3, 12))]
+            words.insert(rng.randrange(len(words) + 1), f"word{c}")
+            rows.append({"text": " ".join(words), "label": f"class{c:02d}"})
+    rng.shuffle(rows)
+    for name, part in (("train.jsonl", rows[:480]), ("test.jsonl", rows[480:])):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in part))
+    out = train(tmp_path, tmp_path / "run", "--epochs", "auto", "--patience", "1")
+    html = (out / "report.html").read_text()
+    assert "validation macro-F1</th>" in html and "the best by validation macro-F1" in html
+    assert "Most frequent confusions" in html and not (out / "confusion_matrix.png").exists()
+    assert "<td>epochs</td><td>15 (auto)</td>" in html

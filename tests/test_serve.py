@@ -275,3 +275,20 @@ def test_one_bad_request_fails_alone_and_a_panic_does_not_stop_the_server(model_
             assert lone.status_code == 422 and "lone surrogate" in json.dumps(lone.json())
     finally:
         serve_module.Predictor.predict_proba = real
+
+
+def test_the_model_description_names_files_but_never_where_they_are(tmp_path):
+    """/v1/model is public: the training file and word-vector paths appear by name, not by absolute path."""
+    from textrnn.cli import main
+    from textrnn.deploy.serve import Predictor
+
+    texts, labels = synthetic_corpus(300)
+    data = tmp_path / "secret-place" / "train.csv"
+    data.parent.mkdir()
+    data.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in zip(texts, labels)))
+    run = tmp_path / "secret-place" / "run"
+    assert main(["train", "--dataset", str(data), "--out", str(run), "--embed-dim", "8", "--hidden-size", "8",
+                 "--epochs", "1", "--no-verbose"]) == 0
+    info = Predictor(run).info
+    assert info["training_metrics"]["train_source"] == "train.csv" and info["model"] == "run"
+    assert "secret-place" not in json.dumps(info)

@@ -134,7 +134,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         rows = training_rows(texts, labels, classes, validation_data, self._checked_params(), self.label_kind_)
         texts, labels, classes, validation_data = rows.texts, rows.labels, rows.classes, rows.validation_data
         params, weights = balance(rows.params, labels, classes, validation_data)
-        checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
+        checkpoint = checkpoint_to_resume(checkpoint_dir, resume, params.verbose)
         digest = training_digest(texts, labels) if checkpoint_dir is not None else None
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, classes, len(texts), digest)
@@ -185,7 +185,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         if params.verbose:
             for line in adaptive.describe(self.auto_params_):
                 distributed.log(line)
-        checkpoint = checkpoint_to_resume(checkpoint_dir, resume)
+        checkpoint = checkpoint_to_resume(checkpoint_dir, resume, params.verbose)
         start_ranks(params)
         pretrained = language_model(params) if params.init_from and checkpoint is None else None
         ctx, summary = prepare_stream_fit(stream, params, classes, checkpoint, pretrained)

@@ -45,7 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     argv = [arg for arg in argv if arg != "--debug"]
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not argv:  # bare ``textrnn``: what it can do, not an error
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
     del args.debug  # read above; the commands' namespaces hold their own flags only
     if not debug:
         warnings.showwarning = _one_line_warning

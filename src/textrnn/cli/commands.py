@@ -203,7 +203,7 @@ def explain_command(args: argparse.Namespace) -> int:
         explanation = explain(clf, text, args.label)
         print(f"{explanation.label} {explanation.probability:.3f}")
         print(to_terminal(explanation) if sys.stdout.isatty() else " ".join(explanation.tokens))
-        for token, score in explanation.ranked()[: args.top_k]:
+        for token, score in explanation.ranked()[: args.top_words]:
             print(f"  {score:+.3f}  {token}")
     return 0
 
@@ -214,7 +214,7 @@ def compare_command(args: argparse.Namespace) -> int:
     rows, differing, left_out = compare_runs(args.run_dirs)
     for run_dir, reason in left_out:
         print(f"left out {run_dir}: {reason}", file=sys.stderr)
-    print(format_comparison(rows, differing))
+    print(format_comparison(rows, differing, args.format))
     if args.plot:
         from ..evaluation.plots import plot_comparison  # matplotlib: only when a plot is asked for
 

@@ -21,9 +21,10 @@ CLI_DEFAULTS = {"verbose": True}
 
 # Flags shared by several commands that are not model parameters: name -> argparse options.
 SHARED: dict[str, dict[str, Any]] = {
-    "--top-k": {"type": int, "default": 1, "help": "how many of the most likely labels (or words) to show (default: 1)"},
+    "--top-k": {"type": int, "default": 1, "help": "how many of the most likely labels to show (default: 1)"},
     "--format": {"choices": ("table", "csv", "jsonl"), "default": "table",
-                 "help": "output format for texts given as arguments or on stdin (default: table)"},
+                 "help": "output format: table (aligned text), csv or jsonl (one JSON object a line) (default: table); "
+                         "predict --input: the --out file's extension decides"},
 }
 
 

@@ -112,22 +112,25 @@ def _report(commands) -> None:
 
 def _explain(commands) -> None:
     parser = command(commands, "explain", "show which words pushed a prediction (occlusion)", [
-        "textrnn explain runs/my-run \"Stocks rally as oil falls\" --top-k 3",
+        "textrnn explain runs/my-run \"Stocks rally as oil falls\" --top-words 3",
         "textrnn explain runs/my-run \"Stocks rally as oil falls\" --label Business",
     ])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory (or saved model directory)")
     parser.add_argument("texts", nargs="+", help="texts to explain")
     parser.add_argument("--label", help="explain this class (multi-label: this label) instead of the most probable one")
-    parser.add_argument("--top", dest="top_k", type=int, default=SUPPRESS, help="the old name of --top-k")
-    add_shared(parser, "--top-k")
+    parser.add_argument("--top-words", dest="top_words", type=int, default=10,
+                        help="how many of the words that pushed hardest to list (default: 10)")
+    parser.add_argument("--top", dest="top_words", type=int, default=SUPPRESS, help="the old name of --top-words")
 
 
 def _compare(commands) -> None:
     parser = command(commands, "compare", "compare finished runs side by side", [
         "textrnn compare runs/*/ --plot comparison.png   # unfinished runs are listed and left out",
+        "textrnn compare runs/*/ --format csv > runs.csv",
     ])
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
     parser.add_argument("--plot", help="also write a bar chart of accuracy and time to this PNG file")
+    add_shared(parser, "--format")
 
 
 def _export(commands) -> None:

@@ -12,6 +12,8 @@ import contextlib
 import io
 import json
 import logging
+import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -36,10 +38,21 @@ OPSET = 18
 
 @contextlib.contextmanager
 def _quiet_logging():
+    """No chatter from the exporter: Python's logging, and PyTorch's C++ warnings, which go straight to file
+    descriptor 2 (``shape inference of prim::PackPadded type is missing``: harmless, since the graph's
+    agreement with PyTorch is checked after)."""
     logging.disable(logging.WARNING)
+    sys.stderr.flush()
+    saved = os.dup(2)
     try:
-        yield
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
     finally:
+        os.close(saved)
         logging.disable(logging.NOTSET)
 
 

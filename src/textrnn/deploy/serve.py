@@ -56,16 +56,18 @@ class Predictor:
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
         path = Path(path)
-        self.info: dict[str, Any] = {"path": str(path), "textrnn_version": __version__}
+        # /v1/model is public: it names files, never where they are on the server (no absolute paths)
+        self.info: dict[str, Any] = {"model": path.resolve().name, "textrnn_version": __version__}
         from .runtime import OnnxClassifier, load_predictor
 
         self.model = load_predictor(path, threads)
         if isinstance(self.model, OnnxClassifier):
             manifest = self.model.manifest
-            self.info.update(backend="onnxruntime", quantize=manifest.get("quantize"), params=manifest.get("params"))
+            self.info.update(backend="onnxruntime", quantize=manifest.get("quantize"),
+                             params=_without_paths(manifest.get("params") or {}))
             source = Path(manifest.get("source_run", ""))
         else:
-            self.info.update(backend="pytorch", params=self.model.get_params())
+            self.info.update(backend="pytorch", params=_without_paths(self.model.get_params()))
             if threads:  # this process serves one model: set once, so predictions need not switch it per batch
                 import torch
 
@@ -85,11 +87,20 @@ class Predictor:
                 "test_accuracy": test.get("accuracy"), "test_macro_f1": test.get("macro_f1"),
                 **({"test_micro_f1": test["micro_f1"]} if "micro_f1" in test else {}),
                 "train_rows": metrics.get("data", {}).get("train_rows"),
-                "train_source": metrics.get("data", {}).get("train_source"),
+                "train_source": _file_name(metrics.get("data", {}).get("train_source")),
             }
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.model.predict_proba(texts)
+
+
+def _file_name(value):
+    """A file's name without its directory (``/home/me/data/train.csv`` -> ``train.csv``); other values as they are."""
+    return Path(value).name if isinstance(value, str) and ("/" in value or "\\" in value) else value
+
+
+def _without_paths(params: dict) -> dict:
+    return {name: _file_name(value) for name, value in params.items()}
 
 
 # ------------------------------------------------------------------------------------------ the schema

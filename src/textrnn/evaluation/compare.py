@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -91,23 +94,39 @@ def _parameter_count(path: Path) -> int:
         return total
 
 
-def format_comparison(rows: list[dict], differing: list[str]) -> str:
+def format_comparison(rows: list[dict], differing: list[str], fmt: str = "table") -> str:
+    """The comparison as an aligned text table (figures formatted, columns no run fills left out), or as CSV
+    or JSON lines (raw figures, every column: for other tools)."""
+    if fmt in ("csv", "jsonl"):
+        records = [{**{k: v for k, v in row.items() if k != "differs"}, **row["differs"]} for row in rows]
+        if fmt == "jsonl":
+            return "\n".join(json.dumps(record) for record in records)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *differing], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return buffer.getvalue().rstrip("\n")
+    cells = [[_cell(column, row[column]) for column in COLUMNS] + [str(row["differs"][key]) for key in differing]
+             for row in rows]
     header = list(COLUMNS) + differing
-    cells = []
-    for row in rows:
-        cells.append([
-            row["run"], row["model"],
-            _percent(row["test accuracy"]), _percent(row["macro-F1"]), _percent(row["micro-F1"]),
-            _percent(row["RNN alone accuracy"]), _percent(row["baseline accuracy"]), _percent(row["baseline macro-F1"]),
-            _percent(row["best val. accuracy"]),
-            f"{row['train time']:.1f} s" if row["train time"] is not None else "-",
-            f"{row['texts/s']:,.0f}" if row["texts/s"] else "-",
-            f"{row['parameters']:,}", f"{row['training rows']:,}" if row["training rows"] else "-",
-            *[str(row["differs"][key]) for key in differing],
-        ])
+    filled = [i for i in range(len(header)) if any(c[i] != "-" for c in cells)]  # micro-F1 of single-label: none
+    header, cells = [header[i] for i in filled], [[c[i] for i in filled] for c in cells]
     widths = [max(len(str(h)), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     line = lambda values: "  ".join(f"{v:<{w}}" for v, w in zip(values, widths)).rstrip()
     return "\n".join([line(header), line("-" * w for w in widths), *map(line, cells)])
+
+
+def _cell(column: str, value) -> str:
+    if value is None:
+        return "-"
+    if column in ("test accuracy", "macro-F1", "micro-F1", "RNN alone accuracy", "baseline accuracy",
+                  "baseline macro-F1", "best val. accuracy"):
+        return _percent(value)
+    if column == "train time":
+        return f"{value:.1f} s"
+    if column == "texts/s":
+        return f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _percent(value: float | None) -> str:

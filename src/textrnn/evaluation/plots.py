@@ -28,12 +28,14 @@ def save_figure(figure, path: Path) -> bytes:
     return data
 
 
-def plot_curves(history: list[dict], path: Path) -> bytes:
-    """Training and validation loss and accuracy per epoch; an ensemble's members each get their own lines."""
+def plot_curves(history: list[dict], path: Path, monitor: str = "accuracy") -> bytes:
+    """Training and validation loss and accuracy per epoch, and the validation ``monitor`` (the figure that chose
+    the epoch) when it is not accuracy; an ensemble's members each get their own lines."""
     plt = pyplot()
     members = sorted({record.get("member", 0) for record in history})
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for axes, key, title in ((loss_axes, "loss", "loss"), (accuracy_axes, "accuracy", "accuracy")):
+    title = "accuracy" if monitor == "accuracy" else f"accuracy and {monitor.replace('macro_f1', 'macro-F1')}"
+    for axes, key, title in ((loss_axes, "loss", "loss"), (accuracy_axes, "accuracy", title)):
         for member in members:
             records = [r for r in history if r.get("member", 0) == member]
             epochs = [r["epoch"] for r in records]
@@ -41,6 +43,9 @@ def plot_curves(history: list[dict], path: Path) -> bytes:
             axes.plot(epochs, [r[f"train_{key}"] for r in records], "o-", label=f"{name}training")
             if all(f"val_{key}" in r for r in records):
                 axes.plot(epochs, [r[f"val_{key}"] for r in records], "o--", label=f"{name}validation")
+            if key == "accuracy" and monitor != "accuracy" and all(f"val_{monitor}" in r for r in records):
+                axes.plot(epochs, [r[f"val_{monitor}"] for r in records], "s:",
+                          label=f"{name}validation {monitor.replace('macro_f1', 'macro-F1')} (chose the epoch)")
         axes.set_xlabel("epoch")
         axes.set_title(title)
         axes.set_xticks(sorted({r["epoch"] for r in history}))

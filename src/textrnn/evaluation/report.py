@@ -34,7 +34,7 @@ from .metrics import top_confusions
 from .plots import plot_confusion, plot_curves, plot_data, plot_reliability
 
 FIGURES = ("curves.png", "confusion_matrix.png", "data.png", "reliability.png")
-PLOTTED_MATRIX_CLASSES = 30  # a matrix with a count in every cell is unreadable beyond this
+PLOTTED_MATRIX_CLASSES = 12  # a matrix with a count in every cell is unreadable beyond this (28 was, measured)
 
 
 def coverage(clf: TextRNNClassifier, texts: Sequence[str]) -> float:
@@ -87,7 +87,8 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     # Most looked-at first: the curves and the test results; the full configuration last.
     sections, images = [], {}
     if metrics.get("history"):
-        images["curves.png"] = plot_curves(metrics["history"], run_dir / "curves.png")
+        images["curves.png"] = plot_curves(metrics["history"], run_dir / "curves.png",
+                                           (metrics.get("choices") or {}).get("monitor", "accuracy"))
         sections.append(_section_curves(metrics, images["curves.png"]))
     multi_label = clf.multi_label
     if metrics.get("test") and multi_label:
@@ -192,9 +193,12 @@ def _section_calibration(calibration: dict, image: bytes) -> str:
 
 
 def _section_config(clf: TextRNNClassifier, config, metrics: dict) -> str:
-    params = clf.get_params()
+    """Every parameter as the model was trained with it: a value decided from the data shows what it became
+    (``5 (auto)``), not ``auto``."""
+    params, decided = clf.get_params(), clf.params_.model_dump()
     parameters = sum(p.numel() for p in clf.model_.parameters())
-    rows = [(escape(k), escape(str(v))) for k, v in params.items()]
+    shown = lambda k, v: f"{decided[k]} (auto)" if v == "auto" and decided.get(k, "auto") != "auto" else str(v)
+    rows = [(escape(k), escape(shown(k, v))) for k, v in params.items()]
     if config is not None:
         rows = [("preset", escape(str(config.preset)))] + rows + [
             ("dataset", escape(config.dataset)), ("text_column", escape(", ".join(config.text_column)))]
@@ -228,20 +232,26 @@ def _section_data(metrics: dict, clf: TextRNNClassifier, datasets: tuple, counts
 
 
 def _section_curves(metrics: dict, image: bytes) -> str:
+    """The curves, and a row per epoch with the figure that chose the kept epoch (the monitor) beside the rest."""
+    monitor = (metrics.get("choices") or {}).get("monitor", "accuracy")
+    chosen = f"val_{monitor}" if monitor != "accuracy" else None
+    figure = lambda r, key, fmt: format(r[key], fmt) if key in r else "-"
     rows = [
-        (f"{r['member']}.{r['epoch']}" if "member" in r else r["epoch"], f"{r['train_loss']:.4f}", f"{r['train_accuracy']:.2%}",
-         f"{r['val_loss']:.4f}" if "val_loss" in r else "-", f"{r['val_accuracy']:.2%}" if "val_accuracy" in r else "-",
-         f"{r['seconds']:.1f} s")
+        (f"{r['member']}.{r['epoch']}" if "member" in r else r["epoch"], f"{r['train_loss']:.4f}",
+         f"{r['train_accuracy']:.2%}", figure(r, "val_loss", ".4f"), figure(r, "val_accuracy", ".2%"),
+         *([figure(r, chosen, ".2%")] if chosen else []), f"{r['seconds']:.1f} s")
         for r in metrics["history"]
     ]
     best = metrics.get("timing", {}).get("best_epoch")
     kept = (f"an ensemble of {len(best)} models; each keeps the weights of its best epoch: "
             + ", ".join(f"member {i} epoch {epoch}" for i, epoch in enumerate(best, start=1))
             if isinstance(best, list) else f"Weights kept from epoch {best}")
+    kept += f", the best by validation {figure_name(monitor)}"
+    header = ("member.epoch" if isinstance(best, list) else "epoch", "training loss", "training accuracy",
+              "validation loss", "validation accuracy", *([f"validation {figure_name(monitor)}"] if chosen else []),
+              "time")
     return (f"<h2>Training</h2>{_image(image, 'loss and accuracy per epoch')}"
-            f"<p>{kept[0].upper() + kept[1:]}.</p>"
-            + _table(("member.epoch" if isinstance(best, list) else "epoch", "training loss", "training accuracy", "validation loss", "validation accuracy", "time"),
-                     rows))
+            f"<p>{kept[0].upper() + kept[1:]}.</p>" + _table(header, rows))
 
 
 def _section_test(test: dict, run_dir: Path, images: dict) -> str:

@@ -20,12 +20,19 @@ from .targets import label_name, multi_label_sets, single_labels, sorted_classes
 MARKUP_WARNING_SHARE = 0.01  # warn when this share of the training texts holds HTML markup
 
 
-def checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool):
+def checkpoint_to_resume(checkpoint_dir: str | Path | None, resume: bool, verbose: bool = True):
+    """The interrupted fit's checkpoint (None when not resuming); says where training goes on."""
     if not resume:
         return None
     if checkpoint_dir is None:
         raise ConfigError("resume: needs checkpoint_dir, the directory the interrupted fit wrote to")
-    return load_checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE)
+    checkpoint = load_checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE)
+    if verbose:
+        state, member = checkpoint.state, checkpoint.extra.get("member", 0)
+        distributed.log(f"resuming from {Path(checkpoint_dir) / CHECKPOINT_FILE}: epoch {state.epoch}, after "
+                        f"{state.step:,} of its batches" + (f", ensemble member {member + 1}" if member else "")
+                        + f"; {len(state.history)} epoch(s) done before")
+    return checkpoint
 
 
 def start_ranks(params: ClassifierParams) -> tuple[int, int]:
