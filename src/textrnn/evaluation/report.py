@@ -73,16 +73,7 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     clf = TextRNNClassifier.load(run_dir) if clf is None else clf
     metrics = read_json(run_dir / "metrics.json")
     config = read_run_config(run_dir)
-    missing_data = None
-    if config is not None and config.stream:
-        missing_data = "the run streamed its data, so the figures that need every text in memory are left out"
-    elif (train is None or test is None) and config is not None:
-        try:
-            train_all, loaded_test, _ = load_run_data(config)
-            train = train if train is not None else training_and_validation(config, train_all)[0]
-            test = test if test is not None else loaded_test
-        except DataError as error:
-            missing_data = str(error)
+    train, test, missing_data = _run_data(config, train, test)
 
     # Most looked-at first: the curves and the test results; the full configuration last.
     sections, images = [], {}
@@ -122,6 +113,20 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
     path = run_dir / "report.html"
     write_bytes_atomic(path, html.encode("utf-8"))
     return path
+
+
+def _run_data(config, train: Dataset | None, test: Dataset | None) -> tuple:
+    """The run's training and test rows (those given, else read again), and why they could not be, if so."""
+    if config is not None and config.stream:
+        return train, test, "the run streamed its data, so the figures that need every text in memory are left out"
+    if (train is None or test is None) and config is not None:
+        try:
+            train_all, loaded_test, _ = load_run_data(config)
+            train = train if train is not None else training_and_validation(config, train_all)[0]
+            test = test if test is not None else loaded_test
+        except DataError as error:
+            return train, test, str(error)
+    return train, test, None
 
 
 # ------------------------------------------------------------------------------------------- sections
