@@ -67,3 +67,18 @@ def test_a_run_directory_with_an_export_predicts_without_torch(run, tmp_path):
     assert '"label": "sport"' in result.stdout
     unexported = without(TRAIN_MODULES, cli(["predict", str(run), "goal team coach"]))
     assert unexported.returncode == 2 and 'pip install "textrnn[train]"' in unexported.stderr
+
+
+@pytest.mark.parametrize("command,message", [
+    (["train", "--dataset", "{tmp}/missing.csv"], "missing.csv: no such file"),
+    (["train", "--dataset", "{run}/../train.csv", "--label-column", "stars"], "no column 'stars'"),
+    (["predict", "{tmp}/no-run", "text"], "no such model directory"),
+    (["evaluate", "{run}", "--test-data", "{tmp}/missing.csv"], "missing.csv: no such file"),
+    (["explain", "{tmp}/no-run", "text"], "no such model directory"),
+])
+def test_mistakes_are_found_before_the_heavy_libraries_load(run, tmp_path, command, message):
+    """Files, columns and run directories are checked first: with PyTorch and scikit-learn impossible to
+    import, the user's mistake is still what the command reports (so it is reported in a fraction of a second,
+    bench/startup.py)."""
+    result = without(TRAIN_MODULES, cli([part.format(run=run, tmp=tmp_path) for part in command]))
+    assert result.returncode == 2 and message in result.stderr, result.stderr

@@ -16,7 +16,6 @@ with NumPy for fitting the linear model (:mod:`textrnn.train.bag_of_words`).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse
 import torch
 from torch import nn
 
@@ -32,9 +31,11 @@ def bigram_starts(flat: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.flatnonzero(starts)
 
 
-def feature_matrix(flat: np.ndarray, lengths: np.ndarray, vocab_size: int, buckets: int) -> scipy.sparse.csr_matrix:
+def feature_matrix(flat: np.ndarray, lengths: np.ndarray, vocab_size: int, buckets: int) -> "scipy.sparse.csr_matrix":
     """Occurrence counts of each text's features (texts as one flat id array and their lengths), shape
-    (texts, vocab_size + buckets)."""
+    (texts, vocab_size + buckets). (SciPy is imported here: training needs it, prediction does not.)"""
+    import scipy.sparse
+
     lengths = np.asarray(lengths, dtype=np.int64)
     rows = np.repeat(np.arange(len(lengths)), lengths)
     flat = np.asarray(flat, dtype=np.int64)
@@ -48,9 +49,11 @@ def feature_matrix(flat: np.ndarray, lengths: np.ndarray, vocab_size: int, bucke
     return counts
 
 
-def tfidf(counts: scipy.sparse.csr_matrix, idf: np.ndarray) -> scipy.sparse.csr_matrix:
+def tfidf(counts: "scipy.sparse.csr_matrix", idf: np.ndarray) -> "scipy.sparse.csr_matrix":
     """Counts weighted by ``idf``, each row divided by the root of its occurrences' squared weights (as
     :class:`BagOfWords` computes it, one occurrence at a time)."""
+    import scipy.sparse
+
     weighted = counts.multiply(idf[None, :]).tocsr()
     squares = np.asarray(counts.multiply((idf ** 2)[None, :]).sum(axis=1)).ravel()
     norms = np.sqrt(squares)
