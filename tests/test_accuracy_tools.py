@@ -213,7 +213,7 @@ def test_subword_vocabularies_spell_unseen_words(kind, tmp_path):
     assert all(token.lstrip("#▁").removesuffix("[?]") in pieces or token.endswith("[?]")
                for token in explanation.tokens)
     assert len(explanation.ranked()) == len(ids)
-    assert main(["explain", str(tmp_path / "m"), text, "--top-k", "3"]) == 0
+    assert main(["explain", str(tmp_path / "m"), text, "--top-words", "3"]) == 0
 
 
 # ------------------------------------------------------------------------------------------------ tune

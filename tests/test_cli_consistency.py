@@ -141,3 +141,4 @@ def test_top_k_counts_labels_and_explain_counts_words():
     assert parser.parse_args(["explain", "run", "x", "--top-words", "3"]).top_words == 3
     assert parser.parse_args(["explain", "run", "x"]).top_words == 10
     assert parser.parse_args(["predict", "run", "x", "--top-k", "2"]).top_k == 2
+    assert parser.parse_args(["explain", "run", "x", "--top-k", "2"]).top_k == 2  # the two likeliest labels

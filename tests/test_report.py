@@ -96,6 +96,10 @@ def test_explain_command(run, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("sport ") and len(lines) == 4
     assert main(["explain", str(run), "x", "--label", "weather"]) == 2
+    capsys.readouterr()
+    assert main(["explain", str(run), "the coach and the team after a goal", "--top-k", "2", "--top-words", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and lines[0].startswith("sport ") and lines[3].split()[0] in ("money", "tech")
 
 
 def test_compare_lists_metrics_and_the_parameters_that_differ(run, data_dir, tmp_path, capsys):

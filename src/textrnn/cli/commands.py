@@ -199,12 +199,17 @@ def explain_command(args: argparse.Namespace) -> int:
     clf = TextRNNClassifier.load(args.run_dir)
     if args.label is not None and args.label not in clf.class_names_:
         raise ConfigError(f"label: {args.label!r} is not one of the classes ({', '.join(clf.class_names_)})")
+    if args.top_k < 1:
+        raise ConfigError(f"top_k: must be at least 1 (got {args.top_k})")
     for text in args.texts:
-        explanation = explain(clf, text, args.label)
-        print(f"{explanation.label} {explanation.probability:.3f}")
-        print(to_terminal(explanation) if sys.stdout.isatty() else " ".join(explanation.tokens))
-        for token, score in explanation.ranked()[: args.top_words]:
-            print(f"  {score:+.3f}  {token}")
+        # --top-k counts labels, as in predict: the k most probable labels are each explained
+        ranked = clf.predict_proba([text])[0].argsort()[::-1][: args.top_k]
+        for label in [args.label] if args.label is not None else [clf.class_names_[j] for j in ranked]:
+            explanation = explain(clf, text, label)
+            print(f"{explanation.label} {explanation.probability:.3f}")
+            print(to_terminal(explanation) if sys.stdout.isatty() else " ".join(explanation.tokens))
+            for token, score in explanation.ranked()[: args.top_words]:
+                print(f"  {score:+.3f}  {token}")
     return 0
 
 

@@ -114,6 +114,7 @@ def _explain(commands) -> None:
     parser = command(commands, "explain", "show which words pushed a prediction (occlusion)", [
         "textrnn explain runs/my-run \"Stocks rally as oil falls\" --top-words 3",
         "textrnn explain runs/my-run \"Stocks rally as oil falls\" --label Business",
+        "textrnn explain runs/my-run \"Stocks rally as oil falls\" --top-k 2       # the two likeliest labels",
     ])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory (or saved model directory)")
     parser.add_argument("texts", nargs="+", help="texts to explain")
@@ -121,6 +122,7 @@ def _explain(commands) -> None:
     parser.add_argument("--top-words", dest="top_words", type=int, default=10,
                         help="how many of the words that pushed hardest to list (default: 10)")
     parser.add_argument("--top", dest="top_words", type=int, default=SUPPRESS, help="the old name of --top-words")
+    add_shared(parser, "--top-k")  # labels, as everywhere: explain the k most probable ones
 
 
 def _compare(commands) -> None:

@@ -15,9 +15,14 @@ with NumPy for fitting the linear model (:mod:`textrnn.train.bag_of_words`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 HASH_MULTIPLIER = 1_000_003  # a prime: (left * prime + right) mod buckets spreads id pairs over the buckets
 
