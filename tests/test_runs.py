@@ -11,6 +11,7 @@ from conftest import synthetic_corpus
 from textrnn import TextRNNClassifier
 from textrnn.cli import main
 from textrnn.errors import RunDirError
+from textrnn.evaluation.baseline import C_GRID
 from textrnn.params import RunConfig
 from textrnn.rundir import default_run_dir, locked
 from textrnn.train.callbacks import Callback
@@ -142,6 +143,9 @@ def test_every_run_reports_a_bag_of_words_baseline_on_the_same_rows(tmp_path, ca
         alone = mix["network_alone"]["test"]["accuracy"]
         assert f"the RNN alone: {alone:.1%} test accuracy" in err
     assert "Against a bag-of-words baseline" in (out / "report.html").read_text()
+    # The baseline's fits say what they do while they run (they took minutes with nothing printed)
+    assert "baseline (tfidf-logreg): fitting on" in err
+    assert err.count("  baseline C ") == len(C_GRID)
     assert main(["compare", str(out)]) == 0
     assert "baseline accuracy" in (out_text := capsys.readouterr().out) and "RNN alone accuracy" in out_text
 
