@@ -154,3 +154,38 @@ def test_ctrl_c_while_the_data_loads_is_one_line_and_the_run_can_start_again(tmp
     assert "textrnn: stopped (Ctrl-C)" in err and "Traceback" not in err
     monkeypatch.undo()
     assert main(command) == 0  # nothing was finished in the directory: the same command runs again
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cli-run")
+    texts, labels = synthetic_corpus(300)
+    (directory / "data.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in zip(texts, labels)))
+    assert main(["train", "--dataset", str(directory / "data.csv"), "--out", str(directory / "run"),
+                 "--embed-dim", "8", "--hidden-size", "8", "--epochs", "1", "--no-verbose"]) == 0
+    return directory
+
+
+OUTPUTS = {  # every command that writes a file the user names: (arguments, the output's name)
+    "evaluate --out": (["evaluate", "{run}", "--test-data", "{data}", "--out", "{out}"], "metrics.json"),
+    "predict TEXT --out": (["predict", "{run}", "a goal", "--out", "{out}"], "predictions.txt"),
+    "predict --input --out": (["predict", "{run}", "--input", "{data}", "--out", "{out}"], "labeled.csv"),
+    "compare --plot": (["compare", "{run}", "--plot", "{out}"], "compare.png"),
+    "tune --out": (["tune", "--dataset", "{data}", "--budget-minutes", "5", "--trials", "1", "--epochs", "1",
+                    "--embed-dim", "4", "--hidden-size", "4", "--out", "{out}"], "tuned.yaml"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OUTPUTS))
+def test_no_output_is_written_through_a_planted_link(cli_run, tmp_path, case):
+    """A symbolic link where the output goes is replaced by the file (a temporary name, then a rename); the
+    file it pointed at is never written."""
+    arguments, name = OUTPUTS[case]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / name
+    out.symlink_to(victim)
+    values = {"run": cli_run / "run", "data": cli_run / "data.csv", "out": out}
+    assert main([part.format(**values) for part in arguments]) == 0
+    assert victim.read_text() == "precious" and out.is_file() and not out.is_symlink()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

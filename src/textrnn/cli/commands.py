@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, ModelFileError
+from ..files import write_bytes_atomic
 from ..params import RESUME_MAY_CHANGE, ClassifierParams, RunConfig, validate
 from ..presets import DESCRIPTIONS, preset
 from .parser import CLI_DEFAULTS, PRETRAIN_FLAGS
@@ -130,7 +132,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         print(f"skipped: {row}", file=sys.stderr)
     print(format_metrics(metrics))
     if getattr(args, "out", None):
-        Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        write_bytes_atomic(args.out, (json.dumps(metrics, indent=2) + "\n").encode("utf-8"))
     return 0
 
 
@@ -171,12 +173,12 @@ def predict_command(args: argparse.Namespace) -> int:
     rows = [{"text": text, "top_k": [choice(p, j) for j in order]} for text, p, order in zip(texts, probabilities, ranked)]
     for row, p, labels in zip(rows, probabilities, given or ()):
         row["labels"] = [choice(p, j) for j in labels]
-    handle = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
-    try:
-        write_predictions(rows, args.format, k, handle)
-    finally:
-        if out:
-            handle.close()
+    if not out:
+        write_predictions(rows, args.format, k, sys.stdout)
+        return 0
+    buffer = io.StringIO(newline="")
+    write_predictions(rows, args.format, k, buffer)
+    write_bytes_atomic(out, buffer.getvalue().encode("utf-8"))  # a temporary name, then a rename: never via a link
     return 0
 
 

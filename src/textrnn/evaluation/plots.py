@@ -124,5 +124,4 @@ def plot_comparison(rows: list[dict], path: str | Path) -> None:
     seconds.set_title("training time (s)")
     for axes in (accuracy, seconds):
         axes.tick_params(axis="x", rotation=30)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path)

@@ -15,6 +15,8 @@ reports the coverage, by vocabulary entries and by training tokens.
 from __future__ import annotations
 
 import gzip
+import os
+import tempfile
 from pathlib import Path
 from typing import Iterable, Literal
 
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..files import FILE_MODE
 
 ALGORITHMS = ("word2vec", "fasttext")
 # Word vectors trained inside a fit (embeddings="word2vec"): word2vec's usual 5 passes suit corpora of billions of
@@ -127,7 +130,14 @@ def train_vectors(
                           workers=workers)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    vectors.save_word2vec_format(str(out), binary=True)
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(handle)
+    try:  # written under a temporary name, then renamed: never half a file, never through a planted link
+        vectors.save_word2vec_format(temporary, binary=True)
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, out)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
     return {"algorithm": algorithm, "words": len(vectors), "dim": dim, "texts": len(sentences), "path": str(out)}
 
 

@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 from ..errors import DataError
+from ..files import write_bytes_atomic
 
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
@@ -208,7 +209,7 @@ class TextVectorizer:
         return vectorizer
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+        write_bytes_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False).encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | Path) -> "TextVectorizer":
