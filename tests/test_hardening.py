@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import synthetic_corpus
 
-from textrnn import TextRNNClassifier
+from textrnn import ConfigError, DataError, TextRNNClassifier
 from textrnn.cli import main
 
 
@@ -189,3 +189,27 @@ def test_no_output_is_written_through_a_planted_link(cli_run, tmp_path, case):
     assert main([part.format(**values) for part in arguments]) == 0
     assert victim.read_text() == "precious" and out.is_file() and not out.is_symlink()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+BOMB = "".join(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9 if previous else ['"lol"'] * 9) + "]\n"
+               for previous, name in zip([None, "a", "b", "c", "d", "e", "f", "g"], "abcdefgh")) + "hidden_size: *h\n"
+
+
+def test_messages_quote_what_they_were_given_in_bounded_size(tmp_path, capsys):
+    """A 400-byte YAML alias bomb (9^8 values), a huge value in Python, a huge unknown label: each message
+    names the problem in a line, never the whole value (a bomb once made a 312 MB message)."""
+    config = tmp_path / "bomb.yaml"
+    config.write_text(BOMB)
+    assert len(BOMB) < 500
+    assert main(["train", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "aliases (*name) expand to more than 100,000 values" in err and len(err) < 400
+    nested = [[list(range(1000))] * 1000] * 10
+    with pytest.raises(ConfigError) as caught:
+        TextRNNClassifier(hidden_size=nested, lr="x" * 1_000_000).fit(["a b", "c d"], ["x", "y"])
+    assert "hidden_size" in str(caught.value) and "lr" in str(caught.value) and len(str(caught.value)) < 600
+    clf = TextRNNClassifier(embed_dim=4, hidden_size=4, epochs=1, verbose=False).fit(["a b", "c d"] * 20,
+                                                                                    ["x", "y"] * 20)
+    with pytest.raises(DataError) as caught:
+        clf.evaluate(["a b"], ["z" * 500_000])
+    assert "is not one of the classes" in str(caught.value) and len(str(caught.value)) < 400

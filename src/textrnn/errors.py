@@ -7,6 +7,7 @@ without importing PyTorch.
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,24 @@ class RunDirError(ValueError):
 
 class ExportError(ValueError):
     """An export directory is missing a file, holds files that do not fit together, or would disagree."""
+
+
+_QUOTED = reprlib.Repr()  # Python 3.11's Repr takes its limits as attributes
+_QUOTED.maxlevel, _QUOTED.maxstring, _QUOTED.maxother = 2, 60, 60
+_QUOTED.maxlist = _QUOTED.maxtuple = _QUOTED.maxdict = _QUOTED.maxset = 4
+
+
+def quoted(value: Any) -> str:
+    """A value as a message shows it: its repr, bounded (a few items of a list, the start of a long string), so
+    that quoting what a user gave never costs more than the message itself (a YAML alias bomb, a huge text)."""
+    return _QUOTED.repr(value)
+
+
+def listed(names, limit: int = 12) -> str:
+    """Names joined for a message, at most ``limit`` of them and how many more (10,000 classes, one line)."""
+    names = [str(name)[:60] for name in names]
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 # Every error a user can cause: the command line prints these as one line, anything else is a bug.

@@ -17,7 +17,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, quoted
+
+MAX_PROBLEMS_SHOWN = 20  # an error message lists at most this many parameters
 
 __all__ = ["ClassifierParams", "ConfigError", "RunConfig", "PARAM_GROUPS", "validate"]
 
@@ -290,14 +292,17 @@ def format_validation_error(error: ValidationError) -> str:
     several kinds (a number or ``auto``) gets one line listing what each kind would have needed."""
     problems: dict[str, list[str]] = {}
     values: dict[str, object] = {}
-    for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else "config"
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0])[:80] if item["loc"] else "config"
         message = "unknown parameter" if item["type"] == "extra_forbidden" else item["msg"]
         if message not in problems.setdefault(name, []):
             problems[name].append(message)
         values.setdefault(name, item["input"])
-    lines = [f"{name}: {', or '.join(m[0].lower() + m[1:] if i else m for i, m in enumerate(messages))}" + ("" if messages == ["unknown parameter"] else f" (got {values[name]!r})")
-             for name, messages in problems.items()]
+    lines = [f"{name}: {', or '.join(m[0].lower() + m[1:] if i else m for i, m in enumerate(messages[:4]))}"
+             + ("" if messages == ["unknown parameter"] else f" (got {quoted(values[name])})")
+             for name, messages in list(problems.items())[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more")
     return "invalid parameters:\n  " + "\n  ".join(lines)
 
 

@@ -23,7 +23,7 @@ from safetensors.torch import save as save_safetensors
 
 from . import __version__
 from .artifacts import read_artifact, read_json, write_artifact
-from .errors import ConfigError, ModelFileError
+from .errors import ConfigError, ModelFileError, quoted
 from .files import json_bytes
 from .multilabel import check_thresholds
 from .params import RUNTIME_PARAM_NAMES, SAVED_PARAM_NAMES, ClassifierParams, validate
@@ -134,7 +134,7 @@ def read_model(directory: str | Path) -> SavedModel:
     temperature = config.get("temperature", 1.0)  # format 1 had none
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0.01 <= temperature <= 100:
         raise ModelFileError(f"{directory / MANIFEST}: temperature must be a number between 0.01 and 100, "
-                             f"got {temperature!r}")
+                             f"got {quoted(temperature)}")
     given = config.get("params_given")
     try:
         given = validate(ClassifierParams, given).model_dump(include=set(SAVED_PARAM_NAMES)) if given else None

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..errors import DataError, RowError
+from ..errors import DataError, RowError, quoted
 from .dataset import Dataset, collect_rows, converted
 from .tables import iter_records
 
@@ -63,7 +63,7 @@ def ag_news_rows(path: Path, text_column: Sequence[str], notes: list[str]) -> It
 
     def convert(where: str, record: dict) -> tuple[str, str]:
         if record["label"] not in ("1", "2", "3", "4"):
-            raise RowError(path, where, f"expected 1-4, got {record['label']!r}", "label", record)
+            raise RowError(path, where, f"expected 1-4, got {quoted(record['label'])}", "label", record)
         fields = {**record, "text": f"{record['title']} {record['description']}"}
         return " ".join(fields[c] for c in text_column), AG_NEWS_LABELS[int(record["label"]) - 1]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..errors import RowError
+from ..errors import RowError, quoted
 
 # Longest field accepted, in characters: far above any real text, low enough to stop a runaway quote early.
 MAX_FIELD_CHARS = 1_000_000
@@ -22,7 +22,7 @@ def label_set(path: Path, where: str, column: str, record: dict, separator: str)
             if isinstance(item, float) and item.is_integer():
                 item = int(item)
             if not isinstance(item, (str, int)) or isinstance(item, bool):
-                raise RowError(path, where, f"a label list holds {type(item).__name__} {item!r}; expected text or "
+                raise RowError(path, where, f"a label list holds {type(item).__name__} {quoted(item)}; expected text or "
                                "integers", column, record)
             parts.append(str(item))
     else:
@@ -46,7 +46,7 @@ def check_cell(path: Path, where: str, column: str, record: dict, text: bool) ->
     if not isinstance(value, allowed) or isinstance(value, bool):
         expected = "text" if text else "text or an integer"
         hint = "; several labels in one cell need --multi-label" if isinstance(value, (list, tuple)) else ""
-        raise RowError(path, where, f"expected {expected}, got {type(value).__name__} {value!r}{hint}", column, record)
+        raise RowError(path, where, f"expected {expected}, got {type(value).__name__} {quoted(value)}{hint}", column, record)
     if isinstance(value, str):
         try:
             value.encode("utf-8")  # fails only on the surrogates that stand for bytes that were not UTF-8

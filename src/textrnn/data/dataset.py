@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..errors import DataError, RowError
+from ..errors import DataError, RowError, listed, quoted
 
 ON_BAD_ROWS = ("error", "skip")
 
@@ -140,9 +140,9 @@ def check_classes(labels: Sequence, classes: Sequence[str], source: str) -> None
     for row, label in enumerate(labels, start=1):
         for name in label_names(label):
             if name not in known:
-                raise DataError(f"{source}, row {row}: label {name!r} is not one of the classes ({', '.join(classes)})")
+                raise DataError(f"{source}, row {row}: label {quoted(name)} is not one of the classes ({listed(classes)})")
     if len(known) < 2:
-        raise DataError(f"{source}: {len(known)} class ({', '.join(classes) or 'none'}); a classifier needs at least two "
+        raise DataError(f"{source}: {len(known)} class ({listed(classes) or 'none'}); a classifier needs at least two "
                         "classes")
 
 
@@ -156,5 +156,5 @@ def check_labels_known(train: Dataset, *others: Dataset | None) -> None:
         for row, label in enumerate(data.labels, start=1):
             for name in label_names(label):
                 if name not in known:
-                    raise DataError(f"{data.source}, row {row}: label {name!r} does not occur in the training data "
-                                    f"({', '.join(sorted(known))}); the model could never predict it")
+                    raise DataError(f"{data.source}, row {row}: label {quoted(name)} does not occur in the training data "
+                                    f"({listed(sorted(known))}); the model could never predict it")

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, quoted
 
 IMBALANCE_RATIO = 3.0  # largest class / smallest class from which accuracy stops being a fair judge
 FEW_VALIDATION_ROWS = 5
@@ -33,7 +33,7 @@ def class_weights(setting, labels: Sequence[str], classes: Sequence[str]) -> np.
         if any(value <= 0 for value in weights.values()):
             raise ConfigError("class_weight: every weight must be above 0")
         return np.array([weights.get(name, 1.0) for name in classes], dtype=np.float32)
-    raise ConfigError(f"class_weight: expected none, balanced or a mapping of class to weight, got {setting!r}")
+    raise ConfigError(f"class_weight: expected none, balanced or a mapping of class to weight, got {quoted(setting)}")
 
 
 def label_weights(setting, indicator: np.ndarray, classes: Sequence[str]) -> np.ndarray | None:
