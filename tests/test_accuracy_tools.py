@@ -248,7 +248,7 @@ def test_tune_respects_its_budget_and_writes_a_trainable_config(tmp_path):
     assert any(t["stopped"] == "budget" for t in summary["trials"])  # 50 epochs cannot fit in 8 s
     assert 0.3 < summary["best_validation"] <= 1.0 and summary["monitor"] == "accuracy"
 
-    from textrnn.cli.commands import read_yaml_config
+    from textrnn.cli.config_file import read_yaml_config
 
     tuned = read_yaml_config(tmp_path / "tuned.yaml")
     assert tuned["hidden_size"] in (4, 8, 64)  # 64: trial 0, the default, is in the search

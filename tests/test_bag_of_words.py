@@ -10,7 +10,7 @@ import torch
 from textrnn import TextRNNClassifier
 from textrnn.deploy.export import export_onnx
 from textrnn.deploy.runtime import OnnxClassifier
-from textrnn.errors import ConfigError, ModelFileError
+from textrnn.errors import ConfigError, ExportError, ModelFileError
 from textrnn.model.bag_of_words import BagOfWords, WithBagOfWords, feature_matrix, tfidf
 from textrnn.train import bag_of_words as fitting
 from textrnn.train.bag_of_words import choose_buckets, inverse_document_frequency
@@ -192,3 +192,40 @@ def test_a_network_that_adds_nothing_is_said_so_everywhere(synthetic, tmp_path, 
 def test_the_mix_weight_is_a_fitted_attribute(mixed):
     clf, directory = mixed
     assert clf.bag_of_words_weight_ == 0.5 and TextRNNClassifier.load(directory).bag_of_words_weight_ == 0.5
+
+
+@pytest.mark.parametrize("buffer,value", [("weight", 5.0), ("weight", -0.5), ("network_temperature", 0.0),
+                                          ("bag_of_words_temperature", float("nan"))])
+def test_a_mix_outside_its_range_is_refused_at_load(mixed, tmp_path, buffer, value):
+    """A mix weight of 5 still gives probabilities that sum to 1, so only the load-time check can catch it."""
+    import hashlib
+    import shutil
+
+    from safetensors.torch import load as load_safetensors
+    from safetensors.torch import save as save_safetensors
+
+    _, directory = mixed
+    copy = shutil.copytree(directory, tmp_path / "model")
+    weights = load_safetensors((copy / "model.safetensors").read_bytes())
+    weights[buffer] = torch.tensor(value)
+    (copy / "model.safetensors").write_bytes(save_safetensors(weights))
+    config = json.loads((copy / "config.json").read_text())
+    config["sha256"]["model.safetensors"] = hashlib.sha256((copy / "model.safetensors").read_bytes()).hexdigest()
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="bag-of-words mix needs a weight in|not numbers"):
+        TextRNNClassifier.load(copy)
+
+
+def test_an_export_whose_labels_do_not_fit_its_graph_is_refused(mixed, tmp_path):
+    import hashlib
+    import shutil
+
+    _, directory = mixed
+    out, _ = export_onnx(shutil.copytree(directory, tmp_path / "run"))
+    labels = json.loads((out / "labels.json").read_text())
+    (out / "labels.json").write_text(json.dumps(labels + ["extra"]))
+    manifest = json.loads((out / "export.json").read_text())
+    manifest["sha256"]["labels.json"] = hashlib.sha256((out / "labels.json").read_bytes()).hexdigest()
+    (out / "export.json").write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match="4 labels, but the graph gives 3 probabilities|cannot answer"):
+        OnnxClassifier(out)

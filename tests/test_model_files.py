@@ -45,6 +45,10 @@ def edit_weights(change):
     return apply
 
 
+def fill(tensor, value) -> None:
+    tensor.fill_(value)
+
+
 def set_vocabulary_id(directory):
     def change(data):
         vocab = data["tokenizer"]["model"]["vocab"]
@@ -95,6 +99,10 @@ CASES = {
     "integer label kind for names": (lambda d: edit_json(d, "config.json", lambda c: c.update(label_kind="int")),
                                      r"label_kind 'int' does not fit labels.json"),
     "multi-label without thresholds": (edit_params(multi_label=True), r"thresholds must be a list of 3 numbers"),
+    "a NaN in the head": (edit_weights(lambda w: fill(w["head.bias"], float("nan"))),
+                          r"head.bias hold values that are not numbers"),
+    "an infinite embedding row": (edit_weights(lambda w: fill(w["embedding.weight"][3], float("inf"))),
+                                  r"embedding.weight hold values that are not numbers"),
 }
 
 
@@ -120,3 +128,19 @@ def test_each_bad_model_directory_gets_its_own_message(case, saved, tmp_path):
 
 def test_the_corpus_is_wide():
     assert len(CASES) >= 15
+
+
+@pytest.mark.parametrize("case", ["a NaN in the head", "an infinite embedding row"])
+def test_predict_and_serve_refuse_a_model_that_cannot_answer(case, saved, tmp_path, capsys):
+    """They load the network without the estimator: the same checks, one line, and the server never starts."""
+    import shutil
+
+    from textrnn.cli import main
+
+    directory = tmp_path / "m"
+    shutil.copytree(saved, directory)
+    CASES[case][0](directory)
+    assert main(["predict", str(directory), "some text"]) == 2
+    assert main(["serve", str(directory), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("not numbers") == 2 and "Traceback" not in err

@@ -27,7 +27,8 @@ from sklearn.exceptions import NotFittedError
 
 from . import saved_model
 from .data.dataset import check_classes, check_texts
-from .errors import ConfigError, DataError
+from .deploy.probe import check_answers
+from .errors import ConfigError, DataError, ModelFileError
 from .evaluation.metrics import add_pairs, classification_metrics, confusion_pairs, metrics_from_pairs
 from .evaluation.multilabel import multilabel_metrics
 from .model.bag_of_words import mix_weight
@@ -235,8 +236,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         return torch_threads(count)
 
     def _store(self, outcome, ctx: FitContext) -> None:
-        """Keep the trained model and finish it on the validation rows (:mod:`textrnn.train.finish`:
-        calibration and the bag-of-words mix, or multi-label thresholds)."""
+        """Keep the trained model, finished on the validation rows (:mod:`textrnn.train.finish`)."""
         self.history_, self.fit_info_ = outcome.history, outcome.info
         self.fit_info_["threads"] = {**self.threads_, "changes": ctx.thread_changes}
         done = finish(outcome.model, ctx)
@@ -298,8 +298,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[Any], source: str = "evaluation data",
                  probabilities: np.ndarray | None = None) -> dict:
-        """Accuracy, macro-F1, per-class figures and the confusion matrix on labeled texts (``probabilities``:
-        this model's on ``texts``, when the caller computed them already)."""
+        """Accuracy, macro-F1, per-class figures and the confusion matrix (``probabilities``: if computed)."""
         self._check_fitted()
         labels = self._labels(labels, source)
         if len(labels) != len(texts):
@@ -347,4 +346,5 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         clf._set_classes(saved.classes)
         clf.model_ = saved_model.load_network(saved, directory)
         clf.bag_of_words_weight_ = mix_weight(clf.model_)
+        check_answers(clf, str(directory), ModelFileError)  # damaged weights fail here, not at the first text
         return clf

@@ -153,6 +153,16 @@ def load_network(saved: SavedModel, directory: str | Path) -> torch.nn.Module:
     check_declared_sizes(saved.params, saved.weights, weights_file, saved.vectorizer.vocab_size)
     model = build_network(saved.params, saved.vectorizer.vocab_size, len(saved.classes))
     check_shapes(model.state_dict(), saved.weights, weights_file)
+    damaged = [name for name, tensor in saved.weights.items()
+               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if damaged:
+        raise ModelFileError(f"{weights_file}: {', '.join(damaged[:5])} hold values that are not numbers (NaN or "
+                             "infinite); the weights are damaged")
+    mix = {name: float(saved.weights[name]) for name in ("weight", "network_temperature", "bag_of_words_temperature")
+           if name in saved.weights}
+    if mix and not (0 <= mix["weight"] <= 1 and all(0.01 <= mix[t] <= 100 for t in mix if t != "weight")):
+        raise ModelFileError(f"{weights_file}: the bag-of-words mix needs a weight in [0, 1] and temperatures in "
+                             f"[0.01, 100], got {mix}")
     model.load_state_dict(saved.weights)
     return model.eval()
 

@@ -125,8 +125,9 @@ def export_onnx(
         staged = write_artifact(Path(scratch) / "staged", files, "export.json", manifest)
         texts = sample_texts(clf, check_texts, check_count)
         agreement = compare(clf, OnnxClassifier(staged), texts)
-        if (agreement["label_agreement"] < MIN_AGREEMENT[quantize]
-                or (quantize is None and agreement["max_probability_difference"] > MAX_PROBABILITY_DIFFERENCE)):
+        difference = agreement["max_probability_difference"]
+        if (not agreement["label_agreement"] >= MIN_AGREEMENT[quantize] or not np.isfinite(difference)
+                or (quantize is None and not difference <= MAX_PROBABILITY_DIFFERENCE)):  # NaN fails every test
             raise ExportError(f"the ONNX export disagrees with the PyTorch model ({describe(agreement)}); not written")
         write_artifact(out, files, "export.json", {**manifest, "agreement": agreement})
     return out, agreement

@@ -22,6 +22,7 @@ from ..artifacts import is_plain_name, read_artifact
 from ..errors import ExportError
 from ..multilabel import check_thresholds, decide, label_sets
 from ..text.vectorizer import PAD_ID, TextVectorizer
+from .probe import check_answers
 
 EXPORT_FORMAT = "textrnn.onnx/1"
 BATCH_SIZE = 64  # ONNX Runtime's recurrent kernels ran AG News test texts 1.1-1.4x faster at 64 than at 256
@@ -67,6 +68,11 @@ class OnnxClassifier:
         if names != ["ids", "lengths"]:
             raise ExportError(f"{directory / manifest['model_file']}: inputs {names}, expected ids and lengths "
                               "(not a graph textrnn exported)")
+        outputs = self.session.get_outputs()[0].shape[-1]
+        if isinstance(outputs, int) and outputs != len(self.classes_):
+            raise ExportError(f"{directory / 'labels.json'}: {len(self.classes_)} labels, but the graph gives "
+                              f"{outputs} probabilities; the export's files do not belong together")
+        check_answers(self, str(directory), ExportError)
 
     def predict_encoded(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Probabilities for token-id sequences, in batches sorted longest first, as the graph expects.

@@ -15,11 +15,13 @@ import numpy as np
 
 from .. import saved_model
 from ..data.dataset import check_texts
+from ..errors import ModelFileError
 from ..multilabel import decide, label_sets
 from ..params import SAVED_PARAM_NAMES
 from ..text.batching import EncodedTexts
 from ..threads import resolve_threads, torch_threads
 from ..train.predict import predict_probabilities
+from .probe import check_answers
 
 
 class TorchClassifier:
@@ -33,6 +35,7 @@ class TorchClassifier:
         self.given_params = saved.given or saved.params.model_dump(include=set(SAVED_PARAM_NAMES))
         self.model_ = saved_model.load_network(saved, directory)
         self.threads = threads
+        check_answers(self, str(directory), ModelFileError)
 
     def get_params(self) -> dict:
         return dict(self.given_params)
