@@ -8,6 +8,7 @@ import pytest
 from conftest import synthetic_corpus
 
 from textrnn import ConfigError, DataError, TextRNNClassifier
+from textrnn.errors import MemoryBudgetError
 from textrnn.cli import main
 
 
@@ -213,3 +214,71 @@ def test_messages_quote_what_they_were_given_in_bounded_size(tmp_path, capsys):
     with pytest.raises(DataError) as caught:
         clf.evaluate(["a b"], ["z" * 500_000])
     assert "is not one of the classes" in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_a_network_too_large_for_memory_is_refused_before_anything_is_allocated(tmp_path, capsys):
+    """hidden_size 20,000 took 6 GB in 18 s, 1e11 ended in the allocator's error: the size is estimated from the
+    parameters and refused with the figures. Run under an address-space limit far below what it would take."""
+    import resource
+    import subprocess
+
+    config = tmp_path / "big.yaml"
+    data = tmp_path / "d.csv"
+    texts, labels = synthetic_corpus(60)
+    data.write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in zip(texts, labels)))
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))
+    for size in ("20000", "100000000000"):  # (YAML reads 1e11 as text: a clear message of its own)
+        config.write_text(f"hidden_size: {size}\nepochs: 1\nbaseline: none\n")
+        result = subprocess.run([sys.executable, "-m", "textrnn", "train", "--config", str(config), "--dataset",
+                                 str(data), "--out", str(tmp_path / f"run-{size}")], capture_output=True, text=True,
+                                preexec_fn=limit, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert "the network would have" in result.stderr and "choose smaller sizes" in result.stderr
+    with pytest.raises(MemoryBudgetError, match="hidden_size 20000"):
+        TextRNNClassifier(hidden_size=20_000, memory_budget_gb=4).fit(texts, labels)
+
+
+def test_the_parameter_count_is_the_networks(tmp_path):
+    """The estimate that refuses large networks counts exactly what build_network allocates."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from textrnn.model.build import build_network
+    from textrnn.params import ClassifierParams
+    from textrnn.train.memory import network_parameters
+
+    @settings(max_examples=40, deadline=None)
+    @given(cell=st.sampled_from(["rnn", "lstm", "gru"]), bidirectional=st.booleans(),
+           num_layers=st.integers(1, 3), pooling=st.sampled_from(["last", "max", "mean", "attention", "concat"]),
+           ensemble=st.integers(1, 3), one_hot=st.booleans(), hidden=st.integers(1, 12), embed=st.integers(1, 12),
+           vocab=st.integers(3, 60), classes=st.integers(2, 9))
+    def check(cell, bidirectional, num_layers, pooling, ensemble, one_hot, hidden, embed, vocab, classes):
+        params = ClassifierParams(cell=cell, bidirectional=bidirectional, num_layers=num_layers, pooling=pooling,
+                                  ensemble=ensemble, one_hot=one_hot, hidden_size=hidden, embed_dim=embed,
+                                  embeddings=None if one_hot else "auto")
+        model = build_network(params, vocab, classes)
+        assert network_parameters(params, vocab, classes) == sum(p.numel() for p in model.parameters())
+
+    check()
+
+
+def test_linear_models_too_large_for_memory_are_skipped_and_the_network_kept(tmp_path, capsys):
+    """A 10,000-class run passed 8 GB in the bag-of-words path's fit and was killed before the model was saved.
+    The fits' memory is estimated first (here against a tiny budget): the path is not tried, the baseline is not
+    fitted, each says why, and the trained network is saved and reported."""
+    import json
+    import random
+
+    rng = random.Random(0)
+    rows = [(" ".join([f"word{c}"] + [rng.choice(["aa", "bb", "cc"]) for _ in range(5)]), f"class{c}")
+            for c in range(80) for _ in range(8)]
+    (tmp_path / "d.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in rows))
+    assert main(["train", "--dataset", str(tmp_path / "d.csv"), "--out", str(tmp_path / "run"), "--embed-dim", "4",
+                 "--hidden-size", "4", "--epochs", "1", "--memory-budget-gb", "0.0006", "--embeddings", "none",
+                 "--max-tokens", "200"]) == 0
+    err = capsys.readouterr().err
+    assert "bag_of_words None: its linear model for 80 classes would need about" in err
+    assert "baseline (tfidf-logreg): not fitted: the baseline's logistic regression" in err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "skipped" in metrics["baseline"] and (tmp_path / "run" / "model.safetensors").is_file()
+    assert "Not fitted:" in (tmp_path / "run" / "report.html").read_text()

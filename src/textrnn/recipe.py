@@ -18,7 +18,7 @@ from . import rundir
 from .artifacts import read_json
 from .data.dataset import Dataset, check_labels_known, describe_label_sets
 from .data.sources import class_order, load_run_data, source_kind, test_source, training_and_validation
-from .errors import ConfigError, RunDirError, TrainingInterrupted
+from .errors import ConfigError, MemoryBudgetError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
 from .evaluation.baseline import NAME, comparison_line, composition, fit_baseline
 from .evaluation.metrics import format_metrics
@@ -29,6 +29,7 @@ from .rundir import CHECKPOINT_FILE
 from .text.embeddings import ALGORITHMS
 from .train import adaptive, distributed
 from .train.finish import without_bag_of_words
+from .train.memory import memory_budget_bytes
 from .train.distributed import log
 
 
@@ -246,9 +247,14 @@ def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: s
     if config.baseline == "none":
         return None
     log(f"baseline ({NAME}): fitting on {len(train):,} rows" + (", choosing C on the validation rows" if val else ""))
-    baseline = fit_baseline((train.texts, train.labels), (val.texts, val.labels) if val else None, classes,
-                            seed=config.seed, class_weight=config.class_weight, monitor=monitor,
-                            threshold=config.threshold if config.multi_label else None, progress=log)
+    try:
+        baseline = fit_baseline((train.texts, train.labels), (val.texts, val.labels) if val else None, classes,
+                                seed=config.seed, class_weight=config.class_weight, monitor=monitor,
+                                threshold=config.threshold if config.multi_label else None, progress=log,
+                                memory_budget=memory_budget_bytes(config.memory_budget_gb))
+    except MemoryBudgetError as error:  # the model is saved; the run goes on without the comparison
+        log(f"baseline ({NAME}): not fitted: {error}")
+        return {"name": NAME, "skipped": str(error)}
     log(f"baseline ({NAME}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
     return {
         "name": NAME, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..errors import MemoryBudgetError
 from ..multilabel import choose_thresholds, decide, f1_scores, indicator_matrix
 from .metrics import classification_metrics
 from .multilabel import multilabel_metrics
@@ -44,11 +45,13 @@ class Baseline:
 
 def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[Sequence[str], Sequence[str]] | None,
                  classes: Sequence[str], *, seed: int = 0, class_weight=None, monitor: str = "accuracy",
-                 threshold: str | float | None = None, progress: Callable[[str], None] | None = None) -> Baseline:
+                 threshold: str | float | None = None, progress: Callable[[str], None] | None = None,
+                 memory_budget: float | None = None) -> Baseline:
     """Fit on ``train`` (texts, labels); choose ``C`` on ``validation`` (when given) by ``monitor`` (accuracy
     or macro_f1), with the network's ``class_weight`` (none, balanced or a mapping), so the two compare fairly.
     Multi-label (``threshold``: the network's threshold rule), one logistic regression per label.
-    ``progress`` gets a line for each C fitted (the fits take seconds to minutes on large data)."""
+    ``progress`` gets a line for each C fitted (the fits take seconds to minutes on large data). A fit that would
+    hold more than ``memory_budget`` bytes raises :class:`MemoryBudgetError` before it starts."""
     started = time.perf_counter()
     texts, labels = train
     if threshold is not None:
@@ -56,6 +59,11 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
                                 progress=progress)
     vectorizer = _tfidf(len(texts))
     features = vectorizer.fit_transform(texts)
+    needed = linear_fit_bytes(features.shape[0], features.shape[1], len(classes))
+    if memory_budget is not None and needed > memory_budget:
+        raise MemoryBudgetError(f"the baseline's logistic regression over {features.shape[1]:,} features and "
+                                f"{len(classes):,} classes would need about {needed / 1e6:,.1f} MB, more than the "
+                                f"{memory_budget / 1e6:,.1f} MB budget")
     weight = None if class_weight in (None, "none") else class_weight
     if validation is None:
         model = logistic_regression(C_WITHOUT_VALIDATION, seed, weight).fit(features, labels)
@@ -66,6 +74,13 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
     model, C, _ = fit_over_C(logistic_regression(C_GRID[0], seed, weight), features, labels, figure, C_GRID,
                              progress=progress and _progress_line(progress, monitor, started))
     return Baseline(vectorizer, model, list(classes), C, time.perf_counter() - started, f"validation {monitor}")
+
+
+def linear_fit_bytes(rows: int, features: int, classes: int) -> int:
+    """About what fitting a multinomial logistic regression with saga holds: the coefficients, their running
+    gradient sum and the best C's copy (features x classes each), and saga's gradient memory (one row of class
+    gradients per training row), in float64. 10,000 classes over 20,000 words and 30,000 rows: about 8 GB."""
+    return 8 * classes * (3 * features + rows)
 
 
 def fit_over_C(model, features, labels, figure, grid: Sequence[float], *, stop_when_worse: bool = False,

@@ -86,7 +86,10 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
         sections.append(report_multilabel.section_test(metrics["test"], test, _table))
     elif metrics.get("test"):
         sections.append(_section_test(metrics["test"], run_dir, images))
-    if metrics.get("baseline"):
+    if (metrics.get("baseline") or {}).get("skipped"):
+        sections.append(f"<h2>Against a bag-of-words baseline</h2><p class=note>Not fitted: "
+                        f"{escape(metrics['baseline']['skipped'])}</p>")
+    elif metrics.get("baseline"):
         sections.append(_section_baseline(metrics))
     if metrics.get("calibration"):
         images["reliability.png"] = plot_reliability(metrics["calibration"], run_dir / "reliability.png")
@@ -149,7 +152,7 @@ def _summary(clf: TextRNNClassifier, metrics: dict) -> str:
     layers = f"{clf.num_layers}-layer " if clf.num_layers > 1 else ""
     model = f"{layers}{direction}{clf.cell.upper()}({clf.hidden_size}), {clf.pooling} pooling, {parameters:,} parameters"
     if isinstance(clf.model_, WithBagOfWords):
-        model += f" (with a bag-of-words path, weight {float(clf.model_.weight):g})"
+        model += f"; {composition(float(clf.model_.weight))[1]}"
     headline = "micro_f1" if clf.multi_label else "accuracy"
     result = (f"test {figure_name(headline)} <b>{test[headline]:.2%}</b> · macro-F1 <b>{test['macro_f1']:.2%}</b> "
               f"on {test['rows']:,} rows · " if test else "")

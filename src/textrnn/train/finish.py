@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..evaluation.baseline import figure_name
+from ..evaluation.baseline import figure_name, linear_fit_bytes
 from ..model.bag_of_words import WithBagOfWords
 from . import distributed
-from .bag_of_words import add_bag_of_words
+from .bag_of_words import MIN_BUCKETS, add_bag_of_words
 from .calibration import calibrate
 from .inputs import InMemoryTrainingData
+from .memory import memory_budget_bytes, size
 from .predict import validation_logits
 from .thresholds import describe_thresholds, fit_thresholds
 
@@ -77,6 +78,12 @@ def _why_not(ctx) -> str | None:
         return "no validation rows to choose its weight on"
     if len(np.unique(ctx.train_data.y)) < len(ctx.classes):
         return "some classes have no training rows"
+    # The fit's memory, with the fewest hash slots it could have: a trained network is never lost to it.
+    needed = linear_fit_bytes(len(ctx.train_data.y), ctx.vectorizer.vocab_size + MIN_BUCKETS, len(ctx.classes))
+    budget = memory_budget_bytes(params.memory_budget_gb)
+    if budget is not None and needed > budget:
+        return (f"its linear model for {len(ctx.classes):,} classes would need about {size(needed)}, more than the "
+                f"{size(budget)} the memory budget allows")
     return None
 
 

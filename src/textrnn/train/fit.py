@@ -38,7 +38,7 @@ from .callbacks import (
 from ..rundir import CHECKPOINT_FILE
 from .checkpoint import Checkpoint, read_member, write_member
 from .loop import TrainResult, train_model
-from .memory import check_memory
+from .memory import check_memory, check_network_size
 from .pretrained import PretrainedLM, initialise_from_lm
 
 
@@ -81,6 +81,7 @@ def fit_models(ctx: FitContext) -> FitOutcome:
     if params.embeddings in ALGORITHMS and not hasattr(ctx.train_data, "x"):
         raise ConfigError(f"embeddings: {params.embeddings} vectors are trained on training data in memory; "
                           "for streamed data, train them first with textrnn embeddings train")
+    check_network_size(params, ctx.vectorizer.vocab_size, len(ctx.classes))  # before any member is built
     resume_member = ctx.checkpoint.extra.get("member", 0) if ctx.checkpoint is not None else 0
     members, results, coverages = [], [], []
     for member in range(params.ensemble):

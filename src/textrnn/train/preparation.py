@@ -15,6 +15,7 @@ from . import adaptive, distributed
 from .balance import class_weights, label_weights, resolve_monitor, thin_validation_classes
 from ..rundir import CHECKPOINT_FILE
 from .checkpoint import load_checkpoint
+from .memory import check_network_size
 from .targets import label_name, multi_label_sets, single_labels, sorted_classes, targets
 
 MARKUP_WARNING_SHARE = 0.01  # warn when this share of the training texts holds HTML markup
@@ -111,6 +112,7 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
     classes = list(classes) if classes is not None else sorted_classes(labels, kind)
     check_classes(labels, classes, "training data")
     params, choices = adaptive.resolve(params, adaptive.DataProfile.of(texts, labels), validation_data is not None)
+    check_network_size(params, params.max_tokens, len(classes))  # before the vocabulary is even built
     if params.verbose:
         for line in adaptive.describe(choices):
             distributed.log(line)
