@@ -282,3 +282,100 @@ def test_linear_models_too_large_for_memory_are_skipped_and_the_network_kept(tmp
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert "skipped" in metrics["baseline"] and (tmp_path / "run" / "model.safetensors").is_file()
     assert "Not fitted:" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_inputs_the_readme_says_are_handled_get_their_own_message(cli_run, tmp_path, capsys, monkeypatch):
+    """One message naming the file and row for each, never the catch-all line."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from textrnn import threads
+    from textrnn.artifacts import read_json
+    from textrnn.deploy.batch_predict import predict_file
+    from textrnn.errors import ModelFileError
+    from textrnn.evaluation.compare import compare_runs
+
+    run = cli_run / "run"
+    table = pa.Table.from_arrays([pa.array(["a b", "c d"]), pa.array(["e", "f"]), pa.array(["x", "y"])],
+                                 names=["text", "text", "label"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    assert main(["train", "--dataset", str(tmp_path / "dup.parquet"), "--out", str(tmp_path / "r")]) == 2
+    assert "dup.parquet: column(s) 'text' appear more than once" in capsys.readouterr().err
+
+    (tmp_path / "mixed.jsonl").write_text('{"text": "goal"}\n{"text": "stock", "extra": 1}\n')
+    assert main(["predict", str(run), "--input", str(tmp_path / "mixed.jsonl"), "--out", str(tmp_path / "o.csv")]) == 2
+    assert "mixed.jsonl, row 2: field 'extra' is not among the first row's fields" in capsys.readouterr().err
+    assert main(["predict", str(run), "--input", str(tmp_path / "mixed.jsonl"), "--out", str(tmp_path / "o.jsonl")]) == 0
+
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelFileError, match="deep.json: not readable JSON"):
+        read_json(tmp_path / "deep.json")
+
+    damaged = tmp_path / "damaged"
+    import shutil
+
+    shutil.copytree(run, damaged)
+    (damaged / "metrics.json").write_text(json.dumps({"test": {"accuracy": "high"}}))
+    rows, _, left_out = compare_runs([run, damaged])
+    assert [r["run"] for r in rows] == ["run"] and "test accuracy is 'high', not a number" in left_out[0][1]
+
+    with pytest.raises(DataError, match="validation_data: 0 texts and 0 labels"):
+        TextRNNClassifier(epochs=1).fit(["a b", "c d"] * 5, ["x", "y"] * 5, validation_data=([], []))
+
+    (tmp_path / "cpu.max").write_text("100000 0\n")  # a zero period
+    monkeypatch.setattr(threads, "CGROUP", tmp_path)
+    assert threads.cgroup_quota() is None
+
+    lines = [f"row number {i}" for i in range(20)]
+    lines[12] = "bad \udcff text"
+    (tmp_path / "many.csv").write_text("text\n" + "\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
+    model = TextRNNClassifier.load(run)
+    with pytest.raises(DataError, match=r"many.csv, row 13: not valid Unicode"):  # the file's row, not the chunk's
+        predict_file(model, tmp_path / "many.csv", tmp_path / "many-out.csv", chunk_rows=5)
+
+
+def test_a_tokenizer_panic_is_a_message(cli_run, monkeypatch):
+    """The tokenizers library panics with a BaseException; the server already survived it, the CLI did not."""
+    model = TextRNNClassifier.load(cli_run / "run")
+
+    class PanicException(BaseException):
+        pass
+
+    class Panicking:
+        def encode_batch_fast(self, texts, add_special_tokens=False):
+            raise PanicException("regex engine panicked")
+
+    monkeypatch.setattr(model.vectorizer_, "tokenizer", Panicking())
+    with pytest.raises(DataError, match="the tokenizer failed on these texts"):
+        model.predict(["anything"])
+
+
+def reading_a_pipe(pid: int) -> bool:
+    """Whether the process sleeps in a read of a pipe (Linux names the kernel function it waits in)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as wchan:
+            return "pipe_read" in wchan.read()
+    except OSError:
+        return False
+
+
+def test_sigterm_outside_training_says_so(cli_run, tmp_path):
+    """SIGTERM while the command waits for its texts on stdin (a pipe nobody writes) used to end it without a word;
+    and a pipe given as a data file is named as what it is."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "textrnn", "predict", str(cli_run / "run")],
+                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not reading_a_pipe(process.pid):  # the model loaded, reading stdin
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and "textrnn: stopped (SIGTERM)" in err, err
+    os.mkfifo(tmp_path / "in.csv")
+    assert main(["train", "--dataset", str(tmp_path / "in.csv")]) == 2

@@ -242,7 +242,7 @@ def test_resume_refuses_training_rows_whose_content_changed(tmp_path, capsys, mo
     write_csv(data, zip([text + " changed" for text in texts], labels))  # the same row count, other texts
     capsys.readouterr()
     assert main(["train", "--resume", str(out)]) == 2
-    assert "the training rows changed since the checkpoint was made" in capsys.readouterr().err
+    assert "the training or validation rows changed since the checkpoint was made" in capsys.readouterr().err
 
 
 def test_temporary_files_of_an_interrupted_save_are_removed_by_the_next_run(tmp_path):
@@ -255,3 +255,24 @@ def test_temporary_files_of_an_interrupted_save_are_removed_by_the_next_run(tmp_
     with locked(out):
         pass
     assert not leftover.exists() and keep.exists()
+
+
+def test_a_validation_file_counts_like_the_training_file(tmp_path, capsys, monkeypatch):
+    """Its skipped bad rows are listed with the others, and --resume refuses it when its content changed."""
+    from textrnn import recipe
+    from textrnn.errors import DataError
+
+    texts, labels = synthetic_corpus(300)
+    data = write_csv(tmp_path / "train.csv", zip(texts[:240], labels[:240]))
+    val = write_csv(tmp_path / "val.csv", [*zip(texts[240:], labels[240:]), ("", "sport")])  # one empty text
+    out = tmp_path / "run"
+    monkeypatch.setattr(recipe, "_baseline", lambda *a, **k: (_ for _ in ()).throw(DataError("stop after training")))
+    assert main(["train", "--dataset", str(data), "--validation-data", str(val), "--on-bad-rows", "skip",
+                 "--out", str(out), *FAST]) == 2
+    monkeypatch.undo()
+    skipped = (out / "skipped_rows.jsonl").read_text()
+    assert "val.csv" in skipped and "empty text" in skipped
+    write_csv(val, zip([text + " changed" for text in texts[240:]], labels[240:]))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 2
+    assert "the training or validation rows changed since the checkpoint was made" in capsys.readouterr().err

@@ -85,5 +85,5 @@ def is_plain_name(name: Any) -> bool:
 def read_json(path: Path, error: type[Exception] = ModelFileError) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as problem:
-        raise error(f"{path}: not readable JSON ({problem})") from None
+    except (OSError, ValueError, RecursionError) as problem:  # RecursionError: nested thousands of levels deep
+        raise error(f"{path}: not readable JSON ({str(problem)[:200]})") from None

@@ -136,7 +136,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         texts, labels, classes, validation_data = rows.texts, rows.labels, rows.classes, rows.validation_data
         params, weights = balance(rows.params, labels, classes, validation_data)
         checkpoint = checkpoint_to_resume(checkpoint_dir, resume, params.verbose)
-        digest = training_digest(texts, labels) if checkpoint_dir is not None else None
+        digest = training_digest(texts, labels, validation_data) if checkpoint_dir is not None else None
         if checkpoint is not None:
             check_resumable(checkpoint.extra, params, classes, len(texts), digest)
         rank, world = start_ranks(params)

@@ -188,8 +188,9 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
     log(f"data: {train_all.describe()}")
     log(f"  training on {len(train):,} rows, validating on {0 if val is None else len(val):,}"
         + (f", testing on {len(test):,} ({test.source})" if test else ", no test data"))
-    skipped = [row for dataset in (train_all, test) if dataset for row in dataset.skipped]
-    notes = [note for dataset in (train_all, test) if dataset for note in dataset.notes]
+    read = (train_all, val if config.validation_data else None, test)  # each file read (a held-out val is train's)
+    skipped = [row for dataset in read if dataset for row in dataset.skipped]
+    notes = [note for dataset in read if dataset for note in dataset.notes]
     if held_out:
         log(f"  val_size {held_out['value']}: {held_out['reason']}")
     if config.multi_label:

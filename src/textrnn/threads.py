@@ -44,7 +44,7 @@ def cgroup_quota() -> int | None:
     try:
         quota, period = (CGROUP / "cpu.max").read_text().split()[:2]
         return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
+    except (OSError, ValueError, ZeroDivisionError):  # unreadable or nonsense (a zero period): no quota known
         return None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -41,6 +42,14 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"textrnn: warning: {message}", file=file or sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the training loop (which checkpoints on it): stop as Ctrl-C does, and say so."""
+
+
+def _terminate(number, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
@@ -53,6 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     del args.debug  # read above; the commands' namespaces hold their own flags only
     if not debug:
         warnings.showwarning = _one_line_warning
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if on_main_thread else None
+    if previous == signal.SIG_DFL:  # the default would end the process without a word
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args, argv, debug)
+    finally:
+        if previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args, argv: list[str], debug: bool) -> int:
+    """The command, with every way it can end turned into one line and an exit code."""
     try:
         commands.check_paths(args)
         if args.command == "train":
@@ -69,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{error.filename}: " if error.filename else ""
         print(f"textrnn: error: {where}{error.strerror or error}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("textrnn: stopped (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("textrnn: stopped (Ctrl-C)", file=sys.stderr)
         return 130

@@ -84,6 +84,8 @@ def table_files(path: Path) -> list[Path]:
     if path.is_file():
         table_format(path)  # an unknown file type fails here, before anything is read
         return [path]
+    if path.exists() and not path.is_dir():  # a pipe or a device: its rows could be read only once
+        raise DataError(f"{path}: not a regular file (a pipe or a device); write the data to a file first")
     if not path.is_dir():
         raise DataError(f"{path}: no such file or directory")
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and _is_table(p))
@@ -233,6 +235,10 @@ def _parquet_records(path: Path, columns: Sequence[str] | None):
     except Exception as error:  # pyarrow raises several unrelated types for unreadable files
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
     names = parquet.schema_arrow.names
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once; a table needs "
+                        "each column name once")
     columns = names if columns is None else columns
     missing = [c for c in columns if c not in names]
     if missing:

@@ -21,9 +21,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.tables import TableOptions, iter_records, parquet_module, table_format
-from ..errors import DataError, RowError
+from ..errors import DataError, RowError, listed, quoted
 from ..files import FILE_MODE
 from ..multilabel import given_labels
+from ..text.vectorizer import check_encodable
 
 CHUNK_ROWS = 8192
 
@@ -47,14 +48,29 @@ def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS, text_column: Sequence[
 
 
 def _texts(chunk: list[dict], text_column: Sequence[str], source: Path, first_row: int) -> list[str]:
-    """The text of each record of a chunk (several text columns joined with a space)."""
+    """The text of each record of a chunk (several text columns joined with a space), checked with the rows
+    named as the file counts them (not by their place in the chunk)."""
     texts = []
     for row, record in enumerate(chunk, start=first_row):
         missing = [c for c in text_column if record.get(c) is None]
         if missing:
             raise DataError(f"{source}, row {row}: no value in text column {missing[0]!r}")
         texts.append(" ".join(str(record[c]) for c in text_column))
+    check_encodable(texts, first_row, f"{source}, row")
     return texts
+
+
+def _same_fields(chunk: list[dict], fields: list[str], source: Path, first_row: int) -> None:
+    """Rows of a JSONL file may hold different fields; a table written from them cannot, so a field the first
+    row does not have stops the run (naming the row), and a field a row lacks is an empty cell."""
+    known = set(fields)
+    for row, record in enumerate(chunk, start=first_row):
+        extra = [key for key in record if key not in known]
+        if extra:
+            raise DataError(f"{source}, row {row}: field {quoted(extra[0])} is not among the first row's fields "
+                            f"({listed(fields)}); every row of a table needs the same fields (or write JSONL)")
+        for key in fields:
+            record.setdefault(key, None)
 
 
 def _column_key(column: str, record: dict) -> str:
@@ -153,6 +169,9 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
                 if prefix is None:  # decided on the first chunk: an input column is never overwritten
                     prefix = output_prefix(chunk[0], k, thresholds is not None)
                     text_column = [_column_key(c, chunk[0]) for c in text_column]
+                    fields = list(chunk[0])
+                if out_fmt != "jsonl":  # one table: every row has the first row's fields (a missing one is empty)
+                    _same_fields(chunk, fields, source, rows_done + 1)
                 probabilities = model.predict_proba(_texts(chunk, text_column, source, rows_done + 1))
                 ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
                 if thresholds is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..artifacts import read_json
-from ..errors import ModelFileError
+from ..errors import ModelFileError, quoted
 from ..rundir import read_status
 from .baseline import composition
 
@@ -28,12 +28,18 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict], list[str],
         if reason:
             left_out.append((str(run_dir), reason))
             continue
-        metrics = read_json(run_dir / "metrics.json")
-        config = read_json(run_dir / "config.json")
-        run = read_json(run_dir / "run.json") if (run_dir / "run.json").is_file() else {}
-        configs.append({**config.get("params", {}), **{k: v for k, v in run.get("config", {}).items()
-                                                        if k not in config.get("params", {})}})
-        rows.append(_row(run_dir, metrics))
+        try:  # one damaged run is left out with its reason; the others are still compared
+            metrics = read_json(run_dir / "metrics.json")
+            config = read_json(run_dir / "config.json")
+            run = read_json(run_dir / "run.json") if (run_dir / "run.json").is_file() else {}
+            settings = {**config.get("params", {}), **{k: v for k, v in run.get("config", {}).items()
+                                                      if k not in config.get("params", {})}}
+            row = _row(run_dir, metrics)
+        except (ModelFileError, OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            left_out.append((str(run_dir), f"damaged ({type(error).__name__}: {str(error)[:150]})"))
+            continue
+        configs.append(settings)
+        rows.append(row)
     if not rows:
         raise ModelFileError("compare: no finished run among " + "; ".join(f"{d} ({r})" for d, r in left_out))
     ignored = {"out", "verbose", "device"}
@@ -64,7 +70,7 @@ def _row(run_dir: Path, metrics: dict) -> dict:
     mix = metrics.get("bag_of_words") or {}
     alone = (mix.get("network_alone") or {}).get("test") or (test if mix else {})
     validation = [r["val_accuracy"] for r in metrics.get("history", []) if "val_accuracy" in r]
-    return {
+    row = {
         "run": run_dir.name,
         "model": composition(mix.get("weight"))[0],  # "bag of words" when the network adds nothing
         "test accuracy": test.get("accuracy"),
@@ -79,6 +85,11 @@ def _row(run_dir: Path, metrics: dict) -> dict:
         "parameters": _parameter_count(run_dir / "model.safetensors"),
         "training rows": metrics.get("data", {}).get("train_rows"),
     }
+    for name, value in row.items():  # a hand-edited metrics.json: said here, not when the table is printed
+        if name not in ("run", "model") and value is not None and (isinstance(value, bool)
+                                                                  or not isinstance(value, (int, float))):
+            raise ValueError(f"{name} is {quoted(value)}, not a number")
+    return row
 
 
 def _parameter_count(path: Path) -> int:

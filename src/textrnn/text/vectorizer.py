@@ -158,6 +158,11 @@ class TextVectorizer:
         except Exception:  # the tokenizers library says only "TextEncodeInput must be ...": name the text instead
             check_encodable(texts)
             raise
+        except BaseException as error:  # a Rust panic (PanicException) is a BaseException: a message, not a crash
+            if type(error).__name__ != "PanicException":
+                raise
+            raise DataError(f"the tokenizer failed on these texts ({str(error)[:200]}); its vectorizer.json may be "
+                            "damaged or hand-edited") from None
         return [encoding.ids[: self.max_length] for encoding in encodings]
 
     def truncated_count(self, texts: Iterable[str]) -> int:
@@ -226,14 +231,15 @@ def markup_share(texts: Sequence[str], sample: int = 10_000) -> float:
     return sum(bool(MARKUP_PATTERN.search(text)) for text in looked) / max(len(looked), 1)
 
 
-def check_encodable(texts: list) -> None:
+def check_encodable(texts: list, first: int = 1, name: str = "text") -> None:
     """A :class:`DataError` naming the first text that is not a string or not valid Unicode (a lone surrogate,
-    or bytes that were not UTF-8 read with ``surrogateescape``), if there is one."""
-    for number, text in enumerate(texts, start=1):
+    or bytes that were not UTF-8 read with ``surrogateescape``), if there is one: ``name`` and its number,
+    counted from ``first`` (a file read in chunks names its own rows: ``in.csv, row 8200``)."""
+    for number, text in enumerate(texts, start=first):
         if not isinstance(text, str):
-            raise DataError(f"text {number}: expected a string, got {type(text).__name__}")
+            raise DataError(f"{name} {number}: expected a string, got {type(text).__name__}")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as error:
-            raise DataError(f"text {number}: not valid Unicode at character {error.start + 1} (a lone surrogate, "
+            raise DataError(f"{name} {number}: not valid Unicode at character {error.start + 1} (a lone surrogate, "
                             "or bytes that are not UTF-8)") from None

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, listed, quoted
 from ..model.build import build_network
 from ..model.network import EnsembleClassifier, RNNClassifier
 from ..params import RESUME_MAY_CHANGE, ClassifierParams
@@ -205,10 +205,12 @@ def load_embeddings(model: RNNClassifier, params: ClassifierParams, vectorizer: 
     return coverage
 
 
-def training_digest(texts: Sequence[str], labels: Sequence) -> str:
-    """A SHA-256 of the training rows: resuming on data whose content changed (not only its row count) is refused."""
+def training_digest(texts: Sequence[str], labels: Sequence, validation: tuple | None = None) -> str:
+    """A SHA-256 of the training rows and the validation rows: resuming on data whose content changed (not only
+    its row count), a validation file included, is refused."""
     digest = hashlib.sha256()
-    for text, label in zip(texts, labels):
+    rows = [*zip(texts, labels), *(zip(*validation) if validation is not None else ())]
+    for text, label in rows:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00" + repr(label).encode("utf-8", "surrogatepass") + b"\x01")
     return digest.hexdigest()
@@ -219,7 +221,7 @@ def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], t
     """Refuse to resume a checkpoint made with other parameters, classes or training data."""
     saved = extra.get("params", {})
     changed = [
-        f"{name}={saved.get(name)!r} there, {value!r} now"
+        f"{name}={quoted(saved.get(name))} there, {quoted(value)} now"
         for name, value in params.model_dump().items()
         if name not in RESUME_MAY_CHANGE and saved.get(name) != value
     ]
@@ -227,9 +229,10 @@ def check_resumable(extra: dict, params: ClassifierParams, classes: list[str], t
         raise ConfigError("resume: the checkpoint was made with other parameters: " + "; ".join(changed))
     if extra.get("classes") != classes or extra.get("train_rows") != train_rows:
         raise DataError(
-            f"resume: the checkpoint was trained on {extra.get('train_rows')} rows of classes {extra.get('classes')}; "
-            f"this data has {train_rows} rows of classes {classes}"
+            f"resume: the checkpoint was trained on {extra.get('train_rows')} rows of classes "
+            f"{listed(extra.get('classes') or [])}; this data has {train_rows} rows of classes {listed(classes)}"
         )
     if train_digest and extra.get("train_digest") and extra["train_digest"] != train_digest:
-        raise DataError(f"resume: the training rows changed since the checkpoint was made (same {train_rows} rows, "
-                        "other content); resume with the data it was trained on, or start a new run")
+        raise DataError(f"resume: the training or validation rows changed since the checkpoint was made (same "
+                        f"{train_rows} training rows, other content); resume with the data it was trained on, or "
+                        "start a new run")

@@ -96,6 +96,10 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
                       "as &lt;p&gt;, entities such as &amp;), which is read as words; strip_html (--strip-html) "
                       "removes it: compare the two on your data (it helped on some datasets and hurt on others)",
                       stacklevel=3)
+    if validation_data is not None and (len(validation_data[0]) == 0 or len(validation_data[0]) != len(validation_data[1])):
+        raise DataError(f"validation_data: {len(validation_data[0]):,} texts and {len(validation_data[1]):,} labels; "
+                        "give the same number of each, at least one, or leave validation_data out to hold out "
+                        "val_size of the training rows")
     if params.multi_label:
         labels, classes = multi_label_sets(labels, classes, "labels")
         if validation_data is not None:
