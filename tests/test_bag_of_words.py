@@ -229,3 +229,26 @@ def test_an_export_whose_labels_do_not_fit_its_graph_is_refused(mixed, tmp_path)
     (out / "export.json").write_text(json.dumps(manifest))
     with pytest.raises(ExportError, match="4 labels, but the graph gives 3 probabilities|cannot answer"):
         OnnxClassifier(out)
+
+
+def test_a_network_that_learned_nothing_or_diverged_is_warned_about(synthetic):
+    """The path may take the whole weight and give a sound model; the network's failure is still said."""
+    import warnings
+
+    from textrnn.train.callbacks import Callback
+
+    class Poison(Callback):  # from epoch 2 on, the weights become NaN, as a diverging training's do
+        def on_batch_end(self, loop, batch, loss):
+            if loop.state.epoch == 2:
+                with torch.no_grad():
+                    for parameter in loop.model.parameters():
+                        parameter.fill_(float("nan"))
+
+    texts, labels = synthetic
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TextRNNClassifier(**{**SMALL, "epochs": 3, "patience": None}).fit(texts, labels, callbacks=[Poison()])
+        TextRNNClassifier(**{**SMALL, "lr": 1e6, "clip_grad_norm": None}).fit(texts, labels)
+    said = [str(w.message) for w in caught]
+    assert any("training diverged: the training loss was not a number from epoch 2" in m for m in said), said
+    assert any("the network learned nothing" in m for m in said), said

@@ -379,3 +379,28 @@ def test_sigterm_outside_training_says_so(cli_run, tmp_path):
     assert process.returncode == 143 and "textrnn: stopped (SIGTERM)" in err, err
     os.mkfifo(tmp_path / "in.csv")
     assert main(["train", "--dataset", str(tmp_path / "in.csv")]) == 2
+
+
+def test_temporaries_a_killed_process_left_are_removed_by_the_next_run(cli_run, tmp_path):
+    """Batch prediction and export write under a temporary name beside their output, naming their process; the
+    next run to the same output removes what a killed one left (and never what a running one is writing)."""
+    import os
+
+    from textrnn.deploy.batch_predict import predict_file
+    from textrnn.deploy.export import export_onnx
+
+    dead, alive = "999999999", str(os.getpid())
+    out = tmp_path / "out.csv"
+    for pid in (dead, alive):
+        (tmp_path / f".out.csv.{pid}.abc123.tmp").write_text("half a file")
+    predict_file(TextRNNClassifier.load(cli_run / "run"), cli_run / "data.csv", out)
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+    assert left == [f".out.csv.{alive}.abc123.tmp"]
+
+    import shutil
+
+    run = shutil.copytree(cli_run / "run", tmp_path / "run")
+    (run / f".onnx.{dead}.xyz.tmp").mkdir()
+    (run / f".onnx.{dead}.xyz.tmp" / "model.onnx").write_bytes(b"half a graph")
+    export_onnx(run)
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]

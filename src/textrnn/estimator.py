@@ -239,7 +239,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         """Keep the trained model, finished on the validation rows (:mod:`textrnn.train.finish`)."""
         self.history_, self.fit_info_ = outcome.history, outcome.info
         self.fit_info_["threads"] = {**self.threads_, "changes": ctx.thread_changes}
-        done = finish(outcome.model, ctx)
+        done = finish(outcome.model, ctx, outcome.history)
         self.model_, self.temperature_, self.thresholds_ = done.model, done.temperature, done.thresholds
         self.bag_of_words_weight_ = mix_weight(self.model_)  # 1: the network adds nothing on this data
         self.fit_info_["auto"] = [*getattr(self, "auto_params_", []), *done.choices]  # decided from the data

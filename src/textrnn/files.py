@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -71,3 +72,30 @@ def write_files_atomic(directory: str | os.PathLike, files: dict[str, bytes], la
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def temporary_prefix(target: Path) -> str:
+    """The start of the name of a temporary file or directory made beside ``target`` by this process: it names
+    the process, so that one left by a killed process can be told from one in use (:func:`remove_stale`)."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def remove_stale(target: Path) -> None:
+    """Remove the temporaries beside ``target`` that a killed process left (see :func:`temporary_prefix`)."""
+    if os.name == "nt" or not target.parent.is_dir():  # there, os.kill(pid, 0) would end the process it names
+        return
+    start = f".{target.name}."
+    for path in target.parent.iterdir():
+        pid = path.name[len(start):].split(".")[0] if path.name.startswith(start) else ""
+        if path.name.endswith(".tmp") and pid.isdigit() and not _running(int(pid)) and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

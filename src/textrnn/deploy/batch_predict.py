@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ..data.tables import TableOptions, iter_records, parquet_module, table_format
 from ..errors import DataError, RowError, listed, quoted
-from ..files import FILE_MODE
+from ..files import FILE_MODE, remove_stale, temporary_prefix
 from ..multilabel import given_labels
 from ..text.vectorizer import check_encodable
 
@@ -158,7 +158,8 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
     k = min(top_k, len(classes))
     thresholds = getattr(model, "thresholds_", None)  # multi-label models only
     listed = out_fmt in ("jsonl", "parquet")  # multi-label labels: a list there, joined names in CSV and TSV
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    remove_stale(target)  # what a killed run left beside the same output
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=temporary_prefix(target), suffix=".tmp")
     rows_done = 0
     bar = tqdm(unit="row", unit_scale=True, desc="predict", disable=not (progress and sys.stderr.isatty()))
     try:

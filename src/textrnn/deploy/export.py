@@ -26,7 +26,7 @@ from .. import __version__
 from ..artifacts import write_artifact
 from ..errors import DataError, ExportError
 from ..estimator import TextRNNClassifier
-from ..files import json_bytes
+from ..files import json_bytes, remove_stale, temporary_prefix
 from ..multilabel import decide
 from .runtime import EXPORT_FORMAT, OnnxClassifier
 
@@ -107,7 +107,9 @@ def export_onnx(
     out.mkdir(parents=True, exist_ok=True)
     model_file = "model.int8.onnx" if quantize else "model.onnx"
 
-    with tempfile.TemporaryDirectory() as scratch:
+    remove_stale(out)  # the scratch of an export that was killed
+    # The scratch lies beside the export (not in the system's temporary directory), named after this process.
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=temporary_prefix(out), suffix=".tmp") as scratch:
         onnx_path = _write_graph(clf, Path(scratch), quantize)
         files = {
             model_file: onnx_path.read_bytes(),

@@ -5,6 +5,7 @@ choose each label's threshold instead."""
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,8 +32,13 @@ class Finished:
     choices: list[dict] = field(default_factory=list)  # automatic choices made here, as adaptive.resolve's
 
 
-def finish(model: torch.nn.Module, ctx) -> Finished:
+def finish(model: torch.nn.Module, ctx, history: list[dict] = ()) -> Finished:
     params = ctx.params
+    diverged = [r["epoch"] for r in history if not np.isfinite(r.get("train_loss", 0.0))]
+    if diverged:  # the path may still give a sound model; the network's training did not work, and must say so
+        warnings.warn(f"training diverged: the training loss was not a number from epoch {diverged[0]} on; lower "
+                      f"lr (now {params.lr:g}) or keep clip_grad_norm on; the network's weights are those of the "
+                      "best epoch before", stacklevel=3)
     if params.multi_label:
         thresholds, record = fit_thresholds(model, ctx.val_data, params, len(ctx.classes))
         if params.verbose:
@@ -41,6 +47,8 @@ def finish(model: torch.nn.Module, ctx) -> Finished:
                         choices=_not_tried(params, "multi-label: each label has its own threshold instead"))
     # The network's validation logits, computed once: its calibration and the mix both start from them.
     validation = validation_logits(model, ctx.val_data, params) if ctx.val_data is not None else None
+    if validation is not None and len(validation[1]):
+        _warn_if_nothing_learned(validation, params.lr)
     calibration = calibrate(*validation) if validation is not None else None
     temperature = calibration["temperature"] if calibration else 1.0
     done = Finished(model, temperature, info={"calibration": calibration, "bag_of_words": None})
@@ -63,6 +71,18 @@ def finish(model: torch.nn.Module, ctx) -> Finished:
             distributed.log(f"calibration: temperature {done.temperature:.2f}; expected calibration error on the "
                             f"validation rows {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
     return done
+
+
+def _warn_if_nothing_learned(validation: tuple, lr: float) -> None:
+    """Say so when the network does no better on the validation rows than naming their commonest class: training
+    that diverged or learned nothing must not hide behind a bag-of-words path that takes the whole weight."""
+    logits, labels = validation
+    accuracy = float((np.asarray(logits).argmax(axis=1) == labels).mean())
+    commonest = float(np.bincount(labels).max() / len(labels))
+    if accuracy <= commonest + 0.005:
+        warnings.warn(f"the network learned nothing: {accuracy:.1%} validation accuracy, no better than naming the "
+                      f"commonest class ({commonest:.1%}); a smaller lr (now {lr:g}), more epochs or more rows may "
+                      "help", stacklevel=4)
 
 
 def _why_not(ctx) -> str | None:

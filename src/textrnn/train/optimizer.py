@@ -80,7 +80,9 @@ def clip_gradients(fabric, model: nn.Module, optimizers: dict, params: Classifie
     if params.sparse_embedding:
         clip_gradients_with_sparse(model.parameters(), params.clip_grad_norm)
     else:
-        fabric.clip_gradients(model, optimizers["optimizer"], max_norm=params.clip_grad_norm)
+        # A diverging training's gradients are not numbers: it goes on (the best epoch's weights are kept, and
+        # the fit warns that training diverged) instead of stopping with PyTorch's error from inside the loop.
+        fabric.clip_gradients(model, optimizers["optimizer"], max_norm=params.clip_grad_norm, error_if_nonfinite=False)
 
 
 @torch.no_grad()
