@@ -221,3 +221,31 @@ def test_a_first_row_of_data_asked_for_by_name_says_so(tmp_path):
     with pytest.raises(DataError, match="no column 'text'.*looks like data, not a header: name the columns by "
                                         "position"):
         read_table(path)
+
+
+def test_a_test_or_validation_file_described_on_its_own(tmp_path, capsys):
+    """Column names that differ from the training file's: the file is described on its own (JSON on the command
+    line, a mapping in YAML), and evaluate reads the run's test data as the run described it."""
+    import json
+
+    from conftest import synthetic_corpus
+    from textrnn.cli import main
+
+    texts, labels = synthetic_corpus(400)
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"{t},{l}\n" for t, l in zip(texts[:250], labels)))
+    (tmp_path / "val.jsonl").write_text("".join(json.dumps({"review": t, "stars": l}) + "\n"
+                                                for t, l in zip(texts[250:320], labels[250:320])))
+    (tmp_path / "test.tsv").write_text("".join(f"{l}\t{t}\n" for t, l in zip(texts[320:], labels[320:])))
+    (tmp_path / "run.yaml").write_text(
+        f"dataset: {tmp_path / 'train.csv'}\n"
+        f"validation_data: {{path: {tmp_path / 'val.jsonl'}, text_column: [review], label_column: stars}}\n")
+    shape = json.dumps({"path": str(tmp_path / "test.tsv"), "text_column": ["1"], "label_column": "0",
+                        "header": False})
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "run.yaml"), "--test-data", shape, "--out", str(run),
+                 "--embed-dim", "8", "--hidden-size", "8", "--epochs", "2", "--threads", "1"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data"]["validation_rows"] == 70 and metrics["test"]["rows"] == 80
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0
+    assert "80 rows" in capsys.readouterr().out

@@ -212,6 +212,17 @@ class ClassifierParams(VectorizerParams, ModelParams, TrainingParams, RuntimePar
     """Every parameter of a :class:`~textrnn.TextRNNClassifier`, flat, as scikit-learn estimators take them."""
 
 
+class FileShape(_Params):
+    """One data file described on its own, where it differs from the run's training file (each unset field is the
+    run's: its text and label columns, header and quoting)."""
+
+    path: str = Field(description="the file (or directory of files)")
+    text_column: list[str] | None = Field(None, min_length=1, description="its text column(s)")
+    label_column: str | None = Field(None, description="its label column")
+    header: Literal["auto"] | bool | None = Field(None, description="whether its first row names its columns")
+    quoting: Literal["csv", "none"] | None = Field(None, description="its CSV/TSV quotes")
+
+
 class DataParams(_Params):
     """Where a command-line run reads its rows."""
 
@@ -240,12 +251,16 @@ class DataParams(_Params):
         "csv", description="CSV/TSV quotes: csv (a field in double quotes may hold the delimiter, line breaks and "
         "doubled quotes) or none (quotes are ordinary characters; plain tab-separated lines)",
     )
-    test_data: str | None = Field(
-        None, description="labeled file or hf:NAME to report test metrics on (AG News, hf: datasets: their test split)",
+    test_data: str | FileShape | None = Field(
+        None, description="labeled file or hf:NAME to report test metrics on (AG News, hf: datasets: their test split); "
+        "a file of another shape than the training file is described on its own, as JSON or YAML: "
+        "{\"path\": \"test.csv\", \"text_column\": [\"body\"], \"label_column\": \"topic\", \"header\": true}",
+        json_schema_extra={"parse": "json_or_text"},
     )
-    validation_data: str | None = Field(
+    validation_data: str | FileShape | None = Field(
         None, description="labeled file or hf:NAME to choose the epoch and stop early on, instead of holding out "
-        "val_size of the training rows (never the test data)",
+        "val_size of the training rows (never the test data); described on its own as test_data can be",
+        json_schema_extra={"parse": "json_or_text"},
     )
     stream: bool = Field(
         False, description="read the training data in chunks instead of loading it (for data larger than memory)"

@@ -17,14 +17,15 @@ from typing import Any, Sequence
 from . import rundir
 from .artifacts import read_json
 from .data.dataset import Dataset, check_labels_known, describe_label_sets
-from .data.sources import class_order, load_run_data, source_kind, test_source, training_and_validation
+from .data.sources import (class_order, file_source, load_run_data, source_kind, spec_path, test_source,
+                           training_and_validation)
 from .errors import ConfigError, MemoryBudgetError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
 from .evaluation.baseline import NAME, comparison_line, composition, fit_baseline
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
 from .files import write_bytes_atomic, write_json_atomic
-from .params import CLASSIFIER_PARAM_NAMES, RunConfig
+from .params import CLASSIFIER_PARAM_NAMES, FileShape, RunConfig
 from .rundir import CHECKPOINT_FILE
 from .text.embeddings import ALGORITHMS
 from .train import adaptive, distributed
@@ -65,7 +66,8 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
     """Record where the data was found, so that evaluate and report find it again from anywhere."""
     data_dir = config.data_dir or (os.environ.get("TEXTRNN_DATA_DIR") if config.dataset == "ag_news" else None)
     absolute = lambda path: str(Path(path).expanduser().resolve()) if path else None
-    keep = lambda spec: spec if spec is None or source_kind(spec) != "files" else absolute(spec)
+    keep = lambda spec: spec if spec is None or source_kind(spec_path(spec)) != "files" else (
+        absolute(spec) if isinstance(spec, str) else FileShape(**{**dict(spec), "path": absolute(spec_path(spec))}))
     return config.model_copy(update={
         "data_dir": absolute(data_dir),
         "dataset": keep(config.dataset),
@@ -272,8 +274,8 @@ def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
     test_data = test_source(config.dataset, config.test_data)
     test_stream = None
     if test_data:
-        test_stream = RowStream(test_data, config.text_column, config.label_column, config.data_dir,
-                                config.on_bad_rows, split="test")
+        path, columns, label, _ = file_source(test_data, config)
+        test_stream = RowStream(path, columns, label, config.data_dir, config.on_bad_rows, split="test")
     if config.validation_data:
         raise ConfigError("validation_data: not with --stream yet; streamed runs validate on a hashed val_size share")
     if config.multi_label or config.header is False or config.quoting != "csv":

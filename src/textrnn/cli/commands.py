@@ -48,7 +48,7 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> int:
 def check_paths(args: argparse.Namespace) -> None:
     """The directories and files a command names exist, checked before anything heavy is imported: a typo is
     an error in a fraction of a second. (What they hold is checked where they are read.)"""
-    from ..data.sources import source_kind
+    from ..data.sources import source_kind, spec_path
     from ..data.tables import table_files
 
     run_dir = getattr(args, "run_dir", None) or getattr(args, "model_path", None)
@@ -57,7 +57,7 @@ def check_paths(args: argparse.Namespace) -> None:
     source = getattr(args, "input", None)
     if source and not Path(source).is_file():
         raise DataError(f"{source}: no such file")
-    data = getattr(args, "test_data", None) if args.command == "evaluate" else None
+    data = spec_path(getattr(args, "test_data", None)) if args.command == "evaluate" else None
     if data and source_kind(data) == "files":
         table_files(Path(data))
 

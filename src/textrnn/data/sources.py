@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..errors import ConfigError, DataError, RowError
+from ..params import FileShape
 from ..rundir import read_run_config
 from ..train.adaptive import DataProfile, validation_share
 from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
@@ -60,12 +61,32 @@ def table_options(config) -> TableOptions:
                         label_separator=config.label_separator if getattr(config, "multi_label", False) else None)
 
 
+def file_source(spec, config) -> tuple[str, list[str], str, TableOptions]:
+    """Where a data source is and how to read it: the run's text and label columns and table options, with what a
+    file described on its own (a :class:`~textrnn.params.FileShape` or its mapping) changes for that file."""
+    options = table_options(config)
+    if isinstance(spec, dict):
+        spec = FileShape(**spec)
+    if not isinstance(spec, FileShape):
+        return str(spec), list(config.text_column), config.label_column, options
+    changes = {k: v for k, v in (("header", spec.header), ("quoting", spec.quoting)) if v is not None}
+    return (spec.path, list(spec.text_column or config.text_column), spec.label_column or config.label_column,
+            replace(options, **changes))
+
+
+def spec_path(spec) -> str | None:
+    """The path (or name) a data source refers to, whether given as text or described on its own."""
+    if spec is None:
+        return None
+    return spec.path if isinstance(spec, FileShape) else spec["path"] if isinstance(spec, dict) else str(spec)
+
+
 def class_order(dataset: str) -> list[str] | None:
     """The fixed order of a known dataset's classes (AG News: the label numbers' order); else None."""
     return list(AG_NEWS_LABELS) if source_kind(dataset) == "ag_news" else None
 
 
-def test_source(dataset: str, test_data: str | None) -> str | None:
+def test_source(dataset: str, test_data):
     """Where a run's test rows are: ``test_data``, else AG News' or a Hugging Face dataset's own test split."""
     if test_data:
         return test_data
@@ -105,10 +126,11 @@ def training_and_validation(config, train_all: Dataset) -> tuple[Dataset, Datase
         if share == "auto":  # decided from the rows, as fit decides it (see textrnn.train.adaptive)
             share = validation_share(DataProfile.of(train_all.texts, train_all.labels), False)[0]
         return train_val_split(train_all, share, config.seed)
-    if config.test_data and Path(str(config.validation_data)) == Path(str(config.test_data)):
+    if config.test_data and Path(spec_path(config.validation_data)) == Path(spec_path(config.test_data)):
         raise ConfigError("validation_data: it is the test data; the test rows must stay unseen until the end")
-    val = load_dataset(config.validation_data, "validation", config.text_column, config.label_column,
-                       data_dir=config.data_dir, on_bad_rows=config.on_bad_rows, options=table_options(config))
+    path, columns, label, options = file_source(config.validation_data, config)
+    val = load_dataset(path, "validation", columns, label, data_dir=config.data_dir, on_bad_rows=config.on_bad_rows,
+                       options=options)
     return train_all, val
 
 
@@ -116,12 +138,11 @@ def check_sources(config) -> None:
     """Before anything heavy is imported or read: every file a run names exists, has a known type, and its first
     file holds the columns asked for (read from its first rows), so that a typo fails in a fraction of a second,
     not after the libraries load and the data is read. The full reading checks every row again."""
-    columns = (list(config.text_column), config.label_column)
     for spec in (config.dataset, config.test_data, config.validation_data):
-        if not spec or source_kind(spec) != "files":
+        if not spec or source_kind(spec_path(spec)) != "files":
             continue
-        first_file = table_files(Path(spec))[0]
-        next(iter(table_rows(first_file, *columns, notes=[], options=table_options(config))), None)
+        path, columns, label, options = file_source(spec, config)
+        next(iter(table_rows(table_files(Path(path))[0], columns, label, notes=[], options=options)), None)
     embeddings = getattr(config, "embeddings", None)
     if embeddings and embeddings not in ("auto", "word2vec", "fasttext") and not Path(embeddings).expanduser().exists():
         raise DataError(f"{embeddings}: no such embeddings file")
@@ -136,11 +157,14 @@ def load_run_data(config) -> tuple[Dataset, Dataset | None, list[str] | None]:
 
     ``config`` is a :class:`~textrnn.params.RunConfig` (anything with its data fields will do).
     """
-    columns = (config.text_column, config.label_column)
-    options = {"data_dir": config.data_dir, "on_bad_rows": config.on_bad_rows, "options": table_options(config)}
-    train = load_dataset(config.dataset, "train", *columns, **options)
+    shared = {"data_dir": config.data_dir, "on_bad_rows": config.on_bad_rows}
+    train = load_dataset(config.dataset, "train", config.text_column, config.label_column, **shared,
+                         options=table_options(config))
     test_spec = test_source(config.dataset, config.test_data)
-    test = load_dataset(test_spec, "test", *columns, **options) if test_spec else None
+    test = None
+    if test_spec:
+        path, columns, label, options = file_source(test_spec, config)
+        test = load_dataset(path, "test", columns, label, **shared, options=options)
     return train, test, class_order(config.dataset)
 
 
@@ -160,15 +184,14 @@ def evaluation_data(
     The columns and quotes are the run's unless given; the header row is the run's for its own test data, and
     for another file decided on that file (``auto``) unless given: every file may have its own shape."""
     config = read_run_config(run_dir)
-    options = table_options(config) if config else TableOptions()
-    if data is not None and header is None:
+    if data is None and config:  # the run's own test data, read as the run read it
+        data, data_dir = test_source(config.dataset, config.test_data), data_dir or config.data_dir
+    elif header is None:  # another file: its header is judged on its own
         header = "auto"
-    options = replace(options, **{k: v for k, v in (("header", header), ("quoting", quoting)) if v is not None})
-    columns = list(text_column or (config.text_column if config else ["text"]))
-    label = label_column or (config.label_column if config else "label")
-    if data is None and config:
-        data = test_source(config.dataset, config.test_data)
-        data_dir = data_dir or config.data_dir
     if data is None:
-        raise DataError(f"{run_dir}: no test data recorded for this run; pass --data FILE")
-    return load_dataset(data, "test", columns, label, data_dir=data_dir, on_bad_rows=on_bad_rows, options=options)
+        raise DataError(f"{run_dir}: no test data recorded for this run; pass --test-data FILE")
+    path, columns, label, options = file_source(data, config) if config else (
+        spec_path(data), ["text"], "label", TableOptions())
+    options = replace(options, **{k: v for k, v in (("header", header), ("quoting", quoting)) if v is not None})
+    return load_dataset(path, "test", list(text_column or columns), label_column or label, data_dir=data_dir,
+                        on_bad_rows=on_bad_rows, options=options)
