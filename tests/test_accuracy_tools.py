@@ -520,3 +520,38 @@ def test_a_language_model_reads_texts_with_the_punctuation_it_is_given(tmp_path)
     pretrain(texts, tmp_path / "lm", params)
     vectorizer = language_model(params.model_copy(update={"init_from": str(tmp_path / "lm")})).vectorizer
     assert vectorizer.punctuation == "delete" and vectorizer.standardize("U.S.") == ["us"]
+
+
+def test_named_word_vectors_come_from_the_downloader_cache_or_say_how_to_get_them(tmp_path, monkeypatch):
+    """A named set (glove-wiki-gigaword-50) is read from gensim's cache when it is there (here a small file in
+    the format the downloader stores: word2vec text, gzipped); offline and not cached, the message says what to
+    do. The downloader is never reached from the tests: its load is replaced."""
+    import gzip
+
+    from gensim import downloader
+
+    from textrnn.text import embeddings
+
+    texts, labels = synthetic_corpus(200)
+    words = sorted({word for text in texts for word in text.split()})
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "glove-wiki-gigaword-50"
+    folder.mkdir()
+    with gzip.open(folder / "glove-wiki-gigaword-50.gz", "wt") as out:
+        out.write(f"{len(words)} 50\n")
+        out.writelines(f"{word} {' '.join(f'{v:.4f}' for v in rng.normal(size=50))}\n" for word in words)
+    (folder / "__init__.py").write_text("raise SystemExit('the downloader module must never be run')\n")
+    monkeypatch.setattr(downloader, "BASE_DIR", str(tmp_path))
+
+    def offline(name, return_path=False):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(downloader, "load", offline)
+    clf = TextRNNClassifier(embeddings="glove-wiki-gigaword-50", embed_dim=50, hidden_size=8, epochs=1,
+                            verbose=False).fit(texts, labels)
+    assert clf.fit_info_["embeddings"]["word_coverage"] > 0.9
+    with pytest.raises(DataError, match="glove-wiki-gigaword-100 is not in gensim's cache .* could not be downloaded "
+                                        r"\(OSError: Network is unreachable\).*--embeddings FILE"):
+        embeddings.load_vectors("glove-wiki-gigaword-100")
+    with pytest.raises(ConfigError, match="glove-wiki-gigaword-50 has 50 dimensions; set embed_dim 50"):
+        TextRNNClassifier(embeddings="glove-wiki-gigaword-50").fit(texts, labels)

@@ -72,6 +72,29 @@ def listed(names, limit: int = 12) -> str:
     return ", ".join(names[:limit]) + more
 
 
+MAX_PROBLEMS_SHOWN = 20  # an error message lists at most this many parameters
+
+
+def format_validation_error(error) -> str:
+    """Pydantic's ``ValidationError`` as one line per bad parameter: its name, what was wrong, and the value
+    given. A parameter that takes one of several kinds (a number or ``auto``) gets one line listing what each
+    kind would have needed."""
+    problems: dict[str, list[str]] = {}
+    values: dict[str, object] = {}
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0])[:80] if item["loc"] else "config"
+        message = "unknown parameter" if item["type"] == "extra_forbidden" else item["msg"]
+        if message not in problems.setdefault(name, []):
+            problems[name].append(message)
+        values.setdefault(name, item["input"])
+    lines = [f"{name}: {', or '.join(m[0].lower() + m[1:] if i else m for i, m in enumerate(messages[:4]))}"
+             + ("" if messages == ["unknown parameter"] else f" (got {quoted(values[name])})")
+             for name, messages in list(problems.items())[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more")
+    return "invalid parameters:\n  " + "\n  ".join(lines)
+
+
 # Every error a user can cause: the command line prints these as one line, anything else is a bug.
 USER_ERRORS = (ConfigError, DataError, ModelFileError, CheckpointError, MemoryBudgetError, RunDirError, ExportError)
 

@@ -17,9 +17,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ConfigError, quoted
+from .errors import ConfigError, format_validation_error
 
-MAX_PROBLEMS_SHOWN = 20  # an error message lists at most this many parameters
+# Pretrained English word vectors that gensim's downloader serves, by name, with their dimensions (embeddings: NAME).
+NAMED_VECTORS = {
+    **{f"glove-wiki-gigaword-{dim}": dim for dim in (50, 100, 200, 300)},
+    **{f"glove-twitter-{dim}": dim for dim in (25, 50, 100, 200)},
+    "fasttext-wiki-news-subwords-300": 300,
+    "word2vec-google-news-300": 300,
+}
 
 __all__ = ["ClassifierParams", "ConfigError", "RunConfig", "PARAM_GROUPS", "validate"]
 
@@ -99,7 +105,9 @@ class ModelParams(_Params):
     embeddings: str | None = Field(
         "auto",
         description="start the embedding from this word-vector file (word2vec .bin or text, GloVe .txt, fastText "
-        ".vec), or from vectors trained on the training texts first: word2vec or fasttext (auto: word2vec from "
+        ".vec), from a named pretrained set downloaded once (glove-wiki-gigaword-100 and -50/-200/-300, "
+        "glove-twitter-25/50/100/200, fasttext-wiki-news-subwords-300, word2vec-google-news-300; embed_dim must be "
+        "its size), or from vectors trained on the training texts first: word2vec or fasttext (auto: word2vec from "
         "10,000 training rows, else none)",
     )
     freeze_embeddings: int = Field(
@@ -302,25 +310,6 @@ SAVED_PARAM_NAMES: tuple[str, ...] = tuple(n for n in CLASSIFIER_PARAM_NAMES if 
 RESUME_MAY_CHANGE = RUNTIME_PARAM_NAMES
 
 
-def format_validation_error(error: ValidationError) -> str:
-    """One line per bad parameter: its name, what was wrong, and the value given. A parameter that takes one of
-    several kinds (a number or ``auto``) gets one line listing what each kind would have needed."""
-    problems: dict[str, list[str]] = {}
-    values: dict[str, object] = {}
-    for item in error.errors(include_url=False):
-        name = str(item["loc"][0])[:80] if item["loc"] else "config"
-        message = "unknown parameter" if item["type"] == "extra_forbidden" else item["msg"]
-        if message not in problems.setdefault(name, []):
-            problems[name].append(message)
-        values.setdefault(name, item["input"])
-    lines = [f"{name}: {', or '.join(m[0].lower() + m[1:] if i else m for i, m in enumerate(messages[:4]))}"
-             + ("" if messages == ["unknown parameter"] else f" (got {quoted(values[name])})")
-             for name, messages in list(problems.items())[:MAX_PROBLEMS_SHOWN]]
-    if len(problems) > MAX_PROBLEMS_SHOWN:
-        lines.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN:,} more")
-    return "invalid parameters:\n  " + "\n  ".join(lines)
-
-
 def validate(cls: type[BaseModel], values: dict[str, Any]) -> Any:
     """Build ``cls`` from ``values``, turning pydantic's error into a :class:`ConfigError`."""
     try:
@@ -336,6 +325,10 @@ def check_combinations(params: ClassifierParams) -> None:
         raise ConfigError("sparse_embedding: not with data-parallel training (devices or num_nodes above 1)")
     if params.multi_label and params.label_smoothing:
         raise ConfigError("label_smoothing: single-label only; it is not applied to multi-label's per-label losses")
+    named = NAMED_VECTORS.get(str(params.embeddings))
+    if named and params.embed_dim != named:
+        raise ConfigError(f"embeddings: {params.embeddings} has {named} dimensions; set embed_dim {named} "
+                          f"(--embed-dim {named})")
     if params.one_hot and params.embeddings not in (None, "auto"):
         raise ConfigError("embeddings: one_hot feeds fixed one-hot vectors, so there is no embedding to start from "
                           "word vectors; use one or the other")

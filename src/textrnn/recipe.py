@@ -25,7 +25,7 @@ from .evaluation.baseline import NAME, comparison_line, composition, fit_baselin
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
 from .files import write_bytes_atomic, write_json_atomic
-from .params import CLASSIFIER_PARAM_NAMES, FileShape, RunConfig
+from .params import CLASSIFIER_PARAM_NAMES, NAMED_VECTORS, FileShape, RunConfig
 from .rundir import CHECKPOINT_FILE
 from .text.embeddings import ALGORITHMS
 from .train import adaptive, distributed
@@ -73,7 +73,8 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
         "dataset": keep(config.dataset),
         "test_data": keep(config.test_data),
         "validation_data": keep(config.validation_data),
-        "embeddings": config.embeddings if config.embeddings in (*ALGORITHMS, "auto") else absolute(config.embeddings),
+        "embeddings": config.embeddings if config.embeddings in (*ALGORITHMS, *NAMED_VECTORS, "auto")
+        else absolute(config.embeddings),
         "init_from": absolute(config.init_from),
     })
 

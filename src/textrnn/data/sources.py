@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..errors import ConfigError, DataError, RowError
-from ..params import FileShape
+from ..params import NAMED_VECTORS, FileShape
 from ..rundir import read_run_config
 from ..train.adaptive import DataProfile, validation_share
 from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
@@ -144,7 +144,8 @@ def check_sources(config) -> None:
         path, columns, label, options = file_source(spec, config)
         next(iter(table_rows(table_files(Path(path))[0], columns, label, notes=[], options=options)), None)
     embeddings = getattr(config, "embeddings", None)
-    if embeddings and embeddings not in ("auto", "word2vec", "fasttext") and not Path(embeddings).expanduser().exists():
+    if (embeddings and embeddings not in ("auto", "word2vec", "fasttext", *NAMED_VECTORS)
+            and not Path(embeddings).expanduser().exists()):
         raise DataError(f"{embeddings}: no such embeddings file")
     init_from = getattr(config, "init_from", None)
     if init_from and not Path(init_from).expanduser().exists():

@@ -25,6 +25,7 @@ import torch
 
 from ..errors import DataError
 from ..files import FILE_MODE
+from ..params import NAMED_VECTORS
 
 ALGORITHMS = ("word2vec", "fasttext")
 # Word vectors trained inside a fit (embeddings="word2vec"): word2vec's usual 5 passes suit corpora of billions of
@@ -37,11 +38,31 @@ IN_FIT_TOKENS = 7.5e6
 IN_FIT_SAMPLE = 1e-3
 
 
+def named_vectors_path(name: str) -> Path:
+    """The file of a named vector set (:data:`textrnn.params.NAMED_VECTORS`): from gensim's downloader cache
+    (~/gensim-data, or GENSIM_DATA_DIR), else downloaded into it, once. Only the vector file is read, never the
+    Python module the downloader stores beside it."""
+    from gensim import downloader
+
+    folder = Path(downloader.BASE_DIR) / name
+    cached = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix != ".py") if folder.is_dir() else []
+    if cached:
+        return cached[0]
+    try:
+        return Path(downloader.load(name, return_path=True))
+    except Exception as error:  # offline: gensim raises ValueError or an OSError from urllib
+        raise DataError(f"embeddings: {name} is not in gensim's cache ({folder.parent}) and could not be downloaded "
+                        f"({type(error).__name__}: {str(error)[:120]}). Without internet here, download it where "
+                        f"there is (python -m gensim.downloader --download {name}) and copy {folder} here (or set "
+                        "GENSIM_DATA_DIR), or give a word-vector file: --embeddings FILE") from None
+
+
 def load_vectors(path: str | Path):
-    """The word vectors in ``path`` as a gensim ``KeyedVectors``; the format is detected."""
+    """The word vectors in ``path`` (a file, or one of :data:`NAMED_VECTORS`) as a gensim ``KeyedVectors``; the
+    format is detected."""
     from gensim.models import KeyedVectors
 
-    path = Path(path)
+    path = named_vectors_path(str(path)) if str(path) in NAMED_VECTORS else Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such embeddings file")
     binary = _is_binary(path)
