@@ -31,6 +31,7 @@ HANDLERS = {
     "explain": commands.explain_command, "compare": commands.compare_command, "export": commands.export_command,
     "serve": commands.serve_command, "presets": commands.presets_command, "embeddings": commands.embeddings_command,
     "tune": commands.tune_command, "pretrain": commands.pretrain_command, "generate": commands.generate_command,
+    "suspects": commands.suspects_command,
 }
 
 

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_commands(commands) -> None:
     for add in (_train, _evaluate, _predict, _report, _explain, _compare, _export, _serve, _presets, _tune,
-                _pretrain, _generate, _embeddings):
+                _pretrain, _generate, _embeddings, _suspects):
         add(commands)
 
 
@@ -197,3 +197,21 @@ def _embeddings(commands) -> None:
                          help="word2vec (skip-gram) or fasttext (skip-gram with character n-grams) (default: word2vec)")
     vectors.add_argument("--window", type=int, default=5, help="context words on each side (default: 5)")
     vectors.add_argument("--min-count", type=int, default=2, help="ignore rarer words (default: 2)")
+
+
+def _suspects(commands) -> None:
+    parser = command(commands, "suspects", "rank the rows of a labelled file by how likely their label is wrong", [
+        "textrnn suspects reviews.csv --out suspects.csv          # the most suspect rows first",
+        "textrnn suspects data.tsv --text-column 1 --label-column 0 --rows 200 --out check.csv",
+    ])
+    parser.add_argument("dataset", metavar="DATA", help="a labelled CSV/TSV/JSONL/Parquet file (or a directory of them)")
+    parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds: each row is judged by a model "
+                        "trained on the other folds (default: 5)")
+    parser.add_argument("--method", choices=("confident_learning", "self_confidence"), default="confident_learning",
+                        help="which rows are flagged: confident learning, pruning by noise rate (cleanlab's "
+                             "default), or every row whose label is not the likeliest class (default: "
+                             "confident_learning)")
+    parser.add_argument("--rows", type=int, default=None, help="keep only this many of the most suspect rows")
+    add_param_flags(parser, ("text_column", "label_column", "header", "quoting", "on_bad_rows", "seed"))
+    add_out(parser, "the flagged rows, most suspect first (CSV, TSV, JSONL or Parquet by extension)",
+            default="suspects.csv")

@@ -137,6 +137,34 @@ def _output(descriptor: int, path: str, binary: bool, gzipped: bool):
     return open(descriptor, "w", encoding="utf-8", newline="")
 
 
+def write_table(target: str | os.PathLike, rows: list[dict], columns: Sequence[str]) -> None:
+    """``rows`` (dicts with ``columns``) as one CSV, TSV, JSONL or Parquet file, by the target's extension;
+    written under a temporary name, then renamed."""
+    target = Path(target)
+    fmt, gzipped = table_format(target), target.suffix.lower() == ".gz"
+    if not target.parent.is_dir():
+        raise DataError(f"{target.parent}: no such directory to write {target.name} into")
+    remove_stale(target)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=temporary_prefix(target), suffix=".tmp")
+    try:
+        with _output(handle, temporary, fmt == "parquet", gzipped) as out:
+            writer = ChunkWriter(out, fmt)
+            if rows:
+                writer.write([{column: row.get(column) for column in columns} for row in rows])
+            elif fmt in ("csv", "tsv"):  # no rows: the header still says what the columns would be
+                csv.writer(out, delimiter="\t" if fmt == "tsv" else ",").writerow(columns)
+            elif fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.table({column: pa.array([], pa.string()) for column in columns}), out)
+            writer.close()
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
 def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *, text_column: Sequence[str] = ("text",),
                  top_k: int = 1, chunk_rows: int = CHUNK_ROWS, progress: bool = True,
                  options: TableOptions = TableOptions(), notes: list[str] | None = None) -> int:
