@@ -45,21 +45,28 @@ def train_command(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def print_notes(notes: list[str]) -> None:
+    """What reading a file decided or noticed (its header row, mixed line endings), one line each."""
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def check_paths(args: argparse.Namespace) -> None:
     """The directories and files a command names exist, checked before anything heavy is imported: a typo is
     an error in a fraction of a second. (What they hold is checked where they are read.)"""
-    from ..data.sources import source_kind, spec_path
-    from ..data.tables import table_files
-
     run_dir = getattr(args, "run_dir", None) or getattr(args, "model_path", None)
     if run_dir is not None and not Path(run_dir).is_dir():
         raise ModelFileError(f"{run_dir}: no such model directory (a run directory, a saved model or an export)")
     source = getattr(args, "input", None)
     if source and not Path(source).is_file():
         raise DataError(f"{source}: no such file")
-    data = spec_path(getattr(args, "test_data", None)) if args.command == "evaluate" else None
-    if data and source_kind(data) == "files":
-        table_files(Path(data))
+    if args.command == "evaluate" and getattr(args, "test_data", None):
+        from ..data.sources import source_kind, spec_path  # only here: the other commands start without them
+        from ..data.tables import table_files
+
+        data = spec_path(args.test_data)
+        if source_kind(data) == "files":
+            table_files(Path(data))
 
 
 def run_config(config_file: str | None, flag_values: dict[str, Any]) -> tuple[RunConfig, set[str]]:
@@ -108,8 +115,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
                               on_bad_rows=getattr(args, "on_bad_rows", "error"), header=getattr(args, "header", None),
                               quoting=getattr(args, "quoting", None))
     metrics = evaluate_run(args.run_dir, dataset)
-    for note in dataset.notes:
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(dataset.notes)
     print(dataset.describe())
     for row in dataset.skipped:
         print(f"skipped: {row}", file=sys.stderr)
@@ -140,8 +146,7 @@ def predict_command(args: argparse.Namespace) -> int:
         options = TableOptions(header=getattr(args, "header", "auto"), quoting=getattr(args, "quoting", "csv"))
         rows = predict_file(model, args.input, out, text_column=text_column, top_k=args.top_k, options=options,
                             notes=notes)
-        for note in notes:
-            print(f"note: {note}", file=sys.stderr)
+        print_notes(notes)
         print(f"{rows:,} rows labeled into {out}", file=sys.stderr)
         return 0
     # stdin is read as bytes: a line that is not UTF-8 is then named by the vectorizer, not a decoding traceback.
@@ -323,8 +328,7 @@ def suspects_command(args: argparse.Namespace) -> int:
     options = TableOptions(header=getattr(args, "header", "auto"), quoting=getattr(args, "quoting", "csv"))
     data = load_dataset(args.dataset, "train", param(args, "text_column"), param(args, "label_column"),
                         on_bad_rows=getattr(args, "on_bad_rows", "error"), options=options)
-    for note in data.notes:
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(data.notes)
     issues = find_label_issues(data.texts, data.labels, folds=args.folds, seed=getattr(args, "seed", 0),
                                method=args.method, progress=lambda line: print(line, file=sys.stderr))
     rows = issues.rows[: args.rows] if args.rows else issues.rows

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -137,32 +138,43 @@ def _output(descriptor: int, path: str, binary: bool, gzipped: bool):
     return open(descriptor, "w", encoding="utf-8", newline="")
 
 
-def write_table(target: str | os.PathLike, rows: list[dict], columns: Sequence[str]) -> None:
-    """``rows`` (dicts with ``columns``) as one CSV, TSV, JSONL or Parquet file, by the target's extension;
-    written under a temporary name, then renamed."""
-    target = Path(target)
+@contextmanager
+def table_output(target: Path):
+    """The output file of a table, checked first (known type, a directory to write into), written under a
+    temporary name beside it (named after this process; a killed run's are removed here) and renamed into place
+    when the ``with`` block ends without an error: yields (file handle, format)."""
     fmt, gzipped = table_format(target), target.suffix.lower() == ".gz"
+    if fmt == "parquet":
+        parquet_module(target)  # a clear error now if pyarrow is missing, not after the first chunk
+        if gzipped:
+            raise DataError(f"{target}: Parquet compresses itself; drop the .gz")
     if not target.parent.is_dir():
         raise DataError(f"{target.parent}: no such directory to write {target.name} into")
     remove_stale(target)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=temporary_prefix(target), suffix=".tmp")
     try:
         with _output(handle, temporary, fmt == "parquet", gzipped) as out:
-            writer = ChunkWriter(out, fmt)
-            if rows:
-                writer.write([{column: row.get(column) for column in columns} for row in rows])
-            elif fmt in ("csv", "tsv"):  # no rows: the header still says what the columns would be
-                csv.writer(out, delimiter="\t" if fmt == "tsv" else ",").writerow(columns)
-            elif fmt == "parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                pq.write_table(pa.table({column: pa.array([], pa.string()) for column in columns}), out)
-            writer.close()
+            yield out, fmt
         os.chmod(temporary, FILE_MODE)
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def write_table(target: str | os.PathLike, rows: list[dict], columns: Sequence[str]) -> None:
+    """``rows`` (dicts with ``columns``) as one CSV, TSV, JSONL or Parquet file, by the target's extension."""
+    with table_output(Path(target)) as (out, fmt):
+        writer = ChunkWriter(out, fmt)
+        if rows:
+            writer.write([{column: row.get(column) for column in columns} for row in rows])
+        elif fmt in ("csv", "tsv"):  # no rows: the header still says what the columns would be
+            csv.writer(out, delimiter="\t" if fmt == "tsv" else ",").writerow(columns)
+        elif fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({column: pa.array([], pa.string()) for column in columns}), out)
+        writer.close()
 
 
 def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *, text_column: Sequence[str] = ("text",),
@@ -174,24 +186,14 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise DataError(f"{source}: no such file")
-    out_fmt = table_format(target)
-    gzipped = target.suffix.lower() == ".gz"
-    if out_fmt == "parquet":
-        parquet_module(target)  # a clear error now if pyarrow is missing, not after the first chunk
-        if gzipped:
-            raise DataError(f"{target}: Parquet compresses itself; drop the .gz")
-    if not target.parent.is_dir():
-        raise DataError(f"{target.parent}: no such directory to write {target.name} into")
     classes = list(model.class_names_)
     k = min(top_k, len(classes))
     thresholds = getattr(model, "thresholds_", None)  # multi-label models only
-    listed = out_fmt in ("jsonl", "parquet")  # multi-label labels: a list there, joined names in CSV and TSV
-    remove_stale(target)  # what a killed run left beside the same output
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=temporary_prefix(target), suffix=".tmp")
     rows_done = 0
     bar = tqdm(unit="row", unit_scale=True, desc="predict", disable=not (progress and sys.stderr.isatty()))
     try:
-        with _output(handle, temporary, out_fmt == "parquet", gzipped) as out:
+        with table_output(target) as (out, out_fmt):
+            listed = out_fmt in ("jsonl", "parquet")  # multi-label labels: a list there, joined names in CSV, TSV
             writer = ChunkWriter(out, out_fmt)
             prefix = None
             for chunk in read_chunks(source, chunk_rows, text_column, options, notes):
@@ -216,11 +218,8 @@ def predict_file(model, source: str | os.PathLike, target: str | os.PathLike, *,
                 rows_done += len(chunk)
                 bar.update(len(chunk))
             writer.close()
-        if rows_done == 0:
-            raise DataError(f"{source}: no rows")
-        os.chmod(temporary, FILE_MODE)
-        os.replace(temporary, target)
+            if rows_done == 0:
+                raise DataError(f"{source}: no rows")
     finally:
         bar.close()
-        Path(temporary).unlink(missing_ok=True)
     return rows_done

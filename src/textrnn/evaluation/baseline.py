@@ -57,7 +57,7 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
     if threshold is not None:
         return _fit_one_vs_rest(train, validation, classes, seed=seed, class_weight=class_weight, threshold=threshold,
                                 progress=progress)
-    vectorizer = _tfidf(len(texts))
+    vectorizer = tfidf_vectorizer(len(texts))
     features = vectorizer.fit_transform(texts)
     needed = linear_fit_bytes(features.shape[0], features.shape[1], len(classes))
     if memory_budget is not None and needed > memory_budget:
@@ -111,7 +111,7 @@ def _fit_one_vs_rest(train, validation, classes: Sequence[str], *, seed: int, cl
 
     started = time.perf_counter()
     classes = list(classes)
-    vectorizer = _tfidf(len(train[0]))
+    vectorizer = tfidf_vectorizer(len(train[0]))
     features, truth = vectorizer.fit_transform(train[0]), indicator_matrix(train[1], classes)
     weight = "balanced" if class_weight == "balanced" else None  # per label's yes/no problem, as the network's
     fit = lambda C: OneVsRestClassifier(logistic_regression(C, seed, weight, solver="liblinear")).fit(features, truth)
@@ -145,7 +145,7 @@ def figure_name(monitor: str) -> str:
     return monitor.replace("macro_f1", "macro-F1").replace("micro_f1", "micro-F1")
 
 
-def _tfidf(rows: int):
+def tfidf_vectorizer(rows: int):
     """Word 1-2-grams, sublinear term frequency; words seen once are dropped from 1,000 rows up."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import DataError, listed
-from .baseline import C_WITHOUT_VALIDATION, _tfidf, logistic_regression
+from .baseline import C_WITHOUT_VALIDATION, logistic_regression, tfidf_vectorizer
 
 METHODS = ("confident_learning", "self_confidence")
 
@@ -66,7 +66,7 @@ def find_label_issues(texts: Sequence[str], labels: Sequence[str], *, folds: int
     if progress:
         progress(f"label issues: out-of-fold probabilities from {folds} fits of the bag-of-words model on "
                  f"{len(texts):,} rows")
-    model = make_pipeline(_tfidf(len(texts)), logistic_regression(C_WITHOUT_VALIDATION, seed))
+    model = make_pipeline(tfidf_vectorizer(len(texts)), logistic_regression(C_WITHOUT_VALIDATION, seed))
     splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     probabilities = cross_val_predict(model, texts, labels, cv=splits, method="predict_proba")
     given = np.array([classes.index(label) for label in labels])
