@@ -44,8 +44,10 @@ def test_planted_flips_are_found(noisy, method):
     precision, recall = len(found & flipped) / max(len(found), 1), len(found & flipped) / len(flipped)
     assert precision >= 0.8 and recall >= 0.8, (precision, recall)
     for row in issues.rows[:10]:  # the most suspect first, each with the class it should have
-        assert row["suggested"] == truth[row["row"] - 1] and row["score"] < 0
+        assert row["suggested"] == truth[row["row"] - 1] and row["score"] < 0.5
     assert [row["score"] for row in issues.rows] == sorted(row["score"] for row in issues.rows)
+    assert all(row["score"] == round(issues.probabilities[row["row"] - 1, issues.classes.index(row["label"])], 6)
+               for row in issues.rows)
     assert issues.probabilities.shape == (len(texts), 3) and np.allclose(issues.probabilities.sum(axis=1), 1)
 
 
@@ -56,7 +58,7 @@ def test_the_same_text_with_another_label_is_flagged():
     issues = find_label_issues(texts, labels)
     flagged = {row["row"]: row for row in issues.rows}
     assert issues.duplicates == 2 and {1, len(texts)} <= set(flagged)
-    assert "the same text has the label(s)" in flagged[len(texts)]["reason"]
+    assert "the same text is labelled" in flagged[len(texts)]["reason"]
 
 
 def test_too_few_rows_of_a_class_is_a_message():
@@ -70,5 +72,56 @@ def test_the_command_writes_the_most_suspect_rows_first(noisy, tmp_path, capsys)
                                                  for t, l in zip(texts, labels)))
     assert main(["suspects", str(tmp_path / "data.jsonl"), "--rows", "20", "--out", str(tmp_path / "s.csv")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
-    assert len(rows) == 20 and all(int(r["row"]) - 1 in flipped for r in rows[:15])
+    assert all(r["row"].startswith("line ") for r in rows)  # where the row is in the file (JSONL: line = row)
+    assert len(rows) == 20 and all(int(r["row"].split()[1]) - 1 in flipped for r in rows[:15])
     assert "rows look mislabelled" in capsys.readouterr().err
+
+
+def test_multi_label_rows_are_judged_label_by_label():
+    """A label removed from a row is "missing", a label added is "wrong"; both are found and undone."""
+    texts, labels = keyword_rows(900, seed=1)
+    sets = [(label,) for label in labels]
+    rng = np.random.default_rng(1)
+    removed, added = rng.choice(len(sets), 20, replace=False), rng.choice(len(sets), 20, replace=False)
+    noisy = list(sets)
+    for i in removed:
+        noisy[i] = ()
+    for i in set(added) - set(removed):
+        noisy[i] = tuple(sorted(set(sets[i]) | {next(c for c in KEYWORDS if c not in sets[i])}))
+    issues = find_label_issues(texts, noisy)
+    assert issues.multi_label and issues.probabilities.shape == (len(texts), 3)
+    planted = {int(i) for i in removed} | {int(i) for i in added}
+    found = {row["row"] - 1 for row in issues.rows}
+    assert len(found & planted) >= 0.6 * len(planted) and len(found & planted) >= 0.9 * len(found)
+    for row in issues.rows:
+        if row["row"] - 1 in planted:
+            assert row["suggested"] == ", ".join(sets[row["row"] - 1])
+            assert ("missing" if row["row"] - 1 in removed else "wrong") in row["reason"]
+            break
+
+
+def test_folds_must_be_two_or_more():
+    texts, labels = keyword_rows(60)
+    for folds in (1, 0, 2.5, True):
+        with pytest.raises(DataError, match="folds: expected a whole number of 2 or more"):
+            find_label_issues(texts, labels, folds=folds)
+
+
+def test_a_training_run_says_which_of_its_rows_look_mislabelled(noisy, tmp_path, capsys):
+    """Judged on the training part (the validation rows held out), each row placed by its line in the file."""
+    texts, labels, truth, flipped = noisy
+    with open(tmp_path / "train.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *zip(texts, labels)])
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "train.csv"), "--out", str(out), "--val-size", "0.2",
+                 "--embed-dim", "4", "--hidden-size", "4", "--epochs", "1", "--no-verbose"]) == 0
+    issues = json.loads((out / "metrics.json").read_text())["label_issues"]
+    written = list(csv.DictReader(open(out / "suspects.csv")))
+    assert issues["flagged"] == len(written) > 0 and issues["folds"] == 2 and len(issues["first"]) == 10
+    assert issues["rows"] == 720
+    index = {row["row"]: int(row["row"].removeprefix("line ")) - 2 for row in written}  # line 2: the first row
+    assert all(texts[index[row["row"]]] == row["text"] and labels[index[row["row"]]] == row["label"] for row in written)
+    found = set(index.values())  # a fifth of the flips are among the validation rows, which are not judged
+    assert len(found & flipped) >= 0.55 * len(flipped) and len(found & flipped) >= 0.8 * len(found)
+    assert f"{len(written):,} training rows look mislabelled: see {out / 'suspects.csv'}" in capsys.readouterr().err
+    assert "Training rows that look mislabelled" in (out / "report.html").read_text()

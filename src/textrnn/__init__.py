@@ -25,6 +25,7 @@ _EXPORTS = {
     "TextVectorizer": "text.vectorizer",
     "OnnxClassifier": "deploy.runtime",
     "Callback": "train.callbacks",
+    "find_label_issues": "evaluation.label_issues", "rows_to_label": "evaluation.label_next",
 }
 __all__ = sorted(_EXPORTS)
 

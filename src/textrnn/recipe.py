@@ -22,6 +22,7 @@ from .data.sources import (class_order, file_source, load_run_data, source_kind,
 from .errors import ConfigError, MemoryBudgetError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
 from .evaluation.baseline import NAME, comparison_line, composition, fit_baseline
+from .evaluation.label_issues import check_run_rows
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
 from .files import write_bytes_atomic, write_json_atomic
@@ -117,6 +118,10 @@ def _train_run(config: RunConfig, run_dir: Path, argv: Sequence[str] | None, res
             f"{data['train_source']}):")
         log(format_metrics(metrics["test"]))
     _log_baseline(metrics)
+    issues = metrics.get("label_issues") or {}
+    if "flagged" in issues:
+        log(f"{issues['flagged']:,} training rows look mislabelled: see {run_dir / issues['file']} "
+            f"(textrnn suspects ranks them with 5 folds)")
     # metrics.json was written before the report; this is the whole run, the report included
     log(f"\nwall time {time.perf_counter() - wall_start:.1f} s; run directory: {run_dir}; report: {report}")
     return run_dir
@@ -128,6 +133,7 @@ def _metrics(clf: TextRNNClassifier, config: RunConfig, data: dict) -> dict[str,
     baseline, alone = data.pop("baseline", None), data.pop("network_alone", None)
     return {
         "baseline": baseline,
+        "label_issues": data.pop("label_issues", None),
         # the bag-of-words path mixed into the model: what was fitted and chosen, and the RNN without it
         "bag_of_words": {**info["bag_of_words"], "network_alone": alone} if info.get("bag_of_words") else None,
         "data": {**data, "embeddings": info["embeddings"]},  # embeddings: the coverage of a word-vector file
@@ -222,8 +228,11 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
         "test_probabilities": (probabilities := clf.predict_proba(test.texts) if test else None),
         "test_metrics": clf.evaluate(test.texts, test.labels, test.source, probabilities) if test else None,
-        "baseline": _baseline(config, clf.class_names_, (train, val, test), clf.fit_info_["monitor"]),
+        "baseline": (baseline := _baseline(config, clf.class_names_, (train, val, test), clf.fit_info_["monitor"])),
         "network_alone": _network_alone(clf, val, test),
+        # the bag-of-words model's view of the training labels: the rows to check first (suspects.csv)
+        "label_issues": check_run_rows(train, run_dir, seed=config.seed, progress=log)
+        if config.baseline != "none" and "skipped" not in (baseline or {}) else None,
     }
     return data, train, test
 

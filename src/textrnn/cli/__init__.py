@@ -4,6 +4,7 @@
     textrnn evaluate RUN_DIR [--test-data FILE]
     textrnn predict MODEL "some text" ... | --input FILE --out FILE | < lines.txt
     textrnn explain | report | compare | export | serve | presets | tune | pretrain | generate | embeddings
+    textrnn suspects DATA | uncertain MODEL DATA    (which labels to fix, which texts to label next)
 
 ``textrnn COMMAND --help`` lists a command's flags, grouped, with examples. An error a user can cause is one
 line; anything else is one line too, and ``--debug`` (or ``TEXTRNN_DEBUG=1``) shows its traceback. Precedence for training
@@ -23,7 +24,7 @@ from typing import Sequence
 
 from ..errors import USER_ERRORS, TrainingInterrupted
 from ..extras import missing_extra
-from . import commands
+from . import commands, data_quality
 from .specs import build_parser
 
 HANDLERS = {
@@ -31,7 +32,7 @@ HANDLERS = {
     "explain": commands.explain_command, "compare": commands.compare_command, "export": commands.export_command,
     "serve": commands.serve_command, "presets": commands.presets_command, "embeddings": commands.embeddings_command,
     "tune": commands.tune_command, "pretrain": commands.pretrain_command, "generate": commands.generate_command,
-    "suspects": commands.suspects_command,
+    "suspects": data_quality.suspects_command, "uncertain": data_quality.uncertain_command,
 }
 
 

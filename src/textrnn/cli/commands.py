@@ -317,27 +317,3 @@ def write_predictions(rows: list[dict], fmt: str, k: int, out) -> None:
             choices = "  ".join(f"{c['label']} {c['probability']:.3f}" for c in shown) or "(no label)"
             text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
             out.write(f"{choices}  | {text}\n")
-
-
-def suspects_command(args: argparse.Namespace) -> int:
-    from ..data.sources import load_dataset
-    from ..data.tables import TableOptions
-    from ..deploy.batch_predict import write_table
-    from ..evaluation.label_issues import find_label_issues
-
-    options = TableOptions(header=getattr(args, "header", "auto"), quoting=getattr(args, "quoting", "csv"))
-    data = load_dataset(args.dataset, "train", param(args, "text_column"), param(args, "label_column"),
-                        on_bad_rows=getattr(args, "on_bad_rows", "error"), options=options)
-    print_notes(data.notes)
-    issues = find_label_issues(data.texts, data.labels, folds=args.folds, seed=getattr(args, "seed", 0),
-                               method=args.method, progress=lambda line: print(line, file=sys.stderr))
-    rows = issues.rows[: args.rows] if args.rows else issues.rows
-    out = Path(getattr(args, "out", "suspects.csv"))
-    write_table(out, rows, ["row", "text", "label", "suggested", "score", "probability_of_label", "reason"])
-    print(f"{len(issues.rows):,} of {len(data):,} rows look mislabelled ({issues.method.replace('_', ' ')}, "
-          f"{issues.folds} folds; {issues.duplicates:,} share their text with rows of another label); "
-          f"{len(rows):,} written to {out}, the most suspect first", file=sys.stderr)
-    for row in rows[:5]:
-        print(f"  row {row['row']}: {row['label']} -> {row['suggested']} ({row['score']:+.2f})  "
-              f"{row['text'][:70]}", file=sys.stderr)
-    return 0

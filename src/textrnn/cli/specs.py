@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_commands(commands) -> None:
     for add in (_train, _evaluate, _predict, _report, _explain, _compare, _export, _serve, _presets, _tune,
-                _pretrain, _generate, _embeddings, _suspects):
+                _pretrain, _generate, _embeddings, _suspects, _uncertain):
         add(commands)
 
 
@@ -121,7 +121,6 @@ def _explain(commands) -> None:
     parser.add_argument("--label", help="explain this class (multi-label: this label) instead of the most probable one")
     parser.add_argument("--top-words", dest="top_words", type=int, default=10,
                         help="how many of the words that pushed hardest to list (default: 10)")
-    parser.add_argument("--top", dest="top_words", type=int, default=SUPPRESS, help="the old name of --top-words")
     add_shared(parser, "--top-k")  # labels, as everywhere: explain the k most probable ones
 
 
@@ -203,15 +202,33 @@ def _suspects(commands) -> None:
     parser = command(commands, "suspects", "rank the rows of a labelled file by how likely their label is wrong", [
         "textrnn suspects reviews.csv --out suspects.csv          # the most suspect rows first",
         "textrnn suspects data.tsv --text-column 1 --label-column 0 --rows 200 --out check.csv",
+        "textrnn suspects emotions.tsv --text-column 0 --label-column 1 --multi-label   # each label judged alone",
     ])
     parser.add_argument("dataset", metavar="DATA", help="a labelled CSV/TSV/JSONL/Parquet file (or a directory of them)")
     parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds: each row is judged by a model "
                         "trained on the other folds (default: 5)")
     parser.add_argument("--method", choices=("confident_learning", "self_confidence"), default="confident_learning",
-                        help="which rows are flagged: confident learning, pruning by noise rate (cleanlab's "
-                             "default), or every row whose label is not the likeliest class (default: "
-                             "confident_learning)")
+                        help="which rows are flagged: as many as confident learning estimates are wrong, those "
+                             "whose label has the lowest probability; or every row whose label is not the likeliest "
+                             "class (default: confident_learning)")
     parser.add_argument("--rows", type=int, default=None, help="keep only this many of the most suspect rows")
-    add_param_flags(parser, ("text_column", "label_column", "header", "quoting", "on_bad_rows", "seed"))
+    add_param_flags(parser, ("text_column", "label_column", "header", "quoting", "multi_label", "label_separator",
+                             "on_bad_rows", "seed"))
     add_out(parser, "the flagged rows, most suspect first (CSV, TSV, JSONL or Parquet by extension)",
             default="suspects.csv")
+
+
+def _uncertain(commands) -> None:
+    parser = command(commands, "uncertain", "choose the unlabelled texts whose labels would teach the model most", [
+        "textrnn uncertain runs/my-run pool.csv --top 200 --out to_label.csv   # then fill in the label column",
+        "textrnn uncertain runs/my-run tickets.jsonl --text-column body --uncertainty entropy",
+    ])
+    parser.add_argument("run_dir", metavar="MODEL", help="run directory, saved model directory or ONNX export")
+    parser.add_argument("input", metavar="DATA", help="a CSV/TSV/JSONL/Parquet file of unlabelled texts")
+    parser.add_argument("--top", type=int, default=100, help="how many texts to choose (default: 100)")
+    parser.add_argument("--uncertainty", choices=("margin", "entropy"), default="margin",
+                        help="margin: the two likeliest classes are close; entropy: the probabilities are spread "
+                             "(default: margin)")
+    add_param_flags(parser, ("text_column", "header", "quoting", "threads"))
+    add_out(parser, "the chosen texts with an empty label column, most useful first (CSV, TSV, JSONL or Parquet)",
+            default="to_label.csv")

@@ -51,11 +51,11 @@ def load_ag_news(
             raise DataError(f"AG News has text columns {', '.join(AG_NEWS_FIELDS)}; not {column!r}")
     path = find_ag_news_file(split, data_dir)
     notes: list[str] = []
-    texts, labels, skipped = collect_rows(path, ag_news_rows(path, text_column, notes), on_bad_rows)
+    texts, labels, skipped, places = collect_rows(path, ag_news_rows(path, text_column, notes), on_bad_rows)
     source = f"AG News {split} ({path.name}"
     if split == "train" and len(texts) < AG_NEWS_FULL_TRAIN_ROWS:
         source += f", a subset: {len(texts):,} of the {AG_NEWS_FULL_TRAIN_ROWS:,} training rows"
-    return Dataset(texts, labels, source + ")", skipped, notes)
+    return Dataset(texts, labels, source + ")", skipped, notes, places)
 
 
 def ag_news_rows(path: Path, text_column: Sequence[str], notes: list[str]) -> Iterator[tuple[str, tuple | RowError]]:

@@ -26,6 +26,9 @@ class Dataset:
     source: str
     skipped: list[RowError] = field(default_factory=list)  # rows left out under on_bad_rows="skip"
     notes: list[str] = field(default_factory=list)  # oddities that did not stop reading (a byte-order mark, ...)
+    # Where each row is, as messages name rows ("line 813"; in a directory "part-2.csv line 813"): what a user
+    # looks up. None when the rows came from Python.
+    places: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -51,10 +54,10 @@ def converted(records, convert) -> Iterator[tuple[str, tuple | RowError]]:
 
 
 def collect_rows(path: Path, rows: Iterator[tuple[str, tuple | RowError]], on_bad_rows: str):
-    """Gather converted rows; stop at the first bad row, or skip and list it."""
+    """Gather converted rows and where each is; stop at the first bad row, or skip and list it."""
     check_on_bad_rows(on_bad_rows)
-    texts, labels, skipped = [], [], []
-    for _, row in rows:
+    texts, labels, skipped, places = [], [], [], []
+    for where, row in rows:
         if isinstance(row, RowError):
             if on_bad_rows == "error":
                 raise row
@@ -62,9 +65,10 @@ def collect_rows(path: Path, rows: Iterator[tuple[str, tuple | RowError]], on_ba
             continue
         texts.append(row[0])
         labels.append(row[1])
+        places.append(where)
     if not texts:
         raise DataError(f"{path}: no rows" + (f" ({len(skipped)} bad rows skipped)" if skipped else ""))
-    return texts, labels, skipped
+    return texts, labels, skipped, places
 
 
 def check_on_bad_rows(on_bad_rows: str) -> None:
@@ -100,9 +104,9 @@ def train_val_split(dataset: Dataset, val_size: float, seed: int) -> tuple[Datas
 
     def subset(mask: np.ndarray, name: str) -> Dataset:
         rows = np.flatnonzero(mask)
-        return Dataset(
-            [dataset.texts[i] for i in rows], [dataset.labels[i] for i in rows], f"{dataset.source} [{name}]"
-        )
+        places = [dataset.places[i] for i in rows] if dataset.places else None
+        return Dataset([dataset.texts[i] for i in rows], [dataset.labels[i] for i in rows],
+                       f"{dataset.source} [{name}]", places=places)
 
     return subset(~is_val, "train part"), subset(is_val, f"validation part, seed {seed}")
 

@@ -106,6 +106,6 @@ def load_hf(spec: str, split: str, text_column: Sequence[str] = ("text",), label
             on_bad_rows: str = "error", multi_label_separator: str | None = None) -> Dataset:
     """A Hugging Face dataset split read whole, like :func:`read_table`."""
     rows = hf_rows(spec, split, text_column, label_column, multi_label_separator)
-    texts, labels, skipped = collect_rows(Path(spec), rows, on_bad_rows)
-    return Dataset(texts, labels, f"{spec} [{split}]", skipped)
+    texts, labels, skipped, places = collect_rows(Path(spec), rows, on_bad_rows)
+    return Dataset(texts, labels, f"{spec} [{split}]", skipped, places=places)
 

@@ -72,11 +72,18 @@ def read_table(
     """
     path = Path(path)
     notes: list[str] = []
+    files = table_files(path)
     rows = chain.from_iterable(
-        table_rows(file, text_column, label_column, notes, allow_empty_text, options) for file in table_files(path)
+        _named(file, table_rows(file, text_column, label_column, notes, allow_empty_text, options), len(files) > 1)
+        for file in files
     )
-    texts, labels, skipped = collect_rows(path, rows, on_bad_rows)
-    return Dataset(texts, labels if label_column else None, str(path), skipped, notes)
+    texts, labels, skipped, places = collect_rows(path, rows, on_bad_rows)
+    return Dataset(texts, labels if label_column else None, str(path), skipped, notes, places)
+
+
+def _named(file: Path, rows, several: bool):
+    """A directory's rows are placed by file and line ("part-2.csv line 5"); a single file's by line."""
+    return ((f"{file.name} {where}", row) for where, row in rows) if several else rows
 
 
 def table_files(path: Path) -> list[Path]:

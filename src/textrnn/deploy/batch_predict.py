@@ -48,6 +48,22 @@ def read_chunks(path: Path, chunk_rows: int = CHUNK_ROWS, text_column: Sequence[
         yield chunk
 
 
+def read_texts(source: str | os.PathLike, text_column: Sequence[str] = ("text",),
+               options: TableOptions = TableOptions(), notes: list[str] | None = None) -> list[str]:
+    """Every text of an unlabelled file (several text columns joined with a space), checked as prediction checks
+    them; for the commands that need all texts at once (choosing what to label next)."""
+    source = Path(source)
+    if not source.is_file():
+        raise DataError(f"{source}: no such file")
+    texts: list[str] = []
+    for chunk in read_chunks(source, CHUNK_ROWS, text_column, options, notes):
+        columns = [_column_key(c, chunk[0]) for c in text_column]
+        texts += _texts(chunk, columns, source, len(texts) + 1)
+    if not texts:
+        raise DataError(f"{source}: no rows")
+    return texts
+
+
 def _texts(chunk: list[dict], text_column: Sequence[str], source: Path, first_row: int) -> list[str]:
     """The text of each record of a chunk (several text columns joined with a space), checked with the rows
     named as the file counts them (not by their place in the chunk)."""

@@ -98,6 +98,8 @@ def write_report(run_dir: str | Path, train: Dataset | None = None, test: Datase
         sections.append(report_multilabel.section_wrong_labels(clf, test, mistakes, _table))
     elif test is not None:
         sections.append(_section_mistakes(confident_mistakes(clf, test, mistakes, test_probabilities)))
+    if (metrics.get("label_issues") or {}).get("first") is not None:
+        sections.append(_section_label_issues(metrics["label_issues"]))
     if train is not None:
         lengths = np.array([len(ids) for ids in clf.vectorizer_.encode(train.texts)])
         counts = Counter(name for label in train.labels for name in label_names(label))
@@ -292,6 +294,19 @@ def _section_mistakes(mistakes: list[dict]) -> str:
             "<span style='background:rgba(220,38,38,.6)'>red</span> against it (occlusion: the drop in probability "
             "when the word is left out); [?] marks words outside the vocabulary.</p>"
             + _table(("test row", "true", "predicted", "text, as the model reads it"), rows))
+
+
+def _section_label_issues(issues: dict) -> str:
+    """The training rows whose label the bag-of-words model, trained without them, doubts most."""
+    rows = [(row["row"], escape(row["text"][:160]), escape(row["label"]), escape(row["suggested"]),
+             f"{row['score']:.2f}") for row in issues["first"]]
+    return (f"<h2>Training rows that look mislabelled</h2><p>{issues['flagged']:,} of {issues['rows']:,} training "
+            f"rows ({issues['duplicates']:,} of them texts repeated with another label). Each row was judged by a "
+            f"bag-of-words model trained on the other half of the rows ({issues['folds']} folds; confident learning "
+            f"estimates how many labels are wrong, and the rows whose label has the lowest probability are "
+            f"flagged). All of them, most suspect first: <code>{escape(issues['file'])}</code> in the run "
+            f"directory; <code>textrnn suspects</code> ranks them with 5 folds. The first ten:</p>"
+            + _table(("training row", "text", "label", "suggested", "probability of the label"), rows))
 
 
 def _section_timing(metrics: dict) -> str:

@@ -1,0 +1,182 @@
+"""Finding mislabelled rows, measured on planted flips in AG News: textrnn's rule against cleanlab's on the same
+probabilities, and what retraining without the flagged rows recovers.
+
+The shared AG News training rows (45,593) get 5% or 10% of their labels flipped (seeded): to a random other
+class ("uniform"), or to the class the clean rows' out-of-fold bag-of-words model confuses most with the true
+one ("confusable": harder, the flips look plausible). For each setting, `find_label_issues` (5 folds, its
+default) flags rows; the same out-of-fold probabilities go through cleanlab's `find_label_issues`, its default
+(`prune_by_noise_rate`) and `low_self_confidence`; precision and recall are against the planted flips (AG News
+has real label errors too, so a few "false" flags are right). Ranking quality: average precision of the
+self-confidence and of the normalised margin. With `--retrain`, the default model (Python API, seed 0) is
+trained on the clean rows, on the noisy rows (10% settings) and on the noisy rows without the flagged ones, and
+scored on the AG News test set (7,600 rows); and on the noisy rows with each flagged row given the suggested
+class instead.
+
+    python bench/label_issues.py [--retrain]      (results: bench/results/label_issues.{json,md}; needs cleanlab)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from measure import write_results  # noqa: E402
+
+DATA = ROOT.parent.parent / "shared" / "data" / "ag_news"
+SETTINGS = (("uniform", 0.05), ("uniform", 0.10), ("confusable", 0.05), ("confusable", 0.10))
+
+
+def plant(labels: np.ndarray, kind: str, share: float, confusable: np.ndarray, seed: int) -> np.ndarray:
+    """Labels with ``share`` of them flipped to another class: a random one, or ``confusable[true class]``."""
+    rng = np.random.default_rng(seed)
+    flipped = rng.choice(len(labels), int(round(share * len(labels))), replace=False)
+    noisy = labels.copy()
+    classes = labels.max() + 1
+    if kind == "uniform":
+        noisy[flipped] = (labels[flipped] + rng.integers(1, classes, len(flipped))) % classes
+    else:
+        noisy[flipped] = confusable[labels[flipped]]
+    return noisy
+
+
+def most_confused(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """For each class, the other class its rows are most often predicted as."""
+    classes = probabilities.shape[1]
+    confusion = np.zeros((classes, classes))
+    np.add.at(confusion, (labels, probabilities.argmax(axis=1)), 1)
+    np.fill_diagonal(confusion, -1)
+    return confusion.argmax(axis=1)
+
+
+def scored(flagged: np.ndarray, wrong: np.ndarray) -> dict:
+    hits = int((flagged & wrong).sum())
+    precision, recall = hits / max(int(flagged.sum()), 1), hits / max(int(wrong.sum()), 1)
+    return {"flagged": int(flagged.sum()), "precision": round(precision, 4), "recall": round(recall, 4),
+            "f1": round(2 * precision * recall / max(precision + recall, 1e-12), 4)}
+
+
+def peers(probabilities: np.ndarray, noisy: np.ndarray, wrong: np.ndarray) -> dict:
+    from cleanlab.filter import find_label_issues as cleanlab_issues
+    from sklearn.metrics import average_precision_score
+
+    rows = np.arange(len(noisy))
+    self_confidence = probabilities[rows, noisy]
+    others = probabilities.copy()
+    others[rows, noisy] = -np.inf
+    margin = self_confidence - others.max(axis=1)
+    return {"cleanlab default (prune_by_noise_rate)": scored(cleanlab_issues(noisy, probabilities), wrong),
+            "cleanlab low_self_confidence": scored(cleanlab_issues(noisy, probabilities,
+                                                                   filter_by="low_self_confidence"), wrong),
+            "ranking AP, self-confidence": round(float(average_precision_score(wrong, -self_confidence)), 4),
+            "ranking AP, normalised margin": round(float(average_precision_score(wrong, -margin)), 4)}
+
+
+def accuracy(train_texts, train_labels, test) -> tuple[float, float]:
+    from textrnn import TextRNNClassifier
+
+    started = time.perf_counter()
+    model = TextRNNClassifier(seed=0).fit(train_texts, train_labels)
+    return round(float(model.score(*test)), 4), round(time.perf_counter() - started, 1)
+
+
+def goemotions_example(rows: int = 10) -> list[str]:
+    """The most suspect GoEmotions training rows, multi-label (no ground truth: an example, not a measurement)."""
+    from textrnn.data.sources import load_dataset
+    from textrnn.data.tables import TableOptions
+    from textrnn.evaluation.label_issues import find_label_issues
+
+    folder = DATA.parent / "goemotions"
+    names = (folder / "labels.txt").read_text().split()
+    options = TableOptions(header=False, quoting="none", label_separator=",")
+    data = load_dataset(str(folder / "train.tsv.gz"), "train", ["0"], "1", options=options)
+    labels = [tuple(names[int(i)] for i in row) for row in data.labels]
+    issues = find_label_issues(data.texts, labels, places=data.places)
+    lines = [f"{len(issues.rows):,} of {len(labels):,} GoEmotions training rows flagged ({issues.seconds:.0f} s); "
+             "the first ten:", "", "| row | text | label | suggested | score |", "|---|---|---|---|---|"]
+    for row in issues.rows[:rows]:
+        text = row["text"].replace("|", "\\|")
+        lines.append(f"| {row['row']} | {text} | {row['label']} | {row['suggested']} | {row['score']:.4f} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--retrain", action="store_true", help="also retrain the default model (about 10 minutes)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--goemotions", action="store_true", help="only the GoEmotions example (no ground truth)")
+    args = parser.parse_args()
+    if args.goemotions:
+        lines = goemotions_example()
+        write_results(ROOT / "results", "label_issues-goemotions", {"lines": lines}, lines + [
+            "", "Command: `python bench/label_issues.py --goemotions`"])
+        return
+    from textrnn.data.ag_news import load_ag_news
+    from textrnn.evaluation.label_issues import find_label_issues
+
+    train, test = load_ag_news("train", DATA), load_ag_news("test", DATA)
+    texts, names = list(train.texts), sorted(set(map(str, train.labels)))
+    truth = np.array([names.index(str(label)) for label in train.labels])
+    test_rows = (list(test.texts), [str(label) for label in test.labels])
+    clean = find_label_issues(texts, [names[i] for i in truth], seed=args.seed)
+    confusable = most_confused(clean.probabilities, truth)
+    machine = f"{platform.platform()}, {len(os.sched_getaffinity(0))} CPUs"
+    results = {"rows": len(texts), "seed": args.seed, "machine": machine,
+               "clean data": {"flagged": len(clean.rows), "seconds": round(clean.seconds, 1)},
+               "confusable": {names[i]: names[j] for i, j in enumerate(confusable)}, "settings": {}}
+    if args.retrain:
+        results["clean data"]["test accuracy"], _ = accuracy(texts, [names[i] for i in truth], test_rows)
+    for kind, share in SETTINGS:
+        noisy = plant(truth, kind, share, confusable, args.seed)
+        wrong = noisy != truth
+        issues = find_label_issues(texts, [names[i] for i in noisy], seed=args.seed)
+        flagged = np.zeros(len(texts), dtype=bool)
+        flagged[[row["row"] - 1 for row in issues.rows]] = True
+        record = {"planted": int(wrong.sum()), "seconds": round(issues.seconds, 1),
+                  "textrnn": scored(flagged, wrong), **peers(issues.probabilities, noisy, wrong)}
+        if args.retrain and share == 0.10:
+            record["test accuracy, noisy"], _ = accuracy(texts, [names[i] for i in noisy], test_rows)
+            kept = np.flatnonzero(~flagged)
+            record["test accuracy, flagged rows removed"], _ = accuracy(
+                [texts[i] for i in kept], [names[noisy[i]] for i in kept], test_rows)
+            fixed = [names[i] for i in noisy]
+            for row in issues.rows:
+                fixed[row["row"] - 1] = row["suggested"]
+            record["test accuracy, flagged rows relabelled"], _ = accuracy(texts, fixed, test_rows)
+        results["settings"][f"{kind} {share:.0%}"] = record
+        print(json.dumps({f"{kind} {share:.0%}": record}), flush=True)
+    write_results(ROOT / "results", "label_issues", results, markdown(results, sys.argv[1:]))
+
+
+def markdown(results: dict, argv: list[str]) -> list[str]:
+    lines = ["| planted flips | rows | textrnn: flagged · precision · recall | cleanlab default: flagged · precision · "
+             "recall | cleanlab low_self_confidence | ranking AP: self-confidence · margin | test accuracy: "
+             "noisy → flagged removed · relabelled (clean) |", "|---|---|---|---|---|---|---|"]
+    clean = results["clean data"].get("test accuracy")
+    for name, record in results["settings"].items():
+        cells = [f"{record[key]['flagged']:,} · {record[key]['precision']:.3f} · {record[key]['recall']:.3f}"
+                 for key in ("textrnn", "cleanlab default (prune_by_noise_rate)", "cleanlab low_self_confidence")]
+        retrained = ""
+        if "test accuracy, noisy" in record:
+            retrained = (f"{record['test accuracy, noisy']:.2%} → {record['test accuracy, flagged rows removed']:.2%}"
+                         f" · {record['test accuracy, flagged rows relabelled']:.2%} ({clean:.2%})")
+        lines.append(f"| {name} | {record['planted']:,} | " + " | ".join(cells)
+                     + f" | {record['ranking AP, self-confidence']:.3f} · {record['ranking AP, normalised margin']:.3f}"
+                     f" | {retrained} |")
+    lines += ["", f"AG News training rows: {results['rows']:,} (the shared subset); 5 folds; seed {results['seed']}. "
+              f"On the clean labels {results['clean data']['flagged']:,} rows are flagged (real errors or hard rows; "
+              f"no ground truth). Machine: {results['machine']}. Command: "
+              f"`{' '.join(['python', 'bench/label_issues.py', *argv])}`"]
+    return lines
+
+
+if __name__ == "__main__":
+    main()
