@@ -278,7 +278,7 @@ def test_linear_models_too_large_for_memory_are_skipped_and_the_network_kept(tmp
                  "--max-tokens", "200"]) == 0
     err = capsys.readouterr().err
     assert "bag_of_words None: its linear model for 80 classes would need about" in err
-    assert "baseline (tfidf-logreg): not fitted: the baseline's logistic regression" in err
+    assert "baseline: not fitted: the baseline's logistic regression" in err
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert "skipped" in metrics["baseline"] and (tmp_path / "run" / "model.safetensors").is_file()
     assert "Not fitted:" in (tmp_path / "run" / "report.html").read_text()

@@ -284,9 +284,11 @@ class RunParams(_Params):
     out: str | None = Field(None, description="the run directory to write (none: runs/<model>-<data>-<time>)")
     preset: str | None = Field(None, description="start from a named preset; other parameters override it")
     tensorboard: bool = Field(False, description="also log the training curves to RUN_DIR/tensorboard (tensorboardX)")
-    baseline: Literal["tfidf-logreg", "none"] = Field(
-        "tfidf-logreg", description="also fit a bag-of-words baseline (TF-IDF of word 1-2-grams + logistic "
-        "regression) on the same rows and report it beside the RNN; none: skip it",
+    baseline: Literal["auto", "tfidf-logreg", "none"] = Field(
+        "auto", description="also fit a bag-of-words baseline on the same rows and report it beside the RNN (and "
+        "check the training labels with it): auto: TF-IDF of word 1-2-grams + logistic regression, or up to "
+        "20,000 training rows NBSVM-bigram when the validation rows prefer it; tfidf-logreg: the first alone; "
+        "none: skip it",
     )
 
 

@@ -21,7 +21,7 @@ from .data.sources import (class_order, file_source, load_run_data, source_kind,
                            training_and_validation)
 from .errors import ConfigError, MemoryBudgetError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
-from .evaluation.baseline import NAME, comparison_line, composition, fit_baseline
+from .evaluation.baseline import NAME, NBSVM_MAX_ROWS, comparison_line, composition, fit_baseline
 from .evaluation.label_issues import check_run_rows
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
@@ -259,18 +259,19 @@ def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: s
     train, val, test = datasets
     if config.baseline == "none":
         return None
-    log(f"baseline ({NAME}): fitting on {len(train):,} rows" + (", choosing C on the validation rows" if val else ""))
+    log(f"baseline: fitting on {len(train):,} rows" + (", choosing C on the validation rows" if val else ""))
     try:
         baseline = fit_baseline((train.texts, train.labels), (val.texts, val.labels) if val else None, classes,
                                 seed=config.seed, class_weight=config.class_weight, monitor=monitor,
                                 threshold=config.threshold if config.multi_label else None, progress=log,
-                                memory_budget=memory_budget_bytes(config.memory_budget_gb))
+                                memory_budget=memory_budget_bytes(config.memory_budget_gb),
+                                nbsvm_rows=NBSVM_MAX_ROWS if config.baseline == "auto" else 0)
     except MemoryBudgetError as error:  # the model is saved; the run goes on without the comparison
-        log(f"baseline ({NAME}): not fitted: {error}")
+        log(f"baseline: not fitted: {error}")
         return {"name": NAME, "skipped": str(error)}
-    log(f"baseline ({NAME}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
+    log(f"baseline ({baseline.name}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
     return {
-        "name": NAME, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,
+        "name": baseline.name, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,
         "validation": baseline.evaluate(val.texts, val.labels) if val else None,
         "test": baseline.evaluate(test.texts, test.labels) if test else None,
     }

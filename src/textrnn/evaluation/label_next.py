@@ -55,27 +55,29 @@ def texts_to_label(texts: Sequence[str], probabilities: np.ndarray, top: int, *,
     top = min(int(top), len(texts))
     if top <= 0:
         return []
-    pool = np.argsort(-scores, kind="stable")[: top * pool]
+    candidates = np.argsort(-scores, kind="stable")[: top * pool]
     try:
-        vectors = TfidfVectorizer(sublinear_tf=True).fit_transform([texts[i] for i in pool])
+        vectors = TfidfVectorizer(sublinear_tf=True).fit_transform([texts[i] for i in candidates])
     except ValueError:  # no words at all (empty or punctuation-only texts): nothing to be diverse about
-        return pool[:top].tolist()
-    closest = np.zeros(len(pool))  # each pooled text's largest similarity to a chosen one
-    available = np.ones(len(pool), dtype=bool)
+        return candidates[:top].tolist()
+    closest = np.zeros(len(candidates))  # each pooled text's largest similarity to a chosen one
+    available = np.ones(len(candidates), dtype=bool)
     chosen = []
     for _ in range(top):
-        value = np.where(available, scores[pool] * (1 - closest), -np.inf)
+        value = np.where(available, scores[candidates] * (1 - closest), -np.inf)
         best = int(np.argmax(value))
-        chosen.append(int(pool[best]))
+        chosen.append(int(candidates[best]))
         available[best] = False
         closest = np.maximum(closest, (vectors @ vectors[best].T).toarray().ravel())
     return chosen
 
 
-def rows_to_label(model, texts: Sequence[str], top: int = 100, *, method: str = "margin") -> list[dict]:
+def rows_to_label(model, texts: Sequence[str], top: int = 100, *, method: str = "margin", pool: int = POOL_FACTOR
+                  ) -> list[dict]:
     """The ``top`` texts to label next as rows (the keys of COLUMNS: an empty ``label`` to fill in, ``row``
     from 1, the model's ``guess``), best first. ``model``: anything with ``predict_proba`` and ``class_names_``
-    (a fitted TextRNNClassifier, or a loaded run or export); a multi-label model's thresholds are used."""
+    (a fitted TextRNNClassifier, or a loaded run or export); a multi-label model's thresholds are used.
+    ``pool``: as :func:`texts_to_label`'s."""
     from ..multilabel import given_labels
 
     texts = list(texts)
@@ -83,7 +85,7 @@ def rows_to_label(model, texts: Sequence[str], top: int = 100, *, method: str = 
     thresholds = getattr(model, "thresholds_", None)
     names = list(model.class_names_)
     scores = uncertainty(probabilities, thresholds, method)
-    chosen = texts_to_label(texts, probabilities, top, thresholds=thresholds, method=method)
+    chosen = texts_to_label(texts, probabilities, top, thresholds=thresholds, method=method, pool=pool)
     if thresholds is not None:
         guesses = {i: ",".join(names[j] for j in given)
                    for i, given in zip(chosen, given_labels(probabilities[chosen], thresholds))}

@@ -180,7 +180,9 @@ def _section_baseline(metrics: dict) -> str:
             rows.append((split, f"{rnn[main]:.2%}", f"{bow[main]:.2%}", f"{points:+.1f}",
                          f"{rnn[other]:.2%}", f"{bow[other]:.2%}"))
     seconds = metrics.get("timing", {}).get("fit_seconds", 0)
-    note = (f"TF-IDF of word 1-2-grams + logistic regression (C {baseline['C']:g}, {escape(baseline['C_chosen_on'])}), "
+    kind = ("NBSVM: binarised word 1-2-grams scaled by naive-Bayes log-count ratios, a linear SVM"
+            if baseline.get("name") == "nbsvm-bigram" else "TF-IDF of word 1-2-grams + logistic regression")
+    note = (f"{kind} (C {baseline['C']:g}, {escape(baseline['C_chosen_on'])}), "
             f"trained on the same rows in {baseline['seconds']:.1f} s; the RNN took {seconds:.0f} s.")
     mix = metrics.get("bag_of_words") or {}
     alone = (mix.get("network_alone") or {}).get("test")

@@ -1,0 +1,44 @@
+"""The baseline is the strongest of two simple linear models: NBSVM matches a direct reading of Wang and
+Manning's method, and competes with TF-IDF logistic regression on the validation rows up to a size."""
+
+import numpy as np
+import pytest
+from conftest import synthetic_corpus
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.svm import LinearSVC
+
+from textrnn.evaluation.baseline import NAME, NBSVM_NAME, fit_baseline
+from textrnn.evaluation.nbsvm import NBSVM
+
+
+def test_nbsvm_is_the_published_method_with_the_ratio_folded_into_the_weights():
+    texts, labels = synthetic_corpus(300)
+    features = CountVectorizer(ngram_range=(1, 2)).fit_transform(texts)
+    binary = (features > 0).astype(float)
+    y = np.array(labels) == "sport"
+    # The method read from the paper, for the one class against the rest: r, the SVM on r * x, interpolation.
+    p, q = np.asarray(binary[y].sum(0)).ravel() + 1, np.asarray(binary[~y].sum(0)).ravel() + 1
+    r = np.log((p / p.sum()) / (q / q.sum()))
+    svm = LinearSVC(C=1.0, random_state=0, max_iter=2000).fit(binary.multiply(r).tocsr(), y)
+    w = 0.75 * np.abs(svm.coef_.ravel()).mean() + 0.25 * svm.coef_.ravel()
+    expected = binary.multiply(r).tocsr() @ w + 0.25 * svm.intercept_[0]
+    two_classes = np.where(y, "sport", "other")
+    model = NBSVM().fit(features, two_classes)
+    np.testing.assert_allclose(model.decision_function(features), expected, rtol=1e-6, atol=1e-9)
+    assert list(model.classes_) == ["other", "sport"] and (model.predict(features) == two_classes).mean() > 0.95
+    three = NBSVM().fit(features, labels)  # one-vs-rest, each class with its own ratios
+    assert three.coef_.shape == (3, features.shape[1]) and (three.predict(features) == np.array(labels)).mean() > 0.95
+
+
+@pytest.mark.parametrize("limit, expected", [(0, {NAME}), (10_000, {NAME, NBSVM_NAME})])
+def test_nbsvm_competes_only_up_to_its_row_limit_and_the_better_one_is_named(limit, expected):
+    texts, labels = synthetic_corpus(500, seed=3)
+    classes = sorted(set(labels))
+    lines = []
+    baseline = fit_baseline((texts[:400], labels[:400]), (texts[400:], labels[400:]), classes, nbsvm_rows=limit,
+                            progress=lines.append)
+    assert baseline.name in expected
+    assert any(NBSVM_NAME in line for line in lines) == (limit > 0)
+    assert baseline.evaluate(texts[400:], labels[400:])["accuracy"] > 0.9
+    if baseline.name == NBSVM_NAME:
+        assert "better than tfidf-logreg on the validation rows" in baseline.chosen_on
