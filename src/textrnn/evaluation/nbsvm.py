@@ -18,15 +18,18 @@ ALPHA = 1.0  # add-one smoothing of the feature counts, as the paper
 class NBSVM(ClassifierMixin, BaseEstimator):
     """``C``: the SVM's inverse regularisation (the paper's 1); ``beta``: the interpolation weight (0.25), ``w =
     (1 - beta) * mean(|w|) + beta * w``. ``fit`` and ``predict`` take (sparse) feature counts; any count above
-    0 is read as 1. ``class_weight``: as scikit-learn's (None or "balanced"), per one-vs-rest problem."""
+    0 is read as 1 (``binary=False``: the features as given, e.g. counts divided by their L2 norm, which scored
+    the same; the ratios always come from presence). ``class_weight``: as scikit-learn's (None or "balanced"),
+    per one-vs-rest problem."""
 
-    def __init__(self, C: float = 1.0, beta: float = 0.25, class_weight=None, seed: int = 0) -> None:
-        self.C, self.beta, self.class_weight, self.seed = C, beta, class_weight, seed
+    def __init__(self, C: float = 1.0, beta: float = 0.25, class_weight=None, seed: int = 0, binary: bool = True
+                 ) -> None:
+        self.C, self.beta, self.class_weight, self.seed, self.binary = C, beta, class_weight, seed, binary
 
     def fit(self, features, labels) -> "NBSVM":
         from sklearn.svm import LinearSVC
 
-        present = _binary(features)
+        present, values = _binary(features), (_binary(features) if self.binary else features.tocsr())
         labels = np.asarray(labels)
         self.classes_ = np.unique(labels)
         targets = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
@@ -35,7 +38,7 @@ class NBSVM(ClassifierMixin, BaseEstimator):
             positive = labels == name
             ratio = _log_count_ratio(present, positive)
             svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed, max_iter=2000)
-            svm.fit(present.multiply(ratio).tocsr(), positive)
+            svm.fit(values.multiply(ratio).tocsr(), positive)
             weights = svm.coef_.ravel()
             weights = (1 - self.beta) * np.abs(weights).mean() + self.beta * weights
             coefficients.append(ratio * weights)
@@ -44,7 +47,7 @@ class NBSVM(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, features) -> np.ndarray:
-        scores = _binary(features) @ self.coef_.T + self.intercept_
+        scores = (_binary(features) if self.binary else features) @ self.coef_.T + self.intercept_
         return scores.ravel() if len(self.classes_) == 2 else scores
 
     def predict(self, features) -> np.ndarray:
