@@ -24,7 +24,7 @@ def ag_news_run(ag_news_slice, tmp_path_factory):
 def test_train_writes_a_complete_run_directory(ag_news_run):
     names = sorted(p.name for p in ag_news_run.iterdir() if not p.name.startswith("."))
     assert names == ["config.json", "confusion_matrix.png", "curves.png", "data.png", "labels.json", "metrics.json",
-                     "model.safetensors", "reliability.png", "report.html", "run.json", "vectorizer.json"]
+                     "model.safetensors", "reliability.png", "report.html", "run.json", "suspects.csv", "vectorizer.json"]
     metrics = json.loads((ag_news_run / "metrics.json").read_text())
     assert metrics["data"]["train_rows"] + metrics["data"]["validation_rows"] == 3000
     assert metrics["data"]["test_rows"] == 1000

@@ -86,4 +86,5 @@ def test_the_baseline_chooses_its_C_by_the_figure_the_network_monitors(tmp_path)
                  "--hidden-size", "4", "--epochs", "1", "--no-verbose"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["choices"]["monitor"] == "macro_f1"  # decided from the class balance
-    assert metrics["baseline"]["C_chosen_on"] == "validation macro_f1"  # the baseline compares on the same figure
+    chosen_on = metrics["baseline"]["C_chosen_on"]  # the baseline compares on the same figure (NBSVM competes by it)
+    assert chosen_on == "validation macro_f1" or "on the validation rows (macro-F1" in chosen_on

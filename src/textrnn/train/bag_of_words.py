@@ -98,10 +98,10 @@ def _fit_path_model(counts, targets: np.ndarray, validation: tuple, ctx):
     the graph computes them, and the naive-Bayes ratios are folded into the weights), else logistic regression
     on TF-IDF with ``C`` chosen on the validation rows. Returns (idf, model, C, figure by C, which model)."""
     num_classes = len(ctx.classes)
-    if len(targets) <= NBSVM_MAX_ROWS and len(np.unique(targets)) == num_classes:
+    # class weights: logistic regression, which takes them exactly (NBSVM's one-vs-rest problems cannot)
+    if len(targets) <= NBSVM_MAX_ROWS and len(np.unique(targets)) == num_classes and ctx.class_weights is None:
         idf = (np.bincount(counts.indices, minlength=counts.shape[1]) > 0).astype(np.float32)
-        model = NBSVM(class_weight=None if ctx.class_weights is None else "balanced", seed=ctx.params.seed,
-                      binary=False).fit(tfidf(counts, idf), targets)
+        model = NBSVM(seed=ctx.params.seed, binary=False).fit(tfidf(counts, idf), targets)
         return idf, model, model.C, {}, "nbsvm"
     idf = inverse_document_frequency(counts)
     model, C, by_C = _fit_linear(tfidf(counts, idf), targets, (tfidf(validation[0], idf), validation[1]), ctx)
