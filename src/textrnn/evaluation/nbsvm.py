@@ -29,7 +29,8 @@ class NBSVM(ClassifierMixin, BaseEstimator):
     def fit(self, features, labels) -> "NBSVM":
         from sklearn.svm import LinearSVC
 
-        present, values = _binary(features), (_binary(features) if self.binary else features.tocsr())
+        present = _binary(features)
+        values = present if self.binary else features.tocsr()  # binarised once, not twice
         labels = np.asarray(labels)
         self.classes_ = np.unique(labels)
         targets = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
