@@ -12,7 +12,9 @@ trained on the clean rows, on the noisy rows (10% settings) and on the noisy row
 scored on the AG News test set (7,600 rows); and on the noisy rows with each flagged row given the suggested
 class instead.
 
-    python bench/label_issues.py [--retrain]      (results: bench/results/label_issues.{json,md}; needs cleanlab)
+    python bench/label_issues.py [--retrain]      (results: bench/results/label_issues.{json,md})
+
+Needs cleanlab, a benchmark-only dependency: pip install -c constraints.txt cleanlab
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ def scored(flagged: np.ndarray, wrong: np.ndarray) -> dict:
 
 
 def peers(probabilities: np.ndarray, noisy: np.ndarray, wrong: np.ndarray) -> dict:
-    from cleanlab.filter import find_label_issues as cleanlab_issues
+    try:
+        from cleanlab.filter import find_label_issues as cleanlab_issues
+    except ImportError:
+        sys.exit("bench/label_issues.py compares with cleanlab: pip install -c constraints.txt cleanlab")
     from sklearn.metrics import average_precision_score
 
     rows = np.arange(len(noisy))

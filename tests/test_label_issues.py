@@ -125,3 +125,21 @@ def test_a_training_run_says_which_of_its_rows_look_mislabelled(noisy, tmp_path,
     assert len(found & flipped) >= 0.55 * len(flipped) and len(found & flipped) >= 0.8 * len(found)
     assert f"{len(written):,} training rows look mislabelled: see {out / 'suspects.csv'}" in capsys.readouterr().err
     assert "Training rows that look mislabelled" in (out / "report.html").read_text()
+
+
+def test_out_of_fold_probabilities_are_cross_val_predicts_and_report_each_fit(noisy):
+    """The fold loop gives what scikit-learn's cross_val_predict gives (the same folds, the same model), and
+    reports each of the k fits (in a log: one line per fit)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+
+    from textrnn.evaluation.baseline import C_WITHOUT_VALIDATION, logistic_regression, tfidf_vectorizer
+
+    texts, labels, _, _ = noisy
+    lines = []
+    issues = find_label_issues(texts, labels, folds=3, progress=lines.append)
+    model = make_pipeline(tfidf_vectorizer(len(texts)), logistic_regression(C_WITHOUT_VALIDATION, 0))
+    expected = cross_val_predict(model, texts, labels, cv=StratifiedKFold(3, shuffle=True, random_state=0),
+                                 method="predict_proba")
+    assert np.allclose(issues.probabilities, expected, atol=1e-6)
+    assert [line.split(" done")[0] for line in lines[1:]] == [f"label issues: fit {k} of 3" for k in (1, 2, 3)]

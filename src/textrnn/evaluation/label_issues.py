@@ -1,9 +1,9 @@
 """Training rows whose label is probably wrong: the rows to look at first when cleaning a labelled file.
 
 Every row gets a probability for each class from a model that never saw it: the bag-of-words baseline's model
-(TF-IDF of word 1-2-grams, logistic regression), fitted k times on the other folds (out-of-fold probabilities,
-scikit-learn's ``cross_val_predict``). How many rows are wrong is estimated by confident learning (Northcutt,
-Jiang and Chuang, 2021, "Confident learning: estimating uncertainty in dataset labels"): the rows that fall
+(TF-IDF of word 1-2-grams, logistic regression), fitted k times on the other folds (out-of-fold
+probabilities). How many rows are wrong is estimated by confident learning (Northcutt, Jiang and Chuang, 2021,
+"Confident learning: estimating uncertainty in dataset labels"): the rows that fall
 off the diagonal of the confident joint (see :func:`flag_rows`); that many rows are flagged, those whose given
 label has the lowest probability (its "self-confidence"), which ranked planted flips best (docs/data.md). The
 score of a row is that probability: the lowest first. Texts that appear more than once with different labels
@@ -19,6 +19,7 @@ own one-vs-rest probabilities, and a row is flagged when any of its labels looks
 from __future__ import annotations
 
 import re
+import sys
 import time
 import warnings
 from collections import defaultdict
@@ -86,7 +87,7 @@ def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5,
     if progress:
         progress(f"label issues: out-of-fold probabilities from {folds} fits of the bag-of-words model on "
                  f"{len(texts):,} rows")
-    probabilities = out_of_fold_probabilities(texts, labels, classes, folds, seed, multi_label)
+    probabilities = out_of_fold_probabilities(texts, labels, classes, folds, seed, multi_label, progress)
     judge = _multi_label_judgement if multi_label else _single_label_judgement
     flagged, scores, describe = judge(labels, classes, probabilities, method)
     conflicting = _conflicting_duplicates(texts, labels)
@@ -125,24 +126,41 @@ def check_run_rows(dataset, run_dir, *, seed: int = 0, progress: Callable[[str],
 
 
 def out_of_fold_probabilities(texts: list[str], labels: list, classes: list[str], folds: int, seed: int,
-                              multi_label: bool) -> np.ndarray:
+                              multi_label: bool, progress: Callable[[str], None] | None = None) -> np.ndarray:
     """Each row's class probabilities from the bag-of-words model fitted on the other folds (multi-label: one
-    logistic regression per label, each column a label's own probability)."""
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+    logistic regression per label, each column a label's own probability). With ``progress``, a bar on a
+    terminal, else a line after each fit (for logs)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.pipeline import make_pipeline
+    from tqdm.auto import tqdm
 
     if multi_label:
         classifier = OneVsRestClassifier(logistic_regression(C_WITHOUT_VALIDATION, seed, solver="liblinear"))
         targets, splits = indicator_matrix(labels, classes), KFold(folds, shuffle=True, random_state=seed)
     else:
         classifier = logistic_regression(C_WITHOUT_VALIDATION, seed)
-        targets, splits = labels, StratifiedKFold(folds, shuffle=True, random_state=seed)
+        targets = np.array([classes.index(label) for label in labels])
+        splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
     model = make_pipeline(tfidf_vectorizer(len(texts)), classifier)
-    with warnings.catch_warnings():  # a rare label absent from a fold's training part: predicted never, as it should
-        warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
-        warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
-        return np.asarray(cross_val_predict(model, texts, targets, cv=splits, method="predict_proba"))
+    probabilities = np.zeros((len(texts), len(classes)))
+    started = time.perf_counter()
+    bar = tqdm(total=folds, desc="label issues", unit="fit", leave=False,
+               disable=not (progress and sys.stderr.isatty()))
+    for fold, (fit_rows, held_out) in enumerate(splits.split(np.zeros(len(texts)), targets), start=1):
+        with warnings.catch_warnings():  # a rare label absent from a fold's training part: predicted never
+            warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
+            warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
+            fitted = clone(model).fit([texts[i] for i in fit_rows], targets[fit_rows])
+        predicted = fitted.predict_proba([texts[i] for i in held_out])
+        columns = slice(None) if multi_label else fitted.classes_
+        probabilities[np.ix_(held_out, np.arange(len(classes))[columns])] = predicted
+        bar.update()
+        if progress and bar.disable:
+            progress(f"label issues: fit {fold} of {folds} done ({time.perf_counter() - started:.0f} s)")
+    bar.close()
+    return probabilities
 
 
 def flag_rows(probabilities: np.ndarray, given: np.ndarray, method: str = "confident_learning") -> np.ndarray:
