@@ -87,7 +87,8 @@ def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5,
     if progress:
         progress(f"label issues: out-of-fold probabilities from {folds} fits of the bag-of-words model on "
                  f"{len(texts):,} rows")
-    probabilities = out_of_fold_probabilities(texts, labels, classes, folds, seed, multi_label, progress)
+    probabilities = out_of_fold_probabilities(texts, labels, classes, folds=folds, seed=seed, multi_label=multi_label,
+                                              progress=progress)
     judge = _multi_label_judgement if multi_label else _single_label_judgement
     flagged, scores, describe = judge(labels, classes, probabilities, method)
     conflicting = _conflicting_duplicates(texts, labels)
@@ -125,7 +126,7 @@ def check_run_rows(dataset, run_dir, *, seed: int = 0, progress: Callable[[str],
             "first": issues.rows[:10]}
 
 
-def out_of_fold_probabilities(texts: list[str], labels: list, classes: list[str], folds: int, seed: int,
+def out_of_fold_probabilities(texts: list[str], labels: list, classes: list[str], *, folds: int, seed: int,
                               multi_label: bool, progress: Callable[[str], None] | None = None) -> np.ndarray:
     """Each row's class probabilities from the bag-of-words model fitted on the other folds (multi-label: one
     logistic regression per label, each column a label's own probability). With ``progress``, a bar on a
