@@ -143,3 +143,36 @@ def test_out_of_fold_probabilities_are_cross_val_predicts_and_report_each_fit(no
                                  method="predict_proba")
     assert np.allclose(issues.probabilities, expected, atol=1e-6)
     assert [line.split(" done")[0] for line in lines[1:]] == [f"label issues: fit {k} of 3" for k in (1, 2, 3)]
+
+
+def test_the_network_can_judge_the_rows_and_gives_cross_val_predicts_probabilities(noisy):
+    """Any scikit-learn classifier of texts can give the out-of-fold probabilities; the network's are exactly
+    those of cross_val_predict with the same folds (one thread: bit-identical fits)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from textrnn import TextRNNClassifier
+
+    texts, labels, _, _ = noisy
+    texts, labels = texts[:300], labels[:300]
+    network = TextRNNClassifier(embed_dim=8, hidden_size=8, epochs=2, threads=1)
+    issues = find_label_issues(texts, labels, folds=2, classifier=network)
+    classes = sorted(set(labels))
+    expected = cross_val_predict(network, texts, [classes.index(label) for label in labels],
+                                 cv=StratifiedKFold(2, shuffle=True, random_state=0), method="predict_proba")
+    assert np.allclose(issues.probabilities, expected, atol=1e-6)
+    assert issues.model == "TextRNNClassifier" and "out-of-fold TextRNNClassifier probabilities" in issues.summary(300)
+    with pytest.raises(DataError, match="multi_label=True"):
+        find_label_issues(texts, [(label,) for label in labels], classifier=network)
+
+
+def test_the_command_judges_by_the_network_when_asked(noisy, tmp_path, capsys):
+    texts, labels, _, _ = noisy
+    path = tmp_path / "data.csv"
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *zip(texts[:200], labels[:200])])
+    out = str(tmp_path / "s.csv")
+    assert main(["suspects", str(path), "--network", "--folds", "2", "--epochs", "1", "--threads", "1",
+                 "--out", out]) == 0
+    assert "out-of-fold TextRNNClassifier probabilities" in capsys.readouterr().err
+    assert main(["suspects", str(path), "--epochs", "1", "--out", out]) == 2
+    assert "--epochs sets the network: add --network" in capsys.readouterr().err

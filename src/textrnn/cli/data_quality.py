@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .commands import param, print_notes
+from .specs import NETWORK_FLAGS
 
 
 def suspects_command(args: argparse.Namespace) -> int:
@@ -23,7 +24,7 @@ def suspects_command(args: argparse.Namespace) -> int:
                         on_bad_rows=getattr(args, "on_bad_rows", "error"), options=options)
     print_notes(data.notes)
     issues = find_label_issues(data.texts, data.labels, folds=args.folds, seed=getattr(args, "seed", 0),
-                               method=args.method, places=data.places,
+                               method=args.method, places=data.places, classifier=_network(args),
                                progress=lambda line: print(line, file=sys.stderr))
     rows = issues.rows[: args.rows] if args.rows else issues.rows
     out = Path(getattr(args, "out", "suspects.csv"))
@@ -33,6 +34,18 @@ def suspects_command(args: argparse.Namespace) -> int:
         print(f"  row {row['row']}: {row['label']} -> {row['suggested']} ({row['score']:.2f})  "
               f"{row['text'][:70]}", file=sys.stderr)
     return 0
+
+
+def _network(args: argparse.Namespace):
+    """The classifier for ``suspects --network`` (None: the bag of words), with the network flags given."""
+    given = {name: getattr(args, name) for name in NETWORK_FLAGS if hasattr(args, name)}
+    if not args.network:
+        if given:
+            raise ConfigError(f"--{next(iter(given)).replace('_', '-')} sets the network: add --network")
+        return None
+    from ..estimator import TextRNNClassifier
+
+    return TextRNNClassifier(multi_label=param(args, "multi_label"), seed=getattr(args, "seed", 0), **given)
 
 
 def uncertain_command(args: argparse.Namespace) -> int:

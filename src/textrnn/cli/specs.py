@@ -19,6 +19,7 @@ from .parser import (
 )
 
 THE_RUNS = "the run's"
+NETWORK_FLAGS = ("cell", "epochs", "threads")  # suspects --network: the network's settings it takes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +204,7 @@ def _suspects(commands) -> None:
         "textrnn suspects reviews.csv --out suspects.csv          # the most suspect rows first",
         "textrnn suspects data.tsv --text-column 1 --label-column 0 --rows 200 --out check.csv",
         "textrnn suspects emotions.tsv --text-column 0 --label-column 1 --multi-label   # each label judged alone",
+        "textrnn suspects reviews.csv --network --epochs 5 --threads 2   # judged by the network (k trainings)",
     ])
     parser.add_argument("dataset", metavar="DATA", help="a labelled CSV/TSV/JSONL/Parquet file (or a directory of them)")
     parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds: each row is judged by a model "
@@ -212,8 +214,11 @@ def _suspects(commands) -> None:
                              "whose label has the lowest probability; or every row whose label is not the likeliest "
                              "class (default: confident_learning)")
     parser.add_argument("--rows", type=int, default=None, help="keep only this many of the most suspect rows")
+    parser.add_argument("--network", action="store_true",
+                        help="judge each row by the default network trained on the other folds instead of the bag "
+                             "of words (k full trainings: minutes to hours; --cell, --epochs and --threads apply)")
     add_param_flags(parser, ("text_column", "label_column", "header", "quoting", "multi_label", "label_separator",
-                             "on_bad_rows", "seed"))
+                             "on_bad_rows", "seed", *NETWORK_FLAGS))
     add_out(parser, "the flagged rows, most suspect first (CSV, TSV, JSONL or Parquet by extension)",
             default="suspects.csv")
 

@@ -2,11 +2,12 @@
 
 Every row gets a probability for each class from a model that never saw it: the bag-of-words baseline's model
 (TF-IDF of word 1-2-grams, logistic regression), fitted k times on the other folds (out-of-fold
-probabilities). How many rows are wrong is estimated by confident learning (Northcutt, Jiang and Chuang, 2021,
-"Confident learning: estimating uncertainty in dataset labels"): the rows that fall
-off the diagonal of the confident joint (see :func:`flag_rows`); that many rows are flagged, those whose given
-label has the lowest probability (its "self-confidence"), which ranked planted flips best (docs/data.md). The
-score of a row is that probability: the lowest first. Texts that appear more than once with different labels
+probabilities); or any scikit-learn classifier of texts given as ``classifier``, the network
+(``TextRNNClassifier(...)``) included, at k times its training time. How many rows are wrong is estimated by
+confident learning (Northcutt, Jiang and Chuang, 2021, "Confident learning: estimating uncertainty in dataset
+labels"): the rows that fall off the diagonal of the confident joint (see :func:`flag_rows`); that many rows
+are flagged, those whose given label has the lowest probability (its "self-confidence"), which ranked planted
+flips best (docs/data.md). The score of a row is that probability: the lowest first. Texts that appear more than once with different labels
 are flagged too, whatever the model says.
 
 Multi-label rows (label sets) are judged label by label: each label's yes/no is a two-class problem with its
@@ -14,6 +15,7 @@ own one-vs-rest probabilities, and a row is flagged when any of its labels looks
 
     issues = find_label_issues(texts, labels)
     issues.rows[:10]          # [{"row": 812, "text": ..., "label": ..., "suggested": ..., "score": ..., ...}]
+    find_label_issues(texts, labels, classifier=TextRNNClassifier(threads=2))   # judged by the network
 """
 
 from __future__ import annotations
@@ -55,21 +57,25 @@ class LabelIssues:
     duplicates: int = 0  # rows flagged because the same text carries another label elsewhere
     counts: dict = field(default_factory=dict)  # rows per class
     multi_label: bool = False
+    model: str = "bag-of-words"  # what gave the probabilities: the bag of words, or the classifier's class name
 
     def summary(self, total: int) -> str:
         """One line: how many rows look mislabelled, and how that was decided."""
         return (f"{len(self.rows):,} of {total:,} rows look mislabelled ({self.method.replace('_', ' ')} on "
-                f"{self.folds}-fold out-of-fold bag-of-words probabilities; {self.duplicates:,} share their text "
+                f"{self.folds}-fold out-of-fold {self.model} probabilities; {self.duplicates:,} share their text "
                 f"with rows of another label)")
 
 
 def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5, seed: int = 0,
                       method: str = "confident_learning", places: Sequence[str] | None = None,
-                      progress: Callable[[str], None] | None = None) -> LabelIssues:
+                      classifier=None, progress: Callable[[str], None] | None = None) -> LabelIssues:
     """Rows whose label looks wrong (see the module's docstring), most suspect first. ``labels``: one per text,
     or a tuple of labels per text (multi-label). ``method``: confident_learning, or self_confidence (every row
     whose given label is not the likeliest class). Each row's ``row`` is its position from 1, or where it is
-    in its file when ``places`` says (a :class:`~textrnn.data.dataset.Dataset`'s ``places``: "line 813")."""
+    in its file when ``places`` says (a :class:`~textrnn.data.dataset.Dataset`'s ``places``: "line 813").
+    ``classifier``: an unfitted scikit-learn classifier of raw texts with ``predict_proba`` (cloned for each
+    fold; multi-label: one that takes an indicator matrix, such as ``TextRNNClassifier(multi_label=True)``);
+    None: the bag-of-words model."""
     started = time.perf_counter()
     if method not in METHODS:
         raise DataError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -84,11 +90,15 @@ def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5,
         for name in (row if multi_label else (row,)):
             counts[name] += 1
     folds = _check_folds(folds, counts, len(texts), multi_label)
+    if multi_label and getattr(classifier, "multi_label", None) is False:
+        raise DataError("these rows carry label sets, and the classifier given is single-label: give one with "
+                        "multi_label=True (--multi-label)")
+    model = "bag-of-words" if classifier is None else type(classifier).__name__
     if progress:
-        progress(f"label issues: out-of-fold probabilities from {folds} fits of the bag-of-words model on "
+        progress(f"label issues: out-of-fold probabilities from {folds} fits of the {model} model on "
                  f"{len(texts):,} rows")
     probabilities = out_of_fold_probabilities(texts, labels, classes, folds=folds, seed=seed, multi_label=multi_label,
-                                              progress=progress)
+                                              classifier=classifier, progress=progress)
     judge = _multi_label_judgement if multi_label else _single_label_judgement
     flagged, scores, describe = judge(labels, classes, probabilities, method)
     conflicting = _conflicting_duplicates(texts, labels)
@@ -105,7 +115,7 @@ def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5,
         for row in rows:
             row["row"] = places[row["row"] - 1]
     return LabelIssues(rows, classes, probabilities, method, folds, time.perf_counter() - started,
-                       duplicates=len(conflicting), counts=counts, multi_label=multi_label)
+                       duplicates=len(conflicting), counts=counts, multi_label=multi_label, model=model)
 
 
 def check_run_rows(dataset, run_dir, *, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
@@ -127,10 +137,11 @@ def check_run_rows(dataset, run_dir, *, seed: int = 0, progress: Callable[[str],
 
 
 def out_of_fold_probabilities(texts: list[str], labels: list, classes: list[str], *, folds: int, seed: int,
-                              multi_label: bool, progress: Callable[[str], None] | None = None) -> np.ndarray:
-    """Each row's class probabilities from the bag-of-words model fitted on the other folds (multi-label: one
-    logistic regression per label, each column a label's own probability). With ``progress``, a bar on a
-    terminal, else a line after each fit (for logs)."""
+                              multi_label: bool, classifier=None, progress: Callable[[str], None] | None = None
+                              ) -> np.ndarray:
+    """Each row's class probabilities from ``classifier`` (None: the bag-of-words model) fitted on the other
+    folds (multi-label: each column a label's own probability; the bag of words fits one logistic regression
+    per label). With ``progress``, a bar on a terminal, else a line after each fit (for logs)."""
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.multiclass import OneVsRestClassifier
@@ -138,13 +149,13 @@ def out_of_fold_probabilities(texts: list[str], labels: list, classes: list[str]
     from tqdm.auto import tqdm
 
     if multi_label:
-        classifier = OneVsRestClassifier(logistic_regression(C_WITHOUT_VALIDATION, seed, solver="liblinear"))
+        bag_of_words = OneVsRestClassifier(logistic_regression(C_WITHOUT_VALIDATION, seed, solver="liblinear"))
         targets, splits = indicator_matrix(labels, classes), KFold(folds, shuffle=True, random_state=seed)
     else:
-        classifier = logistic_regression(C_WITHOUT_VALIDATION, seed)
+        bag_of_words = logistic_regression(C_WITHOUT_VALIDATION, seed)
         targets = np.array([classes.index(label) for label in labels])
         splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    model = make_pipeline(tfidf_vectorizer(len(texts)), classifier)
+    model = make_pipeline(tfidf_vectorizer(len(texts)), bag_of_words) if classifier is None else classifier
     probabilities = np.zeros((len(texts), len(classes)))
     started = time.perf_counter()
     bar = tqdm(total=folds, desc="label issues", unit="fit", leave=False,
