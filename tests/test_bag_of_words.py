@@ -252,3 +252,31 @@ def test_a_network_that_learned_nothing_or_diverged_is_warned_about(synthetic):
     said = [str(w.message) for w in caught]
     assert any("training diverged: the training loss was not a number from epoch 2" in m for m in said), said
     assert any("the network learned nothing" in m for m in said), said
+
+
+def test_the_path_is_refit_on_every_labelled_row_and_validation_figures_come_from_before(synthetic, monkeypatch):
+    """Once the weight is chosen, the NBSVM path learns from the training and validation rows together; the
+    validation probabilities the estimator keeps are those of the model before (the figures the weight was
+    chosen on), not of a path that has since seen those rows."""
+    from textrnn.evaluation.nbsvm import NBSVM
+
+    monkeypatch.setattr(fitting, "MIX_WEIGHTS", (0.5,))
+    texts, labels = synthetic
+    train, val = (texts[:500], labels[:500]), (texts[500:], labels[500:])
+    clf = TextRNNClassifier(**SMALL).fit(*train, validation_data=val)
+    record = clf.fit_info_["bag_of_words"]
+    assert record["linear_model"] == "nbsvm" and record["refit_rows"] == len(texts)
+
+    ids = clf.vectorizer_.encode(train[0] + val[0])
+    counts = feature_matrix(np.concatenate(ids), np.array([len(x) for x in ids]), clf.vectorizer_.vocab_size,
+                            record["buckets"])
+    presence = (np.bincount(counts.indices, minlength=counts.shape[1]) > 0).astype(np.float32)
+    every_row = NBSVM(seed=0, binary=False).fit(tfidf(counts, presence), [clf.class_names_.index(y) for y in
+                                                                          train[1] + val[1]])
+    bag = clf.model_.bag_of_words
+    np.testing.assert_array_equal(bag.idf.numpy(), presence)
+    np.testing.assert_allclose(bag.weight.detach().numpy(), every_row.coef_.T, rtol=1e-5, atol=1e-6)
+
+    kept = clf.validation_probabilities_
+    assert kept.shape == (len(val[0]), len(clf.classes_)) and np.allclose(kept.sum(axis=1), 1, atol=1e-5)
+    assert clf.evaluate(*val, probabilities=kept)["accuracy"] == record["validation"]["mixed"]

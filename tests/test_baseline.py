@@ -42,3 +42,18 @@ def test_nbsvm_competes_only_up_to_its_row_limit_and_the_better_one_is_named(lim
     assert baseline.evaluate(texts[400:], labels[400:])["accuracy"] > 0.9
     if baseline.name == NBSVM_NAME:
         assert "better than tfidf-logreg on the validation rows" in baseline.chosen_on
+
+
+@pytest.mark.parametrize("limit", [0, 10_000])
+def test_a_refit_baseline_keeps_its_settings_and_learns_from_the_rows_given(limit):
+    from textrnn.evaluation.baseline import logistic_regression, refit_baseline
+
+    texts, labels = synthetic_corpus(500, seed=3)
+    classes = sorted(set(labels))
+    chosen = fit_baseline((texts[:400], labels[:400]), (texts[400:], labels[400:]), classes, nbsvm_rows=limit)
+    again = refit_baseline(chosen, (texts, labels))
+    assert (again.name, again.C, again.chosen_on) == (chosen.name, chosen.C, chosen.chosen_on)
+    assert again.seconds > chosen.seconds and len(again.vectorizer.vocabulary_) > len(chosen.vectorizer.vocabulary_)
+    if again.name == NAME:
+        direct = logistic_regression(chosen.C, 0).fit(again.vectorizer.transform(texts), labels)
+        np.testing.assert_allclose(again.model.coef_, direct.coef_)

@@ -153,6 +153,25 @@ def test_every_run_reports_a_bag_of_words_baseline_on_the_same_rows(tmp_path, ca
     assert json.loads((tmp_path / "none" / "metrics.json").read_text())["baseline"] is None
 
 
+def test_a_path_refit_on_the_validation_rows_keeps_the_figures_honest_and_the_baseline_level(tmp_path, capsys,
+                                                                                              monkeypatch):
+    """When the model's bag-of-words path is fitted again on the training and validation rows, the baseline is
+    too (after its validation figures are taken), and the run's validation figures are the model's from before."""
+    from textrnn.train import bag_of_words
+
+    monkeypatch.setattr(bag_of_words, "MIX_WEIGHTS", (0.5,))  # a mix, whatever the network learned
+    texts, labels = synthetic_corpus(600)
+    data = write_csv(tmp_path / "train.csv", zip(texts[:500], labels[:500]))
+    test = write_csv(tmp_path / "test.csv", zip(texts[500:], labels[500:]))
+    assert main(["train", "--dataset", str(data), "--test-data", str(test), "--out", str(tmp_path / "run"),
+                 *FAST]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    mix, baseline = metrics["bag_of_words"], metrics["baseline"]
+    assert mix["refit_rows"] == baseline["refit_rows"] == 500
+    assert metrics["validation"]["accuracy"] == mix["validation"]["mixed"]
+    assert "then fitted on the 500 training and validation rows" in capsys.readouterr().err
+
+
 def test_the_users_own_validation_file_chooses_the_epoch(tmp_path, capsys):
     texts, labels = synthetic_corpus(700)
     data = write_csv(tmp_path / "train.csv", zip(texts[:500], labels[:500]))

@@ -2,7 +2,8 @@
 
 Parameters are given to ``__init__`` and only checked in ``fit`` (each error names the parameter);
 fitted state ends in an underscore (``classes_``, ``params_``, ``vectorizer_``, ``model_``, ``history_``,
-``fit_info_``, ``bag_of_words_weight_``: 0 the network alone, 1 its bag-of-words path alone, between a mix);
+``fit_info_``, ``bag_of_words_weight_``: 0 the network alone, 1 its bag-of-words path alone, between a mix;
+``validation_probabilities_``: on the validation rows, from before the path was refit on them);
 ``predict``/``predict_proba``/``score`` work on raw texts.
 
     clf = TextRNNClassifier(cell="lstm", epochs=3).fit(texts, labels)
@@ -10,8 +11,8 @@ fitted state ends in an underscore (``classes_``, ``params_``, ``vectorizer_``, 
     clf.save("runs/my-model"); TextRNNClassifier.load("runs/my-model")
 
 The pieces live elsewhere: the network in :mod:`textrnn.model.network`, training in :mod:`textrnn.train`
-(:func:`~textrnn.train.fit.fit_models` gets one :class:`~textrnn.train.fit.FitContext`), the file
-format in :mod:`textrnn.saved_model`.
+(:func:`~textrnn.train.fit.fit_models` gets one :class:`~textrnn.train.fit.FitContext`), the file format in
+:mod:`textrnn.saved_model`.
 """
 
 from __future__ import annotations
@@ -120,14 +121,12 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
 
         With ``multi_label=True``, ``labels`` holds a list of labels per text (``[]`` for none) or is a 0/1
         indicator matrix (one column per class), and ``predict`` gives labels back in the same form.
-        Without ``validation_data``, a stratified ``val_size`` share of the data is held out to pick
-        the best epoch and stop early. ``classes`` fixes the order of the probability columns
-        (default: the sorted distinct labels). With ``checkpoint_dir``, training can be interrupted
-        (SIGINT, SIGTERM, even SIGKILL) and continued by calling ``fit`` again with the same data,
-        parameters and ``resume=True``; the result is the same as without the interruption.
-        ``tensorboard_dir`` also logs the training curves for TensorBoard (needs ``tensorboardX``).
-        ``callbacks`` (:class:`textrnn.train.callbacks.Callback`) plug behaviour into the training loop;
-        ``on_epoch_end(record, model)`` is the shortcut for one function called after every epoch.
+        Without ``validation_data``, a stratified ``val_size`` share of the data is held out to pick the best
+        epoch and stop early. ``classes`` fixes the order of the probability columns (default: the sorted
+        distinct labels). With ``checkpoint_dir``, training can be interrupted (SIGINT, SIGTERM, even SIGKILL)
+        and continued by ``fit`` with the same data, parameters and ``resume=True``, as if never interrupted.
+        ``tensorboard_dir`` also logs the training curves for TensorBoard (needs ``tensorboardX``). ``callbacks``
+        (:class:`textrnn.train.callbacks.Callback`) plug into the loop; ``on_epoch_end(record, model)``: each epoch.
         """
         started = time.perf_counter()
         labels = given_labels(labels, self.multi_label)
@@ -241,6 +240,7 @@ class TextRNNClassifier(ClassifierMixin, BaseEstimator):
         self.fit_info_["threads"] = {**self.threads_, "changes": ctx.thread_changes}
         done = finish(outcome.model, ctx, outcome.history)
         self.model_, self.temperature_, self.thresholds_ = done.model, done.temperature, done.thresholds
+        self.validation_probabilities_ = done.validation_probabilities
         self.bag_of_words_weight_ = mix_weight(self.model_)  # 1: the network adds nothing on this data
         self.fit_info_["auto"] = [*getattr(self, "auto_params_", []), *done.choices]  # decided from the data
         self.fit_info_.update(done.info)

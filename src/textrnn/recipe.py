@@ -21,7 +21,7 @@ from .data.sources import (class_order, file_source, load_run_data, source_kind,
                            training_and_validation)
 from .errors import ConfigError, MemoryBudgetError, RunDirError, TrainingInterrupted
 from .estimator import TextRNNClassifier
-from .evaluation.baseline import NAME, NBSVM_MAX_ROWS, comparison_line, composition, fit_baseline
+from .evaluation.baseline import NAME, NBSVM_MAX_ROWS, comparison_line, composition, fit_baseline, refit_baseline
 from .evaluation.label_issues import check_run_rows
 from .evaluation.metrics import format_metrics
 from .evaluation.report import write_report
@@ -225,10 +225,13 @@ def _fit_in_memory(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit
         "truncated_train_texts": clf.fit_info_["truncated_train_texts"],
         "truncated_test_texts": clf.vectorizer_.truncated_count(test.texts) if test else 0,
         "held_out": held_out,
-        "validation_metrics": clf.evaluate(val.texts, val.labels, val.source) if val else None,
+        # the probabilities fit kept: its bag-of-words path may since have learned from these rows
+        "validation_metrics": clf.evaluate(val.texts, val.labels, val.source, clf.validation_probabilities_)
+        if val else None,
         "test_probabilities": (probabilities := clf.predict_proba(test.texts) if test else None),
         "test_metrics": clf.evaluate(test.texts, test.labels, test.source, probabilities) if test else None,
-        "baseline": (baseline := _baseline(config, clf.class_names_, (train, val, test), clf.fit_info_["monitor"])),
+        "baseline": (baseline := _baseline(config, clf.class_names_, (train, val, test), clf.fit_info_["monitor"],
+                                           refit=bool((clf.fit_info_.get("bag_of_words") or {}).get("refit_rows")))),
         "network_alone": _network_alone(clf, val, test),
         # the bag-of-words model's view of the training labels: the rows to check first (suspects.csv)
         "label_issues": check_run_rows(train, run_dir, seed=config.seed, progress=log)
@@ -254,8 +257,9 @@ def _val_size(config: RunConfig, train_all: Dataset) -> tuple[RunConfig, dict | 
     return config.model_copy(update={"val_size": value}), {"name": "val_size", "value": value, "reason": reason}
 
 
-def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: str) -> dict | None:
-    """The bag-of-words baseline on exactly the network's (training, validation, test) rows."""
+def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: str, refit: bool) -> dict | None:
+    """The bag-of-words baseline on exactly the model's (training, validation, test) rows; ``refit``: the
+    model's path was fitted again on training and validation rows together, so the baseline is too."""
     train, val, test = datasets
     if config.baseline == "none":
         return None
@@ -269,12 +273,17 @@ def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: s
     except MemoryBudgetError as error:  # the model is saved; the run goes on without the comparison
         log(f"baseline: not fitted: {error}")
         return {"name": NAME, "skipped": str(error)}
-    log(f"baseline ({baseline.name}): C {baseline.C:g} ({baseline.chosen_on}), {baseline.seconds:.1f} s")
-    return {
-        "name": baseline.name, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,
-        "validation": baseline.evaluate(val.texts, val.labels) if val else None,
-        "test": baseline.evaluate(test.texts, test.labels) if test else None,
-    }
+    validation = baseline.evaluate(val.texts, val.labels) if val else None  # before it sees them
+    rows = len(train) + len(val) if refit else None
+    if rows:
+        baseline = refit_baseline(baseline, (train.texts + val.texts, train.labels + val.labels), seed=config.seed,
+                                  class_weight=config.class_weight)
+    log(f"baseline ({baseline.name}): C {baseline.C:g} ({baseline.chosen_on})"
+        + (f", then fitted on the {rows:,} training and validation rows" if rows else "")
+        + f", {baseline.seconds:.1f} s")
+    return {"name": baseline.name, "C": baseline.C, "C_chosen_on": baseline.chosen_on, "seconds": baseline.seconds,
+            "refit_rows": rows, "validation": validation,
+            "test": baseline.evaluate(test.texts, test.labels) if test else None}
 
 
 def _fit_streaming(clf: TextRNNClassifier, config: RunConfig, run_dir: Path, fit_options: dict):

@@ -180,7 +180,7 @@ def _objective(space: dict, base: dict, data: tuple, deadline: float):
             log(f"  {label}: pruned after {time.monotonic() - started:.0f} s (network validation "
                 f"{figure_name(watch.monitor)} {watch.figure:.4f}, below the median of earlier trials)  {sampled}")
             raise
-        score = clf.evaluate(val.texts, val.labels)[watch.monitor]
+        score = clf.evaluate(val.texts, val.labels, probabilities=clf.validation_probabilities_)[watch.monitor]
         trial.set_user_attr("seconds", time.monotonic() - started)
         trial.set_user_attr("monitor", watch.monitor)
         trial.set_user_attr("network", watch.figure)

@@ -30,6 +30,9 @@ class Finished:
     bag_of_words: int | None = None  # the hash buckets of the bag-of-words path in the model, None: no path
     info: dict = field(default_factory=dict)  # fit_info_ entries: calibration, thresholds, bag_of_words
     choices: list[dict] = field(default_factory=list)  # automatic choices made here, as adaptive.resolve's
+    # The finished model's probabilities on the validation rows (in their order) as judged before its
+    # bag-of-words path was refit on them: the run's honest validation figures. None: no validation rows.
+    validation_probabilities: np.ndarray | None = None
 
 
 def finish(model: torch.nn.Module, ctx, history: list[dict] = ()) -> Finished:
@@ -64,6 +67,10 @@ def finish(model: torch.nn.Module, ctx, history: list[dict] = ()) -> Finished:
             done.temperature = calibration["temperature"]
         if params.bag_of_words == "auto":
             done.choices = [{"name": "bag_of_words", "value": done.bag_of_words, "reason": _mix_reason(record)}]
+    if validation is not None and len(validation[1]):
+        final_logits = mixed_logits if done.model is not model else validation[0]
+        done.validation_probabilities = _in_input_order(
+            torch.softmax(torch.from_numpy(final_logits) / done.temperature, dim=1).numpy(), ctx.val_data)
     if params.verbose:
         for choice in done.choices:
             distributed.log(f"{choice['name']} {choice['value']}: {choice['reason']}")
@@ -71,6 +78,16 @@ def finish(model: torch.nn.Module, ctx, history: list[dict] = ()) -> Finished:
             distributed.log(f"calibration: temperature {done.temperature:.2f}; expected calibration error on the "
                             f"validation rows {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
     return done
+
+
+def _in_input_order(rows: np.ndarray, val_data) -> np.ndarray:
+    """Rows gathered from the ranks (each held every world-th validation text) put back in the texts' order."""
+    world = getattr(val_data, "world", 1)
+    if world == 1:
+        return rows
+    ordered = np.empty_like(rows)
+    ordered[np.concatenate([np.arange(rank, len(rows), world) for rank in range(world)])] = rows
+    return ordered
 
 
 def _warn_if_nothing_learned(validation: tuple, lr: float) -> None:
