@@ -97,6 +97,19 @@ def accuracy(train_texts, train_labels, test) -> tuple[float, float]:
     return round(float(model.score(*test)), 4), round(time.perf_counter() - started, 1)
 
 
+def retrained(texts, given: list[str], issues, flagged: np.ndarray, test_rows) -> dict:
+    """Test accuracy of the default model trained on the noisy rows, without the flagged ones, and with each
+    flagged row given its suggested label."""
+    kept = np.flatnonzero(~flagged)
+    fixed = list(given)
+    for row in issues.rows:
+        fixed[row["row"] - 1] = row["suggested"]
+    return {"test accuracy, noisy": accuracy(texts, given, test_rows)[0],
+            "test accuracy, flagged rows removed": accuracy([texts[i] for i in kept], [given[i] for i in kept],
+                                                            test_rows)[0],
+            "test accuracy, flagged rows relabelled": accuracy(texts, fixed, test_rows)[0]}
+
+
 def goemotions_example(rows: int = 10) -> list[str]:
     """The most suspect GoEmotions training rows, multi-label (no ground truth: an example, not a measurement)."""
     from textrnn.data.sources import load_dataset
@@ -157,14 +170,7 @@ def main() -> None:
         record = {"planted": int(wrong.sum()), "seconds": round(issues.seconds, 1),
                   "textrnn": scored(flagged, wrong), **peers(issues.probabilities, noisy, wrong)}
         if args.retrain and share == 0.10:
-            record["test accuracy, noisy"], _ = accuracy(texts, [names[i] for i in noisy], test_rows)
-            kept = np.flatnonzero(~flagged)
-            record["test accuracy, flagged rows removed"], _ = accuracy(
-                [texts[i] for i in kept], [names[noisy[i]] for i in kept], test_rows)
-            fixed = [names[i] for i in noisy]
-            for row in issues.rows:
-                fixed[row["row"] - 1] = row["suggested"]
-            record["test accuracy, flagged rows relabelled"], _ = accuracy(texts, fixed, test_rows)
+            record.update(retrained(texts, [names[i] for i in noisy], issues, flagged, test_rows))
         results["settings"][f"{kind} {share:.0%}"] = record
         print(json.dumps({f"{kind} {share:.0%}": record}), flush=True)
     write_results(ROOT / "results", "label_issues", results, markdown(results, sys.argv[1:]))
@@ -188,14 +194,7 @@ def network_versus_bag_of_words(texts, names, truth, confusable, results: dict, 
         record = {"textrnn": scored(flagged, wrong), **peers(issues.probabilities, noisy, wrong),
                   "seconds": round(issues.seconds, 1)}
         if test_rows is not None and classifier is not None:
-            record["test accuracy, noisy"], _ = accuracy(texts, given, test_rows)
-            kept = np.flatnonzero(~flagged)
-            record["test accuracy, flagged rows removed"], _ = accuracy([texts[i] for i in kept],
-                                                                        [given[i] for i in kept], test_rows)
-            fixed = list(given)
-            for row in issues.rows:
-                fixed[row["row"] - 1] = row["suggested"]
-            record["test accuracy, flagged rows relabelled"], _ = accuracy(texts, fixed, test_rows)
+            record.update(retrained(texts, given, issues, flagged, test_rows))
         results["settings"][name] = record
         print(json.dumps({name: record}), flush=True)
         cells = [f"{record[key]['flagged']:,} · {record[key]['precision']:.3f} · {record[key]['recall']:.3f}"

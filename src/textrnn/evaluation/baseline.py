@@ -109,12 +109,12 @@ def refit_baseline(baseline: Baseline, train: tuple[Sequence[str], Sequence[str]
     started = time.perf_counter()
     weight = None if class_weight in (None, "none") else class_weight
     if baseline.name == NBSVM_NAME:
-        again = _fit_nbsvm(train, baseline.classes, seed, weight, started)
+        nbsvm = _fit_nbsvm(train, baseline.classes, seed, weight, started)
+        vectorizer, model = nbsvm.vectorizer, nbsvm.model
     else:
         vectorizer = tfidf_vectorizer(len(train[0]))
         model = logistic_regression(baseline.C, seed, weight).fit(vectorizer.fit_transform(train[0]), train[1])
-        again = Baseline(vectorizer, model, baseline.classes, baseline.C, 0.0, "")
-    return dataclasses.replace(baseline, vectorizer=again.vectorizer, model=again.model,
+    return dataclasses.replace(baseline, vectorizer=vectorizer, model=model,
                                seconds=baseline.seconds + time.perf_counter() - started)
 
 
