@@ -35,6 +35,21 @@ def test_a_character_model_with_one_hot_inputs_trains_saves_and_exports(tmp_path
     np.testing.assert_allclose(OnnxClassifier(out).predict_proba(texts[:20]), clf.predict_proba(texts[:20]), atol=1e-4)
 
 
+def test_punctuation_tokens_reach_the_network_the_saved_model_and_the_onnx_export(tmp_path):
+    texts, labels = synthetic_corpus(300)
+    marked = [f"{text} {'!' if label == labels[0] else '?'}" for text, label in zip(texts, labels)]
+    clf = TextRNNClassifier(punctuation="token", **SMALL).fit(marked, labels)
+    assert {"!", "?"} <= set(clf.vectorizer_.vocabulary)
+    run = clf.save(tmp_path / "run")
+    again = TextRNNClassifier.load(run)
+    assert again.vectorizer_.punctuation == "token"
+    np.testing.assert_array_equal(again.predict_proba(marked[:50]), clf.predict_proba(marked[:50]))
+    out, agreement = export_onnx(run, check_texts=marked[:100])
+    assert agreement["label_agreement"] == 1.0
+    np.testing.assert_allclose(OnnxClassifier(out).predict_proba(marked[:20]), clf.predict_proba(marked[:20]),
+                               atol=1e-4)
+
+
 def test_one_hot_is_refused_for_a_large_vocabulary_and_with_word_vectors():
     rng = random.Random(0)
     texts = [" ".join(f"w{rng.randrange(5000)}" for _ in range(10)) for _ in range(400)]
@@ -62,7 +77,8 @@ def test_word_vectors_trained_apart_split_words_as_the_classifier_will(tmp_path)
     from textrnn.text.embeddings import train_vectors
 
     texts = ["U.S. stocks rally", "great.<br />I loved it"] * 20
-    for punctuation, expected, absent in (("space", {"u", "s", "br"}, "us"), ("delete", {"us", "greatbr"}, "u")):
+    for punctuation, expected, absent in (("space", {"u", "s", "br"}, "us"), ("delete", {"us", "greatbr"}, "u"),
+                                          ("token", {"u", ".", "<", "br"}, "great.")):
         out = tmp_path / f"{punctuation}.bin"
         train_vectors(texts, out, dim=8, epochs=1, min_count=1, punctuation=punctuation)
         words = set(KeyedVectors.load_word2vec_format(str(out), binary=True).index_to_key)

@@ -28,6 +28,16 @@ def test_by_default_punctuation_separates_words_instead_of_gluing_them():
     assert v.standardize("great.<br /><br />I") == ["great", "br", "br", "i"]
 
 
+def test_punctuation_can_be_kept_as_tokens_of_its_own(tmp_path):
+    v = adapted(["not good!", "great?"], punctuation="token")
+    assert v.standardize("Not good!! (U.S.)") == ["not", "good", "!", "!", "(", "u", ".", "s", ".", ")"]
+    assert "!" in v.vocabulary and "?" in v.vocabulary
+    assert v.tokens("great! zz") == ["great", "!", "zz[?]"]
+    v.save(tmp_path / "v.json")
+    again = TextVectorizer.load(tmp_path / "v.json")
+    assert again.punctuation == "token" and again.encode(["not good?"]) == v.encode(["not good?"])
+
+
 def test_padding_and_oov_ids_and_frequency_order():
     v = adapted(["b a a c", "a b d"], max_tokens=5)
     assert v.vocabulary[:2] == ["[PAD]", "[UNK]"]

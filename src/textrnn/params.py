@@ -72,9 +72,9 @@ class VectorizerParams(_Params):
         "word", description="whole words, subword pieces (bpe, wordpiece, unigram) so that rare words are spelt, "
         "or single characters (char; see one_hot)"
     )
-    punctuation: Literal["delete", "space"] = Field(
-        "space", description="ASCII punctuation is replaced by a space (great.<br>I -> great br i, not greatbr i) "
-        "or deleted, as Keras does (\"U.S.\" -> us)"
+    punctuation: Literal["delete", "space", "token"] = Field(
+        "space", description="ASCII punctuation is replaced by a space (great.<br>I -> great br i, not greatbr i), "
+        "deleted, as Keras does (\"U.S.\" -> us), or kept, each mark a token of its own (great! -> great !)"
     )
     strip_html: bool = Field(
         False, description="turn HTML tags (also escaped, &lt;p&gt;) into spaces and entities (&amp;, &#39;) into "

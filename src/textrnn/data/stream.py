@@ -54,15 +54,14 @@ class StreamSummary:
 def scan(stream: "RowStream", val_size: float, seed: int, summary: StreamSummary, vectorizer: TextVectorizer,
          max_length: int | None = None) -> Iterator[str]:
     """The training texts of one full pass, for building the vocabulary; counts and labels go to ``summary``
-    (words counted as ``vectorizer``'s normalizer leaves them)."""
-    normalize = vectorizer.tokenizer.normalizer.normalize_str
+    (words counted as ``vectorizer`` splits them)."""
     for file_index, number, text, label in stream.rows(summary=summary):
         summary.labels.add(label)
         if is_validation_row(seed, file_index, number, val_size):
             summary.validation_rows += 1
             continue
         summary.train_rows += 1
-        tokens = len(normalize(text).split())
+        tokens = len(vectorizer.standardize(text))
         summary.longest_tokens = max(summary.longest_tokens, tokens)
         summary.truncated += max_length is not None and tokens > max_length
         yield text

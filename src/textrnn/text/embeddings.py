@@ -145,8 +145,8 @@ def train_vectors(
     """
     from .vectorizer import TextVectorizer
 
-    normalize = TextVectorizer(punctuation=punctuation, strip_html=strip_html).tokenizer.normalizer.normalize_str
-    sentences = [normalize(text).split() for text in texts]
+    standardize = TextVectorizer(punctuation=punctuation, strip_html=strip_html).standardize
+    sentences = [standardize(text) for text in texts]
     vectors = fit_vectors(sentences, algorithm, dim, epochs, window=window, min_count=min_count, seed=seed,
                           workers=workers)
     out = Path(out)

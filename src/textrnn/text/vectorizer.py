@@ -6,8 +6,10 @@ The pipeline has three named stages, stored together as one Hugging Face tokeniz
   entities their characters; then lower-case, then replace ASCII punctuation (Python's ``string.punctuation``)
   by a space, so that ``great.<br />I`` does not become ``greatbr i``; or with ``punctuation="delete"``
   delete it, as Keras' ``lower_and_strip_punctuation`` does: ``"U.S. stocks' rally!"`` -> ``"us stocks rally"``;
-* pre-tokenizer: split on whitespace (``vocabulary_type="char"``: every character is a token, runs of
-  whitespace one space);
+  or with ``punctuation="token"`` keep it;
+* pre-tokenizer: split on whitespace, and with ``punctuation="token"`` make every punctuation mark a token of its
+  own (``"great!"`` -> ``great !``: "!" and "?" carry sentiment and subjectivity); ``vocabulary_type="char"``:
+  every character is a token, runs of whitespace one space;
 * model: a word-level vocabulary of ``max_tokens`` entries ordered by frequency, where id 0 is padding
   (``[PAD]``) and id 1 stands for every word outside the vocabulary (``[UNK]``); or, with
   ``vocabulary_type`` ``bpe``, ``wordpiece`` or ``unigram``, a subword vocabulary of that size that spells
@@ -33,7 +35,7 @@ PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
 FORMAT = "textrnn.vectorizer/1"
 VOCABULARY_TYPES = ("word", "bpe", "wordpiece", "unigram", "char")
-PUNCTUATION = ("delete", "space")
+PUNCTUATION = ("delete", "space", "token")
 PUNCTUATION_PATTERN = "[" + "".join("\\" + c for c in string.punctuation) + "]"
 # Tags, also as escaped text (AG News holds "&lt;p&gt;"), and the entities seen in real corpora; "#39;" is
 # "&#39;" after a careless clean-up removed the ampersand (16,521 times in the AG News training subset).
@@ -80,10 +82,14 @@ class TextVectorizer:
             steps.append(normalizers.Replace(Regex(HTML_TAG_PATTERN), " "))
             steps.extend(normalizers.Replace(Regex(pattern), text) for pattern, text in HTML_ENTITIES)
         steps.append(normalizers.Lowercase())
-        steps.append(normalizers.Replace(Regex(PUNCTUATION_PATTERN), " " if self.punctuation == "space" else ""))
+        if self.punctuation != "token":
+            steps.append(normalizers.Replace(Regex(PUNCTUATION_PATTERN), " " if self.punctuation == "space" else ""))
         if self.vocabulary_type == "char":
             steps.append(normalizers.Replace(Regex(r"\s+"), " "))  # a run of whitespace is one space character
             tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+        elif self.punctuation == "token":
+            tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(PUNCTUATION_PATTERN), behavior="isolated")])
         else:
             tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
         tokenizer.normalizer = normalizers.Sequence(steps)

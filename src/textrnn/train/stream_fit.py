@@ -19,8 +19,8 @@ from .pretrained import PretrainedLM
 def first_pass(stream: RowStream, params: ClassifierParams, summary: StreamSummary,
                pretrained: PretrainedLM | None) -> dict:
     """On rank 0: one pass that builds the vocabulary (unless a language model brings one) and counts rows."""
-    # Words are counted as the model's normalizer leaves them, by a vectorizer of its own: the tokenizer being
-    # trained on the scanned texts cannot also normalize them (its training holds the tokenizer's lock).
+    # Words are counted as the model splits them, by a vectorizer of its own: the tokenizer being trained on
+    # the scanned texts cannot also split them (its training holds the tokenizer's lock).
     counter = pretrained.vectorizer if pretrained is not None else TextVectorizer.from_params(params)
     texts = scan(stream, params.val_size, params.seed, summary, counter, params.max_length)
     if pretrained is not None:  # the language model's vocabulary; the pass still counts rows and labels
