@@ -215,8 +215,8 @@ def _suspects(commands) -> None:
                              "class (default: confident_learning)")
     parser.add_argument("--rows", type=int, default=None, help="keep only this many of the most suspect rows")
     parser.add_argument("--network", action="store_true",
-                        help="judge each row by the default network trained on the other folds instead of the bag "
-                             "of words (k full trainings: minutes to hours; --cell, --epochs and --threads apply)")
+                        help="judge each row by the default network trained on the other folds, averaged with the "
+                             "bag of words (k full trainings: minutes to hours; --cell, --epochs and --threads apply)")
     add_param_flags(parser, ("text_column", "label_column", "header", "quoting", "multi_label", "label_separator",
                              "on_bad_rows", "seed", *NETWORK_FLAGS))
     add_out(parser, "the flagged rows, most suspect first (CSV, TSV, JSONL or Parquet by extension)",

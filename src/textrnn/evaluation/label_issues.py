@@ -2,8 +2,9 @@
 
 Every row gets a probability for each class from a model that never saw it: the bag-of-words baseline's model
 (TF-IDF of word 1-2-grams, logistic regression), fitted k times on the other folds (out-of-fold
-probabilities); or any scikit-learn classifier of texts given as ``classifier``, the network
-(``TextRNNClassifier(...)``) included, at k times its training time. How many rows are wrong is estimated by
+probabilities); with any scikit-learn classifier of texts given as ``classifier``, the network
+(``TextRNNClassifier(...)``) included, the mean of its out-of-fold probabilities and the bag of words', at k
+times its training time. How many rows are wrong is estimated by
 confident learning (Northcutt, Jiang and Chuang, 2021, "Confident learning: estimating uncertainty in dataset
 labels"): the rows that fall off the diagonal of the confident joint (see :func:`flag_rows`); that many rows
 are flagged, those whose given label has the lowest probability (its "self-confidence"), which ranked planted
@@ -57,7 +58,7 @@ class LabelIssues:
     duplicates: int = 0  # rows flagged because the same text carries another label elsewhere
     counts: dict = field(default_factory=dict)  # rows per class
     multi_label: bool = False
-    model: str = "bag-of-words"  # what gave the probabilities: the bag of words, or the classifier's class name
+    model: str = "bag-of-words"  # what gave the probabilities: the bag of words, or the classifier's and it
 
     def summary(self, total: int) -> str:
         """One line: how many rows look mislabelled, and how that was decided."""
@@ -74,8 +75,9 @@ def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5,
     whose given label is not the likeliest class). Each row's ``row`` is its position from 1, or where it is
     in its file when ``places`` says (a :class:`~textrnn.data.dataset.Dataset`'s ``places``: "line 813").
     ``classifier``: an unfitted scikit-learn classifier of raw texts with ``predict_proba`` (cloned for each
-    fold; multi-label: one that takes an indicator matrix, such as ``TextRNNClassifier(multi_label=True)``);
-    None: the bag-of-words model."""
+    fold; multi-label: one that takes an indicator matrix, such as ``TextRNNClassifier(multi_label=True)``),
+    whose out-of-fold probabilities are averaged with the bag of words' (the mean judged planted errors more
+    precisely than either alone: docs/data.md); None: the bag-of-words model alone."""
     started = time.perf_counter()
     if method not in METHODS:
         raise DataError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -93,12 +95,16 @@ def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5,
     if multi_label and getattr(classifier, "multi_label", None) is False:
         raise DataError("these rows carry label sets, and the classifier given is single-label: give one with "
                         "multi_label=True (--multi-label)")
-    model = "bag-of-words" if classifier is None else type(classifier).__name__
-    if progress:
-        progress(f"label issues: out-of-fold probabilities from {folds} fits of the {model} model on "
-                 f"{len(texts):,} rows")
-    probabilities = out_of_fold_probabilities(texts, labels, classes, folds=folds, seed=seed, multi_label=multi_label,
-                                              classifier=classifier, progress=progress)
+    sources = [None] if classifier is None else [classifier, None]  # None: the bag of words
+    probabilities = np.zeros((len(texts), len(classes)))
+    for source in sources:
+        if progress:
+            progress(f"label issues: out-of-fold probabilities from {folds} fits of the {_name(source)} model on "
+                     f"{len(texts):,} rows")
+        probabilities += out_of_fold_probabilities(texts, labels, classes, folds=folds, seed=seed,
+                                                   multi_label=multi_label, classifier=source, progress=progress)
+    probabilities /= len(sources)
+    model = " and ".join(map(_name, sources)) + (" (averaged)" if classifier is not None else "")
     judge = _multi_label_judgement if multi_label else _single_label_judgement
     flagged, scores, describe = judge(labels, classes, probabilities, method)
     conflicting = _conflicting_duplicates(texts, labels)
@@ -282,6 +288,10 @@ def _conflicting_duplicates(texts: list[str], labels: list) -> dict[int, str]:
                 shown = [f"({name})" if "," in name else name for name in others[:12]]
                 conflicting[i] = " or ".join(shown) + (f" or {len(others) - 12} more" if len(others) > 12 else "")
     return conflicting
+
+
+def _name(classifier) -> str:
+    return "bag-of-words" if classifier is None else type(classifier).__name__
 
 
 def _shown(label) -> str:
