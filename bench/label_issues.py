@@ -16,9 +16,11 @@ With `--network`, the 10% uniform setting only is judged three ways: from the ba
 probabilities, from the default network's (five trainings, kept in bench/results/tmp for reruns) and from their
 mean; with `--retrain`, each judge's flagged rows are removed or relabelled and the default model retrained
 (`--retrain-seeds N`: the mean over N seeds; 2 threads throughout, so figures do not move with machine load).
+`--rows N` does it on a seeded sample of N training rows, where the noise costs the model more.
 
     python bench/label_issues.py [--retrain]      (results: bench/results/label_issues.{json,md})
-    python bench/label_issues.py --network [--retrain [--retrain-seeds 2]]  (results: bench/results/label_issues-network.{json,md})
+    python bench/label_issues.py --network [--retrain [--retrain-seeds 2]] [--rows 15000]
+        (results: bench/results/label_issues-network[-rowsN].{json,md})
 
 Needs cleanlab, a benchmark-only dependency: pip install -c constraints.txt cleanlab
 """
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--goemotions", action="store_true", help="only the GoEmotions example (no ground truth)")
     parser.add_argument("--network", action="store_true",
                         help="the network's out-of-fold probabilities beside the bag of words' (10%% uniform only)")
+    parser.add_argument("--rows", type=int, help="with --network: a seeded sample of this many training rows")
     parser.add_argument("--retrain-seeds", type=int, default=1,
                         help="with --network --retrain: average the retrained models over this many seeds")
     args = parser.parse_args()
@@ -153,6 +156,9 @@ def main() -> None:
     train, test = load_ag_news("train", DATA), load_ag_news("test", DATA)
     texts, names = list(train.texts), sorted(set(map(str, train.labels)))
     truth = np.array([names.index(str(label)) for label in train.labels])
+    if args.rows:  # a seeded sample, where the noise costs more than on all 45,593 rows
+        sample = np.sort(np.random.default_rng(args.seed).choice(len(texts), args.rows, replace=False))
+        texts, truth = [texts[i] for i in sample], truth[sample]
     test_rows = (list(test.texts), [str(label) for label in test.labels])
     clean = find_label_issues(texts, [names[i] for i in truth], seed=args.seed)
     confusable = most_confused(clean.probabilities, truth)
@@ -162,7 +168,8 @@ def main() -> None:
                "confusable": {names[i]: names[j] for i, j in enumerate(confusable)}, "settings": {}}
     if args.network:
         return network_versus_bag_of_words(texts, names, truth, confusable, results, args.seed,
-                                           test_rows if args.retrain else None, tuple(range(args.retrain_seeds)))
+                                           test_rows if args.retrain else None, tuple(range(args.retrain_seeds)),
+                                           f"-rows{args.rows}" if args.rows else "")
     if args.retrain:
         results["clean data"]["test accuracy"] = accuracy(texts, [names[i] for i in truth], test_rows)
     for kind, share in SETTINGS:
@@ -186,7 +193,7 @@ def main() -> None:
 
 
 def network_versus_bag_of_words(texts, names, truth, confusable, results: dict, seed: int, test_rows=None,
-                                seeds: tuple[int, ...] = (0,)) -> None:
+                                seeds: tuple[int, ...] = (0,), suffix: str = "") -> None:
     """10% uniform flips judged from the bag of words' out-of-fold probabilities, from the network's, and from
     their mean; with ``test_rows``, the default model retrained (mean over ``seeds``) on the noisy rows, and for
     each judge without its flagged rows and with them relabelled."""
@@ -204,7 +211,7 @@ def network_versus_bag_of_words(texts, names, truth, confusable, results: dict, 
     duplicates = list(_conflicting_duplicates(texts, given))  # flagged whatever the judge, as the library does
     judges = {}
     for name, classifier in (("bag of words", None), ("network (default)", TextRNNClassifier(seed=seed, threads=2))):
-        issues = cached_issues(name, lambda: timed(out_of_fold_probabilities, texts, given, names, folds=5,
+        issues = cached_issues(name.split()[0] + suffix, lambda: timed(out_of_fold_probabilities, texts, given, names, folds=5,
                                                    seed=seed, multi_label=False, classifier=classifier,
                                                    progress=print), seed)
         judges[name] = issues["probabilities"], issues["seconds"]
@@ -236,7 +243,7 @@ def network_versus_bag_of_words(texts, names, truth, confusable, results: dict, 
     lines += ["", f"AG News training rows: {results['rows']:,}, 10% of labels flipped uniformly "
               f"({int(wrong.sum()):,}); 5 folds; seed {seed}; the network with 2 threads; the mean's seconds are "
               f"both judges'. Machine: {results['machine']}. Command: `{command}`"]
-    write_results(ROOT / "results", "label_issues-network", results, lines)
+    write_results(ROOT / "results", f"label_issues-network{suffix}", results, lines)
 
 
 def timed(function, *args, **kwargs):
@@ -244,10 +251,10 @@ def timed(function, *args, **kwargs):
     return {"probabilities": function(*args, **kwargs), "seconds": time.perf_counter() - started}
 
 
-def cached_issues(name: str, find, seed: int) -> dict:
+def cached_issues(key: str, find, seed: int) -> dict:
     """The out-of-fold probabilities of one judge, kept in bench/results/tmp so that a rerun (say, with
     --retrain) does not repeat the network's five trainings (the run is deterministic: 2 threads, one seed)."""
-    path = ROOT / "results" / "tmp" / f"label_issues-{name.split()[0]}-seed{seed}.npz"
+    path = ROOT / "results" / "tmp" / f"label_issues-{key}-seed{seed}.npz"
     if not path.exists():
         issues = find()
         path.parent.mkdir(parents=True, exist_ok=True)
