@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--retrain-seeds", type=int, default=1,
                         help="with --network --retrain: average the retrained models over this many seeds")
     args = parser.parse_args()
+    if args.rows is not None and not (args.network and 100 <= args.rows):
+        parser.error("--rows: with --network only, and at least 100 rows")
     if args.goemotions:
         lines = goemotions_example()
         write_results(ROOT / "results", "label_issues-goemotions", {"lines": lines}, lines + [
@@ -156,7 +158,9 @@ def main() -> None:
     train, test = load_ag_news("train", DATA), load_ag_news("test", DATA)
     texts, names = list(train.texts), sorted(set(map(str, train.labels)))
     truth = np.array([names.index(str(label)) for label in train.labels])
-    if args.rows:  # a seeded sample, where the noise costs more than on all 45,593 rows
+    if args.rows is not None:  # a seeded sample, where the noise costs more than on all 45,593 rows
+        if args.rows > len(texts):
+            raise SystemExit(f"--rows {args.rows}: the training data has {len(texts):,} rows")
         sample = np.sort(np.random.default_rng(args.seed).choice(len(texts), args.rows, replace=False))
         texts, truth = [texts[i] for i in sample], truth[sample]
     test_rows = (list(test.texts), [str(label) for label in test.labels])
