@@ -8,8 +8,12 @@ log-count ratios, a linear SVM, C 1, interpolation 0.25), and fastText with bigr
 `bench/datasets.py`; skipped without `bench/.venvs/fasttext`). Mean and spread (standard deviation) over the
 folds; the published figures beside them (from the data's README).
 
-    python bench/sentences.py [--datasets mr cr] [--folds 0 1 2] [--set word_dropout=0.1 ...] [--name NAME]
-    (results: bench/results/sentences[-NAME].{json,md})
+With `--pretrain EPOCHS`, each fold first pretrains a language model (`textrnn pretrain`, both directions) on
+its own training texts for EPOCHS epochs, kept in the cache, and the run starts from it (`init_from`); add
+ULMFiT's fine-tuning with `--set discriminative_lr=2.6 gradual_unfreezing=true`.
+
+    python bench/sentences.py [--datasets mr cr] [--folds 0 1 2] [--set word_dropout=0.1 ...] [--pretrain 5]
+                              [--name NAME]    (results: bench/results/sentences[-NAME].{json,md})
 """
 
 from __future__ import annotations
@@ -88,6 +92,30 @@ def run_textrnn(files: dict[str, Path], seed: int, settings: dict) -> dict:
             "train seconds": metrics["timing"]["train_seconds"], "wall seconds": wall}
 
 
+def pretrained_lm(files: dict[str, Path], seed: int, settings: dict, epochs: int) -> tuple[Path, float]:
+    """A language model pretrained on this fold's training texts (the run's validation rows among them, without
+    their labels; never its test texts) with the run's architecture and vocabulary settings, written once into
+    the cache; its directory and the seconds its training took."""
+    import torch
+    from textrnn.model.lm import pretrain
+    from textrnn.params import ClassifierParams, validate
+
+    keys = ("cell", "embed_dim", "hidden_size", "num_layers", "bidirectional", "max_tokens", "punctuation")
+    architecture = {key: settings[key] for key in keys if key in settings}
+    name = "lm-" + "-".join([f"epochs{epochs}", f"seed{seed}", *(f"{k}{v}" for k, v in sorted(architecture.items()))])
+    directory = files["train"].parent / name
+    record_file = directory / "lm.json"
+    if not record_file.exists():
+        with open(files["train"], encoding="utf-8") as handle:
+            texts = [row["text"] for row in csv.DictReader(handle)]
+        params = validate(ClassifierParams, {**architecture, "epochs": epochs, "seed": seed, "verbose": False})
+        if isinstance(settings.get("threads"), int):  # pretrain leaves PyTorch's thread count as it finds it
+            torch.set_num_threads(settings["threads"])
+        pretrain(texts, directory, params)
+    history = json.loads(record_file.read_text())["history"]
+    return directory, sum(epoch.get("seconds", 0.0) for direction in history.values() for epoch in direction)
+
+
 def nbsvm_bigram(files: dict[str, Path]) -> float:
     """Wang and Manning's NBSVM-bigram: binarised 1-2-grams scaled by the log-count ratio r, a linear SVM
     (C 1), its weights interpolated with their mean magnitude (beta 0.25). Test accuracy in %."""
@@ -122,15 +150,22 @@ def main() -> None:
                         help="training parameters beside the defaults (YAML values), to measure a variant")
     parser.add_argument("--name", help="results go to sentences-NAME.{json,md}")
     parser.add_argument("--no-peers", action="store_true", help="only textrnn (not NBSVM, not fastText)")
+    parser.add_argument("--pretrain", type=int, metavar="EPOCHS",
+                        help="start each fold from a language model pretrained on its training texts")
     args = parser.parse_args()
     settings = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in args.set)}
-    results = {"settings": settings, "seed": args.seed, "folds": args.folds, "datasets": {},
+    results = {"settings": settings, "pretrain_epochs": args.pretrain, "seed": args.seed, "folds": args.folds,
+               "datasets": {},
                "machine": f"{platform.platform()}, {len(os.sched_getaffinity(0))} CPUs"}
     for name in args.datasets:
         rows, per_fold = read(name), []
         for fold in args.folds:
             files = fold_files(name, rows, fold)
-            record = {"fold": fold, **run_textrnn(files, args.seed, settings)}
+            run_settings, lm = settings, {}
+            if args.pretrain:
+                directory, seconds = pretrained_lm(files, args.seed, settings, args.pretrain)
+                run_settings, lm = {**settings, "init_from": str(directory)}, {"pretrain seconds": seconds}
+            record = {"fold": fold, **run_textrnn(files, args.seed, run_settings), **lm}
             if not args.no_peers:
                 record["NBSVM-bigram"] = nbsvm_bigram(files)
                 fast = run_fasttext(name, files)
@@ -160,7 +195,9 @@ def markdown(results: dict, argv: list[str]) -> list[str]:
         lines.append(f"| {label} | " + " | ".join(f"{figures[n]:.1f}" for n in names) + " |")
     first = results["datasets"][names[0]]["folds"][0]
     lines += ["", f"Test accuracy (%), mean ± standard deviation over folds {results['folds']}; seed "
-              f"{results['seed']}; settings beside the defaults: {results['settings'] or 'none'}; the reported "
+              f"{results['seed']}; settings beside the defaults: {results['settings'] or 'none'}"
+              + (f"; started from a language model pretrained for {results['pretrain_epochs']} epochs on each fold's "
+                 "training texts" if results.get("pretrain_epochs") else "") + "; the reported "
               f"baseline is {first['baseline name']}. Machine: {results['machine']}. Command: "
               f"`{' '.join(['python', 'bench/sentences.py', *argv])}`"]
     return lines

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -370,6 +371,38 @@ def test_fine_tuning_starts_from_the_language_model(language_model_dir):
         other = slice(half, 2 * half) if direction == "forward" else slice(0, half)
         torch.testing.assert_close(upper[:, own], source["weight_ih_l1"])
         assert not upper[:, other].any()
+
+
+def test_language_model_learns_from_data_with_one_word_texts(tmp_path):
+    """Length bucketing puts one-word texts (MPQA has thousands) in batches of their own: nothing to predict."""
+    from textrnn.model.lm import pretrain
+    from textrnn.params import ClassifierParams
+
+    texts = ["good", "bad", "fine", "awful"] * 40 + ["not good at all", "really bad one", "quite fine here"] * 20
+    params = ClassifierParams(embed_dim=8, hidden_size=8, epochs=1, batch_size=16, verbose=False)
+    record = pretrain(texts, tmp_path / "lm", params)
+    assert all(np.isfinite(history[-1]["held_out_perplexity"]) for history in record["history"].values())
+
+
+def test_backward_language_model_reads_the_forward_embedding(language_model_dir, monkeypatch):
+    """The classifier has one embedding for both directions, so the backward model must learn on that one."""
+    from textrnn.model import lm
+    from textrnn.params import ClassifierParams
+    from textrnn.train.pretrained import language_model
+
+    record, lm_vectorizer, models = lm.load_lm(language_model_dir)
+    assert record["shared_embedding"]
+    torch.testing.assert_close(models["backward"].embedding.weight, models["forward"].embedding.weight)
+    params = ClassifierParams(init_from=str(language_model_dir), cell="lstm", embed_dim=8, hidden_size=8,
+                              num_layers=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        language_model(params)
+    # A language model from before: its backward model learned an embedding of its own.
+    earlier = {key: value for key, value in record.items() if key != "shared_embedding"}
+    monkeypatch.setattr(lm, "load_lm", lambda directory: (earlier, lm_vectorizer, models))
+    with pytest.warns(UserWarning, match="pretrain the language model again"):
+        language_model(params)
 
 
 def test_language_model_must_match_the_classifier(language_model_dir):

@@ -2,6 +2,8 @@
 
 :func:`pretrain` trains a recurrent language model (embedding -> recurrent layers -> adaptive softmax) on
 unlabeled texts; for a bidirectional classifier it trains a second one on the texts read backwards. The
+backward model reads the forward model's embedding, frozen: the classifier has one embedding for both
+directions, so its reverse direction must start from weights that learned to read that embedding. The
 saved directory (``lm.safetensors``, ``lm.json``, ``vectorizer.json``) is what
 ``TextRNNClassifier(init_from=LM_DIR)`` starts from: the classifier takes the language model's vocabulary,
 embedding and recurrent weights (forward model -> forward direction, backward model -> reverse
@@ -64,11 +66,11 @@ class LanguageModel(nn.Module):
         Batches are length-bucketed, so most have no padding; the recurrent layer runs over padding after a
         text's end only, which never feeds a prediction that is scored.
         """
-        outputs, _ = self.hidden_states(ids[:, :-1])
         targets = ids[:, 1:]
         scored = torch.arange(targets.shape[1])[None, :] < (lengths[:, None] - 1)
-        if not bool(scored.any()):
-            return outputs.sum() * 0.0, 0
+        if not bool(scored.any()):  # a batch of one-word texts (length bucketing makes them): nothing to predict
+            return torch.zeros(()), 0
+        outputs, _ = self.hidden_states(ids[:, :-1])
         result = self.decoder(outputs[scored], targets[scored])
         return result.loss, int(scored.sum())
 
@@ -106,14 +108,21 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
               "dropout": dropout, "directions": ["forward", "backward"] if params.bidirectional else ["forward"],
               "train_texts": len(train_texts), "held_out_texts": len(val_x),
               "train_tokens": int(train_x.lengths.sum()), "history": {}}
-    tensors = {}
+    record["shared_embedding"] = True  # the backward model reads the forward model's embedding
+    tensors, forward_embedding = {}, None
     for direction in record["directions"]:
         torch.manual_seed(params.seed + (direction == "backward"))
         model = LanguageModel(vectorizer.vocab_size, params.embed_dim, params.cell, params.hidden_size,
                               params.num_layers, dropout)
+        if forward_embedding is not None:
+            # Each model with its own embedding left the classifier's reverse direction reading vectors it was
+            # never trained on, worse than a random start (docs/accuracy.md): it learns on the forward one's.
+            model.embedding.weight.data.copy_(forward_embedding)
+            model.embedding.weight.requires_grad_(False)
         data = (train_x, val_x) if direction == "forward" else (reverse_texts(train_x), reverse_texts(val_x))
         record["history"][direction] = _train_lm(model, data, params, rng, direction)
         tensors.update({f"{direction}/{name}": t.contiguous() for name, t in model.state_dict().items()})
+        forward_embedding = model.embedding.weight.detach().clone()
     files = {"lm.safetensors": save_safetensors(tensors, metadata={"format": LM_FORMAT}),
              "vectorizer.json": json_bytes(vectorizer.to_dict())}
     write_artifact(out, files, "lm.json", record)
@@ -125,7 +134,7 @@ def _train_lm(model: LanguageModel, data: tuple[EncodedTexts, EncodedTexts], par
     train_x, val_x = data
     epochs = 5 if params.epochs == "auto" else params.epochs  # a language model's passes do not depend on labels
     batch_size, lr, verbose = params.batch_size, params.lr, params.verbose
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     history = [{"epoch": 0, "held_out_perplexity": perplexity(model, val_x)}]  # untrained: about the vocabulary size
     for epoch in range(1, epochs + 1):
         model.train()
