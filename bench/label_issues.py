@@ -215,9 +215,9 @@ def network_versus_bag_of_words(texts, names, truth, confusable, results: dict, 
     duplicates = list(_conflicting_duplicates(texts, given))  # flagged whatever the judge, as the library does
     judges = {}
     for name, classifier in (("bag of words", None), ("network (default)", TextRNNClassifier(seed=seed, threads=2))):
-        issues = cached_issues(name.split()[0] + suffix, lambda: timed(out_of_fold_probabilities, texts, given, names, folds=5,
-                                                   seed=seed, multi_label=False, classifier=classifier,
-                                                   progress=print), seed)
+        find = lambda: timed(out_of_fold_probabilities, texts, given, names, folds=5, seed=seed,  # noqa: E731
+                             multi_label=False, classifier=classifier, progress=print)
+        issues = cached_issues(name.split()[0] + suffix, find, seed)
         judges[name] = issues["probabilities"], issues["seconds"]
     # the mean is what find_label_issues(..., classifier=network) and `textrnn suspects --network` judge by
     judges["mean of the two"] = (judges["bag of words"][0] + judges["network (default)"][0]) / 2, sum(

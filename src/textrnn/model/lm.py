@@ -115,14 +115,15 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
         model = LanguageModel(vectorizer.vocab_size, params.embed_dim, params.cell, params.hidden_size,
                               params.num_layers, dropout)
         if forward_embedding is not None:
-            # Each model with its own embedding left the classifier's reverse direction reading vectors it was
-            # never trained on, worse than a random start (docs/accuracy.md): it learns on the forward one's.
+            # With an embedding of its own, the classifier's reverse direction would start out reading vectors
+            # it was never trained on (the classifier keeps the forward one's).
             model.embedding.weight.data.copy_(forward_embedding)
             model.embedding.weight.requires_grad_(False)
         data = (train_x, val_x) if direction == "forward" else (reverse_texts(train_x), reverse_texts(val_x))
         record["history"][direction] = _train_lm(model, data, params, rng, direction)
         tensors.update({f"{direction}/{name}": t.contiguous() for name, t in model.state_dict().items()})
-        forward_embedding = model.embedding.weight.detach().clone()
+        if direction == "forward":
+            forward_embedding = model.embedding.weight.detach().clone()
     files = {"lm.safetensors": save_safetensors(tensors, metadata={"format": LM_FORMAT}),
              "vectorizer.json": json_bytes(vectorizer.to_dict())}
     write_artifact(out, files, "lm.json", record)

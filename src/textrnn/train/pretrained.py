@@ -34,8 +34,8 @@ def language_model(params: ClassifierParams) -> PretrainedLM:
                           + "; give the classifier the same architecture")
     if params.bidirectional and not record.get("shared_embedding"):
         warnings.warn(f"init_from: {params.init_from} was pretrained by an earlier textrnn, whose backward model "
-                      "learned its own embedding: the classifier's reverse direction would read the forward one's, "
-                      "which starts it worse than from scratch; pretrain the language model again", stacklevel=2)
+                      "learned its own embedding: the classifier's reverse direction starts out reading the forward "
+                      "one's, which it was not trained on; pretrain the language model again", stacklevel=2)
     vectorizer.max_length = params.max_length
     return PretrainedLM(vectorizer, models)
 
