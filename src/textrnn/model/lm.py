@@ -107,8 +107,8 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
               "hidden_size": params.hidden_size, "num_layers": params.num_layers, "vocab_size": vectorizer.vocab_size,
               "dropout": dropout, "directions": ["forward", "backward"] if params.bidirectional else ["forward"],
               "train_texts": len(train_texts), "held_out_texts": len(val_x),
-              "train_tokens": int(train_x.lengths.sum()), "history": {}}
-    record["shared_embedding"] = True  # the backward model reads the forward model's embedding
+              "train_tokens": int(train_x.lengths.sum()), "history": {},
+              "shared_embedding": True}  # the backward model reads the forward model's embedding
     tensors, forward_embedding = {}, None
     for direction in record["directions"]:
         torch.manual_seed(params.seed + (direction == "backward"))
