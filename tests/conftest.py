@@ -70,14 +70,25 @@ def ag_news_slice(ag_news_dir, tmp_path_factory) -> Path:
     return directory
 
 
-@pytest.fixture(autouse=True)
-def threads_from_the_machine_alone(monkeypatch):
-    """``threads="auto"`` counts the cores other processes keep busy, so two fits in one test could compute
-    with different thread counts (different last bits) when something else runs; the tests compare bits, so
-    here auto decides as when the load is unknown. ``test_threads.py`` measures the real load."""
+@pytest.fixture(scope="session", autouse=True)
+def threads_from_the_machine_alone():
+    """``threads="auto"`` counts the cores other processes keep busy, so two fits could compute with different
+    thread counts (different last bits) when something else runs; the tests compare bits, so here auto decides
+    as when the load is unknown. Session-wide, so that module-scoped fitted models (built before any
+    function-scoped fixture) decide the same way as the fits they are compared with. ``test_threads.py``
+    puts the real measurement back where it measures the real load."""
     from textrnn import threads
 
-    monkeypatch.setattr(threads, "busy_elsewhere", lambda seconds=threads.SAMPLE_SECONDS: None)
-    monkeypatch.setattr(threads.CpuReading, "cores_used_by_others", lambda self: None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threads, "busy_elsewhere", lambda seconds=threads.SAMPLE_SECONDS: None)
+        patch.setattr(threads.CpuReading, "cores_used_by_others", lambda self: None)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_load(monkeypatch):
+    """Each test starts without the load reading that a previous test's prediction left behind."""
+    from textrnn import threads
+
     monkeypatch.setattr(threads, "_last_choice", None)
     monkeypatch.setattr(threads, "_last_reading", None)

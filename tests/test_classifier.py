@@ -30,6 +30,7 @@ def test_fit_learns_the_synthetic_topics(fitted, synthetic):
 def test_same_seed_same_model_other_seed_other_model(synthetic, fitted):
     texts, labels = synthetic
     again = TextRNNClassifier(**SMALL).fit(texts, labels)
+    assert again.threads_ == fitted.threads_  # the same bits need the same thread count (see conftest.py)
     probe = texts[:50]
     np.testing.assert_array_equal(again.predict_proba(probe), fitted.predict_proba(probe))
     assert again.history_ == [
