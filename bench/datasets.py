@@ -5,6 +5,7 @@ Five datasets, built deterministically from the shared files (nothing is downloa
 * `ag_news`: the 45,593-row AG News subset, title and description (about 40 tokens), 4 balanced classes;
 * `ag_news-titles`: the same rows, titles only (short sentences, about 8 tokens);
 * `ag_news-small`: 2,000 of those rows (500 per class): the small-data regime;
+* `ag_news-5k`: 5,000 of those rows (1,250 per class), between the small sets and the large;
 * `goemotions-single`: the GoEmotions comments that carry exactly one label (28 classes, strongly imbalanced,
   informal Reddit text), its own train/dev/test split;
 * `ag_news-long`: documents of 12 same-class AG News texts joined (about 500 tokens): long documents.
@@ -54,6 +55,9 @@ RECIPES = {
     "html-space": [*FIXED, "--embeddings", "none", "--strip-html", "--punctuation", "space"],
     # The default with punctuation replaced by spaces (everything else decided from the data).
     "space": ["--punctuation", "space"],
+    # The default with and without word vectors trained on the training texts, whatever the size of the data.
+    "without-word2vec": ["--embeddings", "none"],
+    "with-word2vec": ["--embeddings", "word2vec"],
     # Characters as tokens against words, every other setting decided from the data as by default.
     "words": ["--embeddings", "none"],
     "char": ["--vocabulary-type", "char"],
@@ -88,9 +92,10 @@ def build(name: str) -> dict[str, Path]:
             text = lambda row: row[1]
         else:
             text = lambda row: f"{row[1]} {row[2]}"
-        if name == "ag_news-small":
+        if name in ("ag_news-small", "ag_news-5k"):
+            per_class = 500 if name == "ag_news-small" else 1_250
             rng = random.Random(0)
-            train = [row for label in "1234" for row in rng.sample([r for r in train if r[0] == label], 500)]
+            train = [row for label in "1234" for row in rng.sample([r for r in train if r[0] == label], per_class)]
         if name == "ag_news-long":
             train, test = join_documents(train, 12, 0), join_documents(test, 12, 1)
             text = lambda row: row[1]
@@ -191,7 +196,7 @@ def run_fasttext(name: str, files: dict[str, Path], epochs: int = 10) -> dict | 
 
 # ---------------------------------------------------------------------------------------------- main
 
-DATASETS = ("ag_news", "ag_news-titles", "ag_news-small", "goemotions-single", "ag_news-long")
+DATASETS = ("ag_news", "ag_news-titles", "ag_news-small", "ag_news-5k", "goemotions-single", "ag_news-long")
 
 
 def main() -> None:

@@ -18,6 +18,9 @@ def test_small_and_large_data_get_different_passes_and_word_vectors():
     assert small == {"epochs": 15, "patience": 3, "val_size": 0.2, "max_length": None, "embeddings": None}  # 400 rows
     large = decided(ClassifierParams(), DataProfile(rows=45_000, smallest_class=11_000, p99_words=60, longest_words=90))
     assert large == {"epochs": 5, "patience": 2, "val_size": 0.05, "max_length": None, "embeddings": "word2vec"}
+    few_thousand = decided(ClassifierParams(), DataProfile(rows=3_400, smallest_class=1_700, p99_words=40,
+                                                           longest_words=90))
+    assert few_thousand["epochs"] == 15 and few_thousand["embeddings"] == "word2vec"  # small, but text enough
 
 
 def test_long_texts_get_a_max_length_and_a_rare_class_a_larger_validation_share():
