@@ -1,10 +1,18 @@
 import csv
 import gzip
 import io
+import os
 import random
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The property-based tests draw the same examples in every run, so that a CI run passes or fails on the code
+# alone; HYPOTHESIS_PROFILE=explore draws new ones each run, to look for new failures.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parents[1]
 AG_NEWS_DIR = REPO.parent / "shared" / "data" / "ag_news"

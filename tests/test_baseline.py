@@ -57,3 +57,15 @@ def test_a_refit_baseline_keeps_its_settings_and_learns_from_the_rows_given(limi
     if again.name == NAME:
         direct = logistic_regression(chosen.C, 0).fit(again.vectorizer.transform(texts), labels)
         np.testing.assert_allclose(again.model.coef_, direct.coef_)
+
+
+@pytest.mark.parametrize("limit", [0, 10_000])
+def test_texts_of_one_character_words_get_a_baseline(limit):
+    """scikit-learn's words have two characters or more: texts of digits, single letters or Chinese written a
+    character at a time would leave it no words at all (the run used to stop there, after training)."""
+    rows = [("我 爱 你", "a"), ("他 不 好", "b"), ("1 2 3", "a"), ("x y", "b")] * 50
+    texts, labels = [t for t, _ in rows], [label for _, label in rows]
+    baseline = fit_baseline((texts[:160], labels[:160]), (texts[160:], labels[160:]), ["a", "b"], nbsvm_rows=limit)
+    assert baseline.evaluate(texts[160:], labels[160:])["accuracy"] == 1.0
+    words = fit_baseline((texts[:160] + ["two letters"], labels[:160] + ["a"]), None, ["a", "b"], nbsvm_rows=0)
+    assert "爱" not in words.vectorizer.vocabulary_  # one long word is enough for scikit-learn's own words

@@ -62,7 +62,8 @@ def test_predictions_do_not_depend_on_the_other_texts_in_the_call(fitted):
 @pytest.mark.parametrize(
     "params,name",
     [({"cell": "lsmt"}, "cell"), ({"hidden_size": 0}, "hidden_size"), ({"dropout": 1.5}, "dropout"),
-     ({"pooling": "sum"}, "pooling"), ({"device": "tpu"}, "device"), ({"val_size": -0.1}, "val_size")],
+     ({"pooling": "sum"}, "pooling"), ({"device": "tpu"}, "device"), ({"val_size": -0.1}, "val_size"),
+     ({"seed": 2**32}, "seed"), ({"num_layers": 1000}, "num_layers")],
 )
 def test_bad_parameter_values_are_named_at_fit_time(params, name, synthetic):
     clf = TextRNNClassifier(**params)  # no check yet: scikit-learn style

@@ -1,6 +1,7 @@
 """One vocabulary of flags: walk every command's parser and check that a name means one thing everywhere."""
 
 import argparse
+import json
 
 import pytest
 
@@ -8,7 +9,7 @@ from textrnn import __version__
 from textrnn.cli import main
 from textrnn.cli.specs import build_parser
 from textrnn.cli.parser import markdown_table
-from textrnn.params import PARAM_GROUPS
+from textrnn.params import PARAM_GROUPS, RunConfig
 
 # The one flag whose target differs by command: --out is "where this command writes its result".
 PER_COMMAND_MEANING = {"--out"}
@@ -104,6 +105,8 @@ def test_the_parameter_tables_in_the_docs_are_generated_from_the_parameters():
     root = Path(__file__).resolve().parents[1]
     assert markdown_table() in (root / "docs" / "parameters.md").read_text(encoding="utf-8")
     assert "docs/parameters.md" in (root / "README.md").read_text(encoding="utf-8")  # the README links the table
+    schema = json.loads((root / "docs" / "config.schema.json").read_text(encoding="utf-8"))
+    assert schema == RunConfig.model_json_schema(), "run python docs/make_parameters.py"
 
 
 def test_an_unexpected_error_is_one_message_and_debug_shows_the_traceback(monkeypatch, capsys):

@@ -61,6 +61,21 @@ def test_the_same_text_with_another_label_is_flagged():
     assert "the same text is labelled" in flagged[len(texts)]["reason"]
 
 
+def test_texts_of_marks_alone_are_duplicates_only_of_the_same_marks():
+    texts = ["🙂", "😡 !", "?", "🙂🙂"] * 30 + ["?"]
+    labels = ["p", "q", "p", "q"] * 30 + ["q"]  # only the last row contradicts the others ("?" is p elsewhere)
+    issues = find_label_issues(texts, labels)
+    contradicted = {row["row"] for row in issues.rows if "the same text is labelled" in row["reason"]}
+    assert contradicted == {row for row in range(1, len(texts) + 1) if texts[row - 1] == "?"}
+
+
+def test_a_seed_out_of_range_is_a_message():
+    texts, labels = keyword_rows(60)
+    for seed in (-1, 2**32, "0", True):
+        with pytest.raises(DataError, match="seed: expected a whole number from 0 to 4294967295"):
+            find_label_issues(texts, labels, seed=seed)
+
+
 def test_too_few_rows_of_a_class_is_a_message():
     with pytest.raises(DataError, match="two or more classes with two or more rows each"):
         find_label_issues(["a b", "c d", "e f"], ["x", "x", "y"])
@@ -138,7 +153,7 @@ def test_out_of_fold_probabilities_are_cross_val_predicts_and_report_each_fit(no
     texts, labels, _, _ = noisy
     lines = []
     issues = find_label_issues(texts, labels, folds=3, progress=lines.append)
-    model = make_pipeline(tfidf_vectorizer(len(texts)), logistic_regression(C_WITHOUT_VALIDATION, 0))
+    model = make_pipeline(tfidf_vectorizer(texts), logistic_regression(C_WITHOUT_VALIDATION, 0))
     expected = cross_val_predict(model, texts, labels, cv=StratifiedKFold(3, shuffle=True, random_state=0),
                                  method="predict_proba")
     assert np.allclose(issues.probabilities, expected, atol=1e-6)

@@ -65,7 +65,8 @@ def truncate_weights(directory):
 CASES = {
     "hidden_size far above the weights": (edit_params(hidden_size=20_000), r"does not fit config.json: it declares hidden_size 20000, the weights hold 8"),
     "hidden_size of a billion": (edit_params(hidden_size=10**9), r"does not fit config.json: it declares hidden_size 1000000000, the weights hold 8"),
-    "num_layers 100000": (edit_params(num_layers=100_000), r"does not fit config.json: it declares num_layers 100000, the weights hold 1"),
+    "num_layers 50": (edit_params(num_layers=50), r"does not fit config.json: it declares num_layers 50, the weights hold 1"),
+    "num_layers 100000": (edit_params(num_layers=100_000), r"config.json: invalid parameters:\n  num_layers: Input should be less than or equal to 100"),
     "an ensemble the weights do not hold": (edit_params(ensemble=50), r"does not fit config.json: it declares an ensemble of 50, the weights hold 1"),
     "embed_dim changed": (edit_params(embed_dim=7), r"does not fit config.json: it declares embed_dim 7, the weights hold 8"),
     "cell changed": (edit_params(cell="lstm"), r"does not fit config.json: .*rnn.weight_ih_l0 has shape"),

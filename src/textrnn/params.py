@@ -88,7 +88,9 @@ class ModelParams(_Params):
     cell: Literal["rnn", "lstm", "gru"] = Field("gru", description="recurrent cell: rnn (Elman, tanh), lstm or gru")
     embed_dim: int = Field(64, ge=1, description="size of the word embedding")
     hidden_size: int = Field(64, ge=1, description="size of the recurrent state, per direction")
-    num_layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
+    # At most 100: deeper stacks are not trained in practice, and 30,000 layers (a typo) take minutes to build
+    # while their memory looks small.
+    num_layers: int = Field(1, ge=1, le=100, description="number of stacked recurrent layers (1 to 100)")
     bidirectional: bool = Field(True, description="also read each text from right to left")
     pooling: Literal["last", "max", "mean", "attention", "concat"] = Field(
         "max",
@@ -108,7 +110,7 @@ class ModelParams(_Params):
         ".vec), from a named pretrained set downloaded once (glove-wiki-gigaword-100 and -50/-200/-300, "
         "glove-twitter-25/50/100/200, fasttext-wiki-news-subwords-300, word2vec-google-news-300; embed_dim must be "
         "its size), or from vectors trained on the training texts first: word2vec or fasttext (auto: word2vec from "
-        "10,000 training rows, else none)",
+        "2,500 training rows, else none)",
     )
     freeze_embeddings: int = Field(
         0, ge=0, description="with embeddings: keep them frozen for this many epochs (0: fine-tune from the start)"
@@ -192,7 +194,8 @@ class TrainingParams(_Params):
         "that gives fewer than 500 validation rows or the rarest class fewer than 10, at most 20%)",
         json_schema_extra={"parse": "float_or_text"},
     )
-    seed: int = Field(0, ge=0, description="controls data split, data order, initialisation and dropout")
+    seed: int = Field(0, ge=0, le=2**32 - 1,  # the range NumPy, PyTorch and scikit-learn all accept
+                      description="controls data split, data order, initialisation and dropout")
 
 
 class RuntimeParams(_Params):

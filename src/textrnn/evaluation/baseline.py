@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -29,6 +30,8 @@ NBSVM_NAME = "nbsvm-bigram"
 # above this many rows the TF-IDF model alone is the baseline.
 NBSVM_MAX_ROWS = 20_000
 NBSVM_TOKENS = r"(?u)\b\w+\b|[^\w\s]"  # words and single punctuation marks ("!" and "?" carry sentiment)
+TFIDF_TOKENS = r"(?u)\b\w\w+\b"  # scikit-learn's default: words of two characters or more
+TWO_CHARACTER_WORD = re.compile(TFIDF_TOKENS)
 C_GRID = (0.25, 1.0, 4.0, 16.0)
 C_WITHOUT_VALIDATION = 4.0  # the best C on AG News' validation split; used when there is nothing to choose on
 
@@ -69,7 +72,7 @@ def fit_baseline(train: tuple[Sequence[str], Sequence[str]], validation: tuple[S
     if threshold is not None:
         return _fit_one_vs_rest(train, validation, classes, seed=seed, class_weight=class_weight, threshold=threshold,
                                 progress=progress)
-    vectorizer = tfidf_vectorizer(len(texts))
+    vectorizer = tfidf_vectorizer(texts)
     features = vectorizer.fit_transform(texts)
     needed = linear_fit_bytes(features.shape[0], features.shape[1], len(classes))
     if memory_budget is not None and needed > memory_budget:
@@ -112,7 +115,7 @@ def refit_baseline(baseline: Baseline, train: tuple[Sequence[str], Sequence[str]
         nbsvm = _fit_nbsvm(train, baseline.classes, seed, weight, started)
         vectorizer, model = nbsvm.vectorizer, nbsvm.model
     else:
-        vectorizer = tfidf_vectorizer(len(train[0]))
+        vectorizer = tfidf_vectorizer(train[0])
         model = logistic_regression(baseline.C, seed, weight).fit(vectorizer.fit_transform(train[0]), train[1])
     return dataclasses.replace(baseline, vectorizer=vectorizer, model=model,
                                seconds=baseline.seconds + time.perf_counter() - started)
@@ -171,7 +174,7 @@ def _fit_one_vs_rest(train, validation, classes: Sequence[str], *, seed: int, cl
 
     started = time.perf_counter()
     classes = list(classes)
-    vectorizer = tfidf_vectorizer(len(train[0]))
+    vectorizer = tfidf_vectorizer(train[0])
     features, truth = vectorizer.fit_transform(train[0]), indicator_matrix(train[1], classes)
     weight = "balanced" if class_weight == "balanced" else None  # per label's yes/no problem, as the network's
     fit = lambda C: OneVsRestClassifier(logistic_regression(C, seed, weight, solver="liblinear")).fit(features, truth)
@@ -205,11 +208,15 @@ def figure_name(monitor: str) -> str:
     return monitor.replace("macro_f1", "macro-F1").replace("micro_f1", "micro-F1")
 
 
-def tfidf_vectorizer(rows: int):
-    """Word 1-2-grams, sublinear term frequency; words seen once are dropped from 1,000 rows up."""
+def tfidf_vectorizer(texts: Sequence[str]):
+    """Word 1-2-grams, sublinear term frequency; words seen once are dropped from 1,000 rows up. Words are
+    scikit-learn's (two characters or more) unless no text has one (digits, single letters, Chinese written a
+    character at a time: scikit-learn would find no words at all); then every word and punctuation mark counts."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(ngram_range=(1, 2), min_df=2 if rows >= 1000 else 1, sublinear_tf=True)
+    words = TFIDF_TOKENS if any(TWO_CHARACTER_WORD.search(text) for text in texts) else NBSVM_TOKENS
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1, sublinear_tf=True,
+                           token_pattern=words)
 
 
 def score(predicted: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -> dict:

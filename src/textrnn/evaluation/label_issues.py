@@ -81,6 +81,8 @@ def find_label_issues(texts: Sequence[str], labels: Sequence, *, folds: int = 5,
     started = time.perf_counter()
     if method not in METHODS:
         raise DataError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise DataError(f"seed: expected a whole number from 0 to {MAX_SEED}, got {seed!r}")
     texts, labels = list(texts), list(labels)
     if len(texts) != len(labels):
         raise DataError(f"{len(texts):,} texts but {len(labels):,} labels")
@@ -161,7 +163,7 @@ def out_of_fold_probabilities(texts: list[str], labels: list, classes: list[str]
         bag_of_words = logistic_regression(C_WITHOUT_VALIDATION, seed)
         targets = np.array([classes.index(label) for label in labels])
         splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    model = make_pipeline(tfidf_vectorizer(len(texts)), bag_of_words) if classifier is None else classifier
+    model = make_pipeline(tfidf_vectorizer(texts), bag_of_words) if classifier is None else classifier
     probabilities = np.zeros((len(texts), len(classes)))
     started = time.perf_counter()
     bar = tqdm(total=folds, desc="label issues", unit="fit", leave=False,
@@ -258,6 +260,9 @@ def _multi_label_judgement(labels, classes, probabilities, method):
     return flagged, scores, describe
 
 
+MAX_SEED = 2**32 - 1  # what scikit-learn's random_state accepts
+
+
 def _check_folds(folds: int, counts: dict, rows: int, multi_label: bool) -> int:
     if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
         raise DataError(f"folds: expected a whole number of 2 or more, got {folds!r}")
@@ -275,10 +280,12 @@ def _check_folds(folds: int, counts: dict, rows: int, multi_label: bool) -> int:
 
 def _conflicting_duplicates(texts: list[str], labels: list) -> dict[int, str]:
     """Rows whose text (lower-cased, punctuation and spacing ignored) appears elsewhere with another label:
-    row index -> the other labels, said ("sport", or "(joy, love) or (joy)" for label sets)."""
+    row index -> the other labels, said ("sport", or "(joy, love) or (joy)" for label sets). A text of nothing
+    but marks ("?", an emoji) is compared as written: ignoring its marks would make every such text the same."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, text in enumerate(texts):
-        groups[" ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())].append(i)
+        words = " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+        groups[words or "marks: " + " ".join(text.split())].append(i)
     conflicting: dict[int, str] = {}
     for members in groups.values():
         names = {_shown(labels[i]) for i in members}
