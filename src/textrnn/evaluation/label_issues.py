@@ -43,6 +43,7 @@ COLUMNS = ("row", "text", "label", "suggested", "score", "reason")
 # little less precise than 5: docs/data.md); `textrnn suspects` takes 5.
 RUN_FOLDS = 2
 RUN_FILE = "suspects.csv"
+MAX_SEED = 2**32 - 1  # what scikit-learn's random_state accepts
 
 
 @dataclass
@@ -258,9 +259,6 @@ def _multi_label_judgement(labels, classes, probabilities, method):
                           for j in doubtful))
 
     return flagged, scores, describe
-
-
-MAX_SEED = 2**32 - 1  # what scikit-learn's random_state accepts
 
 
 def _check_folds(folds: int, counts: dict, rows: int, multi_label: bool) -> int:
