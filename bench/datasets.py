@@ -42,24 +42,26 @@ FASTTEXT_PYTHON = Path(__file__).resolve().parent / ".venvs" / "fasttext" / "bin
 # "default" is whatever the defaults are; the others pin every setting the defaults may decide from the data,
 # so that they measure one rule each: word vectors, and more epochs with steadier stopping.
 FIXED = ["--epochs", "5", "--patience", "2", "--val-size", "0.05", "--max-length", "none"]
+NO_WORD_VECTORS = ["--embeddings", "none"]
+ROWS_PER_CLASS = {"ag_news-small": 500, "ag_news-5k": 1_250}  # the AG News subsets drawn from the training rows
 RECIPES = {
     "default": [],
-    "plain": [*FIXED, "--embeddings", "none"],
+    "plain": [*FIXED, *NO_WORD_VECTORS],
     "word2vec": [*FIXED, "--embeddings", "word2vec"],
     "epochs-15": ["--epochs", "15", "--patience", "3", "--val-size", "0.05", "--max-length", "none",
-                  "--embeddings", "none"],
+                  *NO_WORD_VECTORS],
     "word2vec-epochs-15": ["--epochs", "15", "--patience", "3", "--val-size", "0.05", "--max-length", "none",
                            "--embeddings", "word2vec"],
     # Text clean-up, each against "plain": HTML stripped; and punctuation replaced by spaces instead of deleted.
-    "html": [*FIXED, "--embeddings", "none", "--strip-html"],
-    "html-space": [*FIXED, "--embeddings", "none", "--strip-html", "--punctuation", "space"],
+    "html": [*FIXED, *NO_WORD_VECTORS, "--strip-html"],
+    "html-space": [*FIXED, *NO_WORD_VECTORS, "--strip-html", "--punctuation", "space"],
     # The default with punctuation replaced by spaces (everything else decided from the data).
     "space": ["--punctuation", "space"],
     # The default with and without word vectors trained on the training texts, whatever the size of the data.
-    "without-word2vec": ["--embeddings", "none"],
+    "without-word2vec": NO_WORD_VECTORS,
     "with-word2vec": ["--embeddings", "word2vec"],
     # Characters as tokens against words, every other setting decided from the data as by default.
-    "words": ["--embeddings", "none"],
+    "words": NO_WORD_VECTORS,  # the same run as without-word2vec, named for the comparison with characters
     "char": ["--vocabulary-type", "char"],
     "char-one-hot": ["--vocabulary-type", "char", "--one-hot"],
 }
@@ -92,10 +94,10 @@ def build(name: str) -> dict[str, Path]:
             text = lambda row: row[1]
         else:
             text = lambda row: f"{row[1]} {row[2]}"
-        if name in ("ag_news-small", "ag_news-5k"):
-            per_class = 500 if name == "ag_news-small" else 1_250
+        if name in ROWS_PER_CLASS:
             rng = random.Random(0)
-            train = [row for label in "1234" for row in rng.sample([r for r in train if r[0] == label], per_class)]
+            train = [row for label in "1234"
+                     for row in rng.sample([r for r in train if r[0] == label], ROWS_PER_CLASS[name])]
         if name == "ag_news-long":
             train, test = join_documents(train, 12, 0), join_documents(test, 12, 1)
             text = lambda row: row[1]

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import ConfigError, format_validation_error
 
+MAX_SEED = 2**32 - 1  # the seeds NumPy, PyTorch and scikit-learn all accept
+
 # Pretrained English word vectors that gensim's downloader serves, by name, with their dimensions (embeddings: NAME).
 NAMED_VECTORS = {
     **{f"glove-wiki-gigaword-{dim}": dim for dim in (50, 100, 200, 300)},
@@ -194,8 +196,7 @@ class TrainingParams(_Params):
         "that gives fewer than 500 validation rows or the rarest class fewer than 10, at most 20%)",
         json_schema_extra={"parse": "float_or_text"},
     )
-    seed: int = Field(0, ge=0, le=2**32 - 1,  # the range NumPy, PyTorch and scikit-learn all accept
-                      description="controls data split, data order, initialisation and dropout")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="controls data split, data order, initialisation and dropout")
 
 
 class RuntimeParams(_Params):

@@ -35,6 +35,7 @@ import numpy as np
 from ..data.dataset import is_multi_label
 from ..errors import DataError, listed
 from ..multilabel import indicator_matrix
+from ..params import MAX_SEED
 from .baseline import C_WITHOUT_VALIDATION, logistic_regression, tfidf_vectorizer
 
 METHODS = ("confident_learning", "self_confidence")
@@ -43,7 +44,6 @@ COLUMNS = ("row", "text", "label", "suggested", "score", "reason")
 # little less precise than 5: docs/data.md); `textrnn suspects` takes 5.
 RUN_FOLDS = 2
 RUN_FILE = "suspects.csv"
-MAX_SEED = 2**32 - 1  # what scikit-learn's random_state accepts
 
 
 @dataclass
