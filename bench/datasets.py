@@ -57,6 +57,8 @@ RECIPES = {
     "html-space": [*FIXED, *NO_WORD_VECTORS, "--strip-html", "--punctuation", "space"],
     # The default with punctuation replaced by spaces (everything else decided from the data).
     "space": ["--punctuation", "space"],
+    # The default with punctuation marks as tokens of their own.
+    "token": ["--punctuation", "token"],
     # The default with and without word vectors trained on the training texts, whatever the size of the data.
     "without-word2vec": NO_WORD_VECTORS,
     "with-word2vec": ["--embeddings", "word2vec"],

@@ -553,6 +553,14 @@ def test_a_language_model_reads_texts_with_the_punctuation_it_is_given(tmp_path)
     pretrain(texts, tmp_path / "lm", params)
     vectorizer = language_model(params.model_copy(update={"init_from": str(tmp_path / "lm")})).vectorizer
     assert vectorizer.punctuation == "delete" and vectorizer.standardize("U.S.") == ["us"]
+    # auto: decided by the number of texts, as a classifier's fit decides it; the classifier then follows it
+    pretrain(texts, tmp_path / "lm-auto", params.model_copy(update={"punctuation": "auto"}))
+    auto = params.model_copy(update={"punctuation": "auto", "init_from": str(tmp_path / "lm-auto")})
+    assert language_model(auto).vectorizer.punctuation == "token"  # 40 texts: fewer than 10,000
+    from textrnn.train.adaptive import DataProfile, resolve
+
+    follows = auto.model_copy(update={"init_from": str(tmp_path / "lm")})  # the "delete" model, 40 rows
+    assert resolve(follows, DataProfile.of(texts, ["a", "b"] * 20), False)[0].punctuation == "delete"
 
 
 def test_named_word_vectors_come_from_the_downloader_cache_or_say_how_to_get_them(tmp_path, monkeypatch):

@@ -15,12 +15,39 @@ def decided(params: ClassifierParams, profile: DataProfile, validation_given: bo
 
 def test_small_and_large_data_get_different_passes_and_word_vectors():
     small = decided(ClassifierParams(), DataProfile(rows=2_000, smallest_class=500, p99_words=60, longest_words=90))
-    assert small == {"epochs": 15, "patience": 3, "val_size": 0.2, "max_length": None, "embeddings": None}  # 400 rows
+    assert small == {"epochs": 15, "patience": 3, "val_size": 0.2, "max_length": None, "embeddings": None,
+                     "punctuation": "token"}  # 400 validation rows
     large = decided(ClassifierParams(), DataProfile(rows=45_000, smallest_class=11_000, p99_words=60, longest_words=90))
-    assert large == {"epochs": 5, "patience": 2, "val_size": 0.05, "max_length": None, "embeddings": "word2vec"}
+    assert large == {"epochs": 5, "patience": 2, "val_size": 0.05, "max_length": None, "embeddings": "word2vec",
+                     "punctuation": "space"}
     few_thousand = decided(ClassifierParams(), DataProfile(rows=3_400, smallest_class=1_700, p99_words=40,
                                                            longest_words=90))
     assert few_thousand["epochs"] == 15 and few_thousand["embeddings"] == "word2vec"  # small, but text enough
+
+
+def test_punctuation_marks_are_tokens_on_small_data_and_follow_a_language_model(tmp_path):
+    profile = lambda rows: DataProfile(rows=rows, smallest_class=rows // 2, p99_words=20, longest_words=30)
+    assert decided(ClassifierParams(), profile(9_999))["punctuation"] == "token"
+    assert decided(ClassifierParams(), profile(10_000))["punctuation"] == "space"
+    assert decided(ClassifierParams(vocabulary_type="char"), profile(3_000))["punctuation"] == "space"
+    assert "punctuation" not in decided(ClassifierParams(punctuation="delete"), profile(3_000))  # given: kept
+    # init_from: the classifier reads texts with the language model's vocabulary, so the record says what it is
+    (tmp_path / "vectorizer.json").write_text(json.dumps({"punctuation": "delete"}))
+    from_lm = resolve(ClassifierParams(init_from=str(tmp_path)), profile(3_000), False)[1]
+    assert [(c["value"], c["reason"]) for c in from_lm if c["name"] == "punctuation"] == [
+        ("delete", "init_from: as the language model's vocabulary")]
+
+
+def test_a_small_fit_reads_marks_as_tokens_and_saves_that(tmp_path):
+    texts, labels = synthetic_corpus(200)
+    clf = TextRNNClassifier(embed_dim=8, hidden_size=8, epochs=2, verbose=False).fit(
+        [f"{text}!" for text in texts], labels)
+    assert clf.get_params()["punctuation"] == "auto" and clf.params_.punctuation == "token"
+    assert clf.vectorizer_.punctuation == "token" and "!" in clf.vectorizer_.vocabulary
+    clf.save(tmp_path / "m")
+    loaded = TextRNNClassifier.load(tmp_path / "m")
+    assert loaded.vectorizer_.punctuation == "token" and loaded.get_params()["punctuation"] == "auto"
+    assert (loaded.predict_proba(["a text!"]) == clf.predict_proba(["a text!"])).all()
 
 
 def test_long_texts_get_a_max_length_and_a_rare_class_a_larger_validation_share():
@@ -41,9 +68,9 @@ def test_long_texts_get_a_max_length_and_a_rare_class_a_larger_validation_share(
 def test_a_value_the_user_gives_wins_and_streamed_data_gets_the_fallbacks():
     params, choices = resolve(ClassifierParams(epochs=2, embeddings=None), DataProfile(50_000, 10_000, 30, 50), False)
     assert params.epochs == 2 and params.embeddings is None
-    assert {c["name"] for c in choices} == {"patience", "val_size", "max_length"}
+    assert {c["name"] for c in choices} == {"patience", "val_size", "max_length", "punctuation"}
     streamed, choices = resolve(ClassifierParams(), None, False)
-    assert (streamed.epochs, streamed.embeddings, streamed.max_length) == (5, None, None)
+    assert (streamed.epochs, streamed.embeddings, streamed.max_length, streamed.punctuation) == (5, None, None, "space")
     assert all("streamed" in c["reason"] for c in choices)
 
 
@@ -73,7 +100,7 @@ def test_a_run_prints_and_records_every_automatic_choice(tmp_path, capsys):
     assert "val_size 0.2: 300 training rows: 20% gives 60 validation rows (at least 500 wanted" in err
     assert "patience 3: 240 training rows" in err  # decided on the rows left after the hold-out
     recorded = {c["name"] for c in json.loads((out / "run.json").read_text())["auto"]}
-    assert recorded == {"val_size", "patience", "max_length", "embeddings", "bag_of_words"}  # epochs was given
+    assert recorded == {"val_size", "patience", "max_length", "embeddings", "punctuation", "bag_of_words"}  # not epochs
     assert "bag_of_words " in err and "validation rows prefer" in err
     assert {c["name"] for c in json.loads((out / "metrics.json").read_text())["choices"]["auto"]} == recorded
 

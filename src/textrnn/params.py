@@ -74,9 +74,10 @@ class VectorizerParams(_Params):
         "word", description="whole words, subword pieces (bpe, wordpiece, unigram) so that rare words are spelt, "
         "or single characters (char; see one_hot)"
     )
-    punctuation: Literal["delete", "space", "token"] = Field(
-        "space", description="ASCII punctuation is replaced by a space (great.<br>I -> great br i, not greatbr i), "
-        "deleted, as Keras does (\"U.S.\" -> us), or kept, each mark a token of its own (great! -> great !)"
+    punctuation: Literal["auto", "delete", "space", "token"] = Field(
+        "auto", description="ASCII punctuation is kept, each mark a token of its own (great! -> great !), replaced "
+        "by a space (great.<br>I -> great br i, not greatbr i), or deleted, as Keras does (\"U.S.\" -> us); auto: "
+        "tokens under 10,000 training rows, else spaces"
     )
     strip_html: bool = Field(
         False, description="turn HTML tags (also escaped, &lt;p&gt;) into spaces and entities (&amp;, &#39;) into "

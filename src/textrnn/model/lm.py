@@ -34,6 +34,7 @@ from ..files import json_bytes
 from ..params import ClassifierParams
 from ..text.batching import EncodedTexts, inference_batches, training_batches
 from ..text.vectorizer import PAD_ID, UNK_ID, TextVectorizer
+from ..train.adaptive import punctuation_for
 from ..train.distributed import log
 from .network import RECURRENT_LAYERS, LockedDropout
 
@@ -89,7 +90,8 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
 
     ``params`` gives the architecture a classifier will take over (``cell``, ``embed_dim``,
     ``hidden_size``, ``num_layers``, ``bidirectional``: a backward model too), the vocabulary (``max_tokens``,
-    ``punctuation``, ``strip_html``) and the training (``epochs``, ``batch_size``, ``lr``, ``seed``, ``verbose``).
+    ``punctuation``, ``strip_html``; ``punctuation`` auto: by the number of texts, as for a classifier) and the
+    training (``epochs``, ``batch_size``, ``lr``, ``seed``, ``verbose``).
     """
     rng = np.random.default_rng(params.seed)
     texts = [t for t in texts if t.strip()]
@@ -99,8 +101,9 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
     is_held_out = np.zeros(len(texts), dtype=bool)
     is_held_out[held_out] = True
     train_texts = [t for t, h in zip(texts, is_held_out) if not h]
-    vectorizer = TextVectorizer(params.max_tokens, punctuation=params.punctuation,
-                                strip_html=params.strip_html).adapt(train_texts)
+    punctuation = params.punctuation if params.punctuation != "auto" else punctuation_for(len(texts))[0]
+    vectorizer = TextVectorizer(params.max_tokens, punctuation=punctuation, strip_html=params.strip_html
+                                ).adapt(train_texts)
     train_x = EncodedTexts.encode(vectorizer.encode, train_texts)
     val_x = EncodedTexts.encode(vectorizer.encode, [t for t, h in zip(texts, is_held_out) if h])
     record = {"format": LM_FORMAT, "cell": params.cell, "embed_dim": params.embed_dim,
