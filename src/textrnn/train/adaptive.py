@@ -146,8 +146,8 @@ def _punctuation(data: DataProfile, params: ClassifierParams) -> tuple[str, str]
 def punctuation_for(rows: int) -> tuple[str, str]:
     """Punctuation marks as tokens below ``SMALL_DATA_ROWS`` texts, else as spaces. On the four sets of short
     sentences (2,900 to 9,100 training rows) tokens gave the model +0.1 to +0.7 points and on 1,600 and 4,500 AG
-    News rows 0.0 and +0.2 (three seeds); on the large sets they were mixed (AG News +0.4, its titles -0.3) and
-    made every text longer (AG News: 28% more time), so large data keeps spaces (docs/text.md)."""
+    News rows 0.0 and +0.2 (three seeds); on the large sets they changed little against the seeds' spread and
+    made every text longer (AG News: 14% more time), so large data keeps spaces (docs/text.md)."""
     if rows < SMALL_DATA_ROWS:
         return "token", f"{rows:,} training rows: fewer than {SMALL_DATA_ROWS:,}, so every mark (\"!\", \"?\") counts"
     return "space", f"{rows:,} training rows: {SMALL_DATA_ROWS:,} or more, marks become spaces (shorter texts)"
