@@ -269,6 +269,7 @@ def generate_command(args: argparse.Namespace) -> int:
 
 def embeddings_command(args: argparse.Namespace) -> int:
     from ..text.embeddings import train_vectors
+    from ..train.adaptive import punctuation_for_texts
 
     data = _unlabeled_texts(args)
     print(f"training {args.algorithm} vectors on {data.describe()} (texts only, no labels)", file=sys.stderr)
@@ -276,18 +277,11 @@ def embeddings_command(args: argparse.Namespace) -> int:
     result = train_vectors(data.texts, args.out, algorithm=args.algorithm, dim=param(args, "embed_dim"),
                            epochs=param(args, "epochs"), window=args.window, min_count=args.min_count,
                            seed=param(args, "seed"), workers=1 if threads == "auto" else threads,
-                           punctuation=_punctuation_for_texts(param(args, "punctuation"), len(data.texts)),
+                           punctuation=punctuation_for_texts(param(args, "punctuation"), len(data.texts)),
                            strip_html=param(args, "strip_html"))
     print(f"{result['words']:,} words x {result['dim']} dimensions written to {result['path']}; "
           f"use them with: textrnn train --embeddings {result['path']} --embed-dim {result['dim']}", file=sys.stderr)
     return 0
-
-
-def _punctuation_for_texts(punctuation: str, texts: int) -> str:
-    """``auto`` decided by the number of texts, as a classifier's training decides it by its rows."""
-    from ..train.adaptive import punctuation_for
-
-    return punctuation_for(texts)[0] if punctuation == "auto" else punctuation
 
 
 def _unlabeled_texts(args: argparse.Namespace):

@@ -34,7 +34,7 @@ from ..files import json_bytes
 from ..params import ClassifierParams
 from ..text.batching import EncodedTexts, inference_batches, training_batches
 from ..text.vectorizer import PAD_ID, UNK_ID, TextVectorizer
-from ..train.adaptive import punctuation_for
+from ..train.adaptive import punctuation_for_texts
 from ..train.distributed import log
 from .network import RECURRENT_LAYERS, LockedDropout
 
@@ -101,9 +101,8 @@ def pretrain(texts: Sequence[str], out: str | Path, params: ClassifierParams, dr
     is_held_out = np.zeros(len(texts), dtype=bool)
     is_held_out[held_out] = True
     train_texts = [t for t, h in zip(texts, is_held_out) if not h]
-    punctuation = params.punctuation if params.punctuation != "auto" else punctuation_for(len(texts))[0]
-    vectorizer = TextVectorizer(params.max_tokens, punctuation=punctuation, strip_html=params.strip_html
-                                ).adapt(train_texts)
+    vectorizer = TextVectorizer(params.max_tokens, punctuation=punctuation_for_texts(params.punctuation, len(texts)),
+                                strip_html=params.strip_html).adapt(train_texts)
     train_x = EncodedTexts.encode(vectorizer.encode, train_texts)
     val_x = EncodedTexts.encode(vectorizer.encode, [t for t, h in zip(texts, is_held_out) if h])
     record = {"format": LM_FORMAT, "cell": params.cell, "embed_dim": params.embed_dim,

@@ -153,6 +153,12 @@ def punctuation_for(rows: int) -> tuple[str, str]:
     return "space", f"{rows:,} training rows: {SMALL_DATA_ROWS:,} or more, marks become spaces (shorter texts)"
 
 
+def punctuation_for_texts(punctuation: str, texts: int) -> str:
+    """``punctuation`` as given, or ``auto`` decided by a number of texts: for the commands that build a
+    vocabulary without a classifier's fit (``pretrain``, ``embeddings train``)."""
+    return punctuation_for(texts)[0] if punctuation == AUTO else punctuation
+
+
 def _language_model_punctuation(directory: str) -> str:
     """The punctuation setting of a pretrained language model's vocabulary (``init_from``): the classifier reads
     texts with it. An unreadable directory gives ``space`` here; loading the model says what is wrong with it."""
