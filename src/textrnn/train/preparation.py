@@ -115,15 +115,24 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
         raise DataError("fit got no training texts")
     classes = list(classes) if classes is not None else sorted_classes(labels, kind)
     check_classes(labels, classes, "training data")
-    params, choices = adaptive.resolve(params, adaptive.DataProfile.of(texts, labels), validation_data is not None)
+    # The validation share is held out first (decided from every row), as `textrnn train` does: the other rules
+    # then count the rows the network trains on, so Python and the command line decide alike on the same data.
+    choices = []
+    if validation_data is None:
+        if params.val_size == adaptive.AUTO:
+            value, reason = adaptive.validation_share(adaptive.DataProfile.of(texts, labels), False)
+            params = params.model_copy(update={"val_size": value})
+            choices.append({"name": "val_size", "value": value, "reason": reason})
+        if params.val_size > 0:
+            train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
+            texts, labels = train.texts, train.labels
+            validation_data = (val.texts, val.labels) if val is not None else None
+    params, decided = adaptive.resolve(params, adaptive.DataProfile.of(texts, labels), validation_data is not None)
+    choices += decided
     check_network_size(params, params.max_tokens, len(classes))  # before the vocabulary is even built
     if params.verbose:
         for line in adaptive.describe(choices):
             distributed.log(line)
-    if validation_data is None and params.val_size > 0:
-        train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
-        texts, labels = train.texts, train.labels
-        validation_data = (val.texts, val.labels) if val is not None else None
     present = {name for label in labels for name in label_names(label)}
     missing = [name for name in classes if name not in present]
     if missing:
