@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from conftest import synthetic_corpus
 
 from textrnn import TextRNNClassifier
@@ -116,6 +118,12 @@ def test_a_run_prints_and_records_every_automatic_choice(tmp_path, capsys):
     assert recorded == {"val_size", "patience", "max_length", "embeddings", "punctuation", "bag_of_words"}  # not epochs
     assert "bag_of_words " in err and "validation rows prefer" in err
     assert {c["name"] for c in json.loads((out / "metrics.json").read_text())["choices"]["auto"]} == recorded
+    # fit(X, y) on the same rows holds out the same validation rows, decides the same, and trains the same model
+    clf = TextRNNClassifier(embed_dim=8, hidden_size=8, epochs=2, verbose=False).fit(texts, labels)
+    run_choices = json.loads((out / "run.json").read_text())["auto"]
+    assert clf.fit_info_["auto"] == run_choices  # the reasons too: "240 training rows", the rows after the hold-out
+    from_run = TextRNNClassifier.load(out).predict_proba(texts[:50])
+    assert np.allclose(clf.predict_proba(texts[:50]), from_run, atol=1e-6)
 
 
 def test_character_tokens_are_cut_by_characters_and_get_no_word_vectors():
