@@ -59,8 +59,6 @@ RECIPES = {
     "space": ["--punctuation", "space"],
     # The default with punctuation marks as tokens of their own.
     "token": ["--punctuation", "token"],
-    # The default with dropout that drops the same embedding features at every step of a text (variational).
-    "locked-dropout": ["--locked-dropout"],
     # The default with and without word vectors trained on the training texts, whatever the size of the data.
     "without-word2vec": NO_WORD_VECTORS,
     "with-word2vec": ["--embeddings", "word2vec"],
