@@ -253,8 +253,8 @@ def _val_size(config: RunConfig, train_all: Dataset) -> tuple[RunConfig, dict | 
     decided here, from all the training rows, and recorded."""
     if config.val_size != "auto" or config.validation_data:
         return config, None
-    value, reason = adaptive.validation_share(adaptive.DataProfile.of(train_all.texts, train_all.labels), False)
-    return config.model_copy(update={"val_size": value}), {"name": "val_size", "value": value, "reason": reason}
+    choice = adaptive.held_out_share(train_all.labels)
+    return config.model_copy(update={"val_size": choice["value"]}), choice
 
 
 def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: str, refit: bool) -> dict | None:

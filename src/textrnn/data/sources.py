@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 from ..errors import ConfigError, DataError, RowError
 from ..params import NAMED_VECTORS, FileShape
 from ..rundir import read_run_config
-from ..train.adaptive import DataProfile, validation_share
+from ..train.adaptive import held_out_share
 from .ag_news import AG_NEWS_LABELS, ag_news_rows, find_ag_news_file, load_ag_news
 from .dataset import Dataset, train_val_split
 from .hf import hf_has_split, hf_rows, is_hf, load_hf, open_hf
@@ -124,7 +124,7 @@ def training_and_validation(config, train_all: Dataset) -> tuple[Dataset, Datase
     if not config.validation_data:
         share = config.val_size
         if share == "auto":  # decided from the rows, as fit decides it (see textrnn.train.adaptive)
-            share = validation_share(DataProfile.of(train_all.texts, train_all.labels), False)[0]
+            share = held_out_share(train_all.labels)["value"]
         return train_val_split(train_all, share, config.seed)
     if config.test_data and Path(spec_path(config.validation_data)) == Path(spec_path(config.test_data)):
         raise ConfigError("validation_data: it is the test data; the test rows must stay unseen until the end")

@@ -46,11 +46,16 @@ class DataProfile:
     def of(cls, texts: Sequence[str], labels: Sequence) -> "DataProfile":
         words = np.fromiter((len(text.split()) for text in texts), dtype=np.int64, count=len(texts))
         characters = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
-        single = labels and not isinstance(labels[0], (list, tuple, set, frozenset, np.ndarray))
-        smallest = min(Counter(str(label) for label in labels).values()) if single else None
         p99 = lambda lengths: int(np.percentile(lengths, 99)) if len(lengths) else 0
         longest = lambda lengths: int(lengths.max()) if len(lengths) else 0
-        return cls(len(texts), smallest, p99(words), longest(words), p99(characters), longest(characters))
+        return cls(len(texts), _smallest_class(labels), p99(words), longest(words), p99(characters),
+                   longest(characters))
+
+
+def _smallest_class(labels: Sequence) -> int | None:
+    """Rows of the rarest class (None: multi-label, label sets)."""
+    single = labels and not isinstance(labels[0], (list, tuple, set, frozenset, np.ndarray))
+    return min(Counter(str(label) for label in labels).values()) if single else None
 
 
 def resolve(params: ClassifierParams, data: DataProfile | None, validation_given: bool
@@ -80,6 +85,14 @@ def resolve(params: ClassifierParams, data: DataProfile | None, validation_given
         choose("embeddings", *_word_vectors(data, params))
         choose("punctuation", *_punctuation(data, params))
     return params.model_copy(update={c["name"]: c["value"] for c in choices}), choices
+
+
+def held_out_share(labels: Sequence) -> dict:
+    """``val_size`` auto, decided from every row's label (their number, the rarest class's), as a choice record:
+    for ``fit`` and ``textrnn train``, which hold the validation rows out before the other rules count the rows
+    left to train on. The text lengths play no part, so the texts are not read."""
+    value, reason = validation_share(DataProfile(len(labels), _smallest_class(labels), 0, 0), False)
+    return {"name": "val_size", "value": value, "reason": reason}
 
 
 def validation_share(data: DataProfile, validation_given: bool) -> tuple[float, str]:

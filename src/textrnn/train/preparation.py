@@ -120,9 +120,8 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
     choices = []
     if validation_data is None:
         if params.val_size == adaptive.AUTO:
-            value, reason = adaptive.validation_share(adaptive.DataProfile.of(texts, labels), False)
-            params = params.model_copy(update={"val_size": value})
-            choices.append({"name": "val_size", "value": value, "reason": reason})
+            choices.append(adaptive.held_out_share(labels))
+            params = params.model_copy(update={"val_size": choices[0]["value"]})
         if params.val_size > 0:
             train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
             texts, labels = train.texts, train.labels
