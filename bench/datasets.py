@@ -62,6 +62,9 @@ RECIPES = {
     # The default with and without word vectors trained on the training texts, whatever the size of the data.
     "without-word2vec": NO_WORD_VECTORS,
     "with-word2vec": ["--embeddings", "word2vec"],
+    # The default with and without adversarial training on the word vectors, whatever the size of the data.
+    "without-adversarial": ["--adversarial", "0"],
+    "with-adversarial": ["--adversarial", "0.1"],
     # Characters as tokens against words, every other setting decided from the data as by default.
     "words": NO_WORD_VECTORS,  # the same run as without-word2vec, named for the comparison with characters
     "char": ["--vocabulary-type", "char"],

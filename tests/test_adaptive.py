@@ -19,10 +19,10 @@ def decided(params: ClassifierParams, profile: DataProfile, validation_given: bo
 def test_small_and_large_data_get_different_passes_and_word_vectors():
     small = decided(ClassifierParams(), DataProfile(rows=2_000, smallest_class=500, p99_words=60, longest_words=90))
     assert small == {"epochs": 15, "patience": 3, "val_size": 0.2, "max_length": None, "embeddings": None,
-                     "punctuation": "token"}  # 400 validation rows
+                     "punctuation": "token", "adversarial": 0.1}  # 400 validation rows
     large = decided(ClassifierParams(), DataProfile(rows=45_000, smallest_class=11_000, p99_words=60, longest_words=90))
     assert large == {"epochs": 5, "patience": 2, "val_size": 0.05, "max_length": None, "embeddings": "word2vec",
-                     "punctuation": "space"}
+                     "punctuation": "space", "adversarial": 0.0}
     few_thousand = decided(ClassifierParams(), DataProfile(rows=3_400, smallest_class=1_700, p99_words=40,
                                                            longest_words=90))
     assert few_thousand["epochs"] == 15 and few_thousand["embeddings"] == "word2vec"  # small, but text enough
@@ -83,9 +83,10 @@ def test_long_texts_get_a_max_length_and_a_rare_class_a_larger_validation_share(
 def test_a_value_the_user_gives_wins_and_streamed_data_gets_the_fallbacks():
     params, choices = resolve(ClassifierParams(epochs=2, embeddings=None), DataProfile(50_000, 10_000, 30, 50), False)
     assert params.epochs == 2 and params.embeddings is None
-    assert {c["name"] for c in choices} == {"patience", "val_size", "max_length", "punctuation"}
+    assert {c["name"] for c in choices} == {"patience", "val_size", "max_length", "punctuation", "adversarial"}
     streamed, choices = resolve(ClassifierParams(), None, False)
     assert (streamed.epochs, streamed.embeddings, streamed.max_length, streamed.punctuation) == (5, None, None, "space")
+    assert streamed.adversarial == 0.0
     assert all("streamed" in c["reason"] for c in choices)
 
 
@@ -115,7 +116,8 @@ def test_a_run_prints_and_records_every_automatic_choice(tmp_path, capsys):
     assert "val_size 0.2: 300 training rows: 20% gives 60 validation rows (at least 500 wanted" in err
     assert "patience 3: 240 training rows" in err  # decided on the rows left after the hold-out
     recorded = {c["name"] for c in json.loads((out / "run.json").read_text())["auto"]}
-    assert recorded == {"val_size", "patience", "max_length", "embeddings", "punctuation", "bag_of_words"}  # not epochs
+    assert recorded == {"val_size", "patience", "max_length", "embeddings", "punctuation", "adversarial",
+                        "bag_of_words"}  # not epochs
     assert "bag_of_words " in err and "validation rows prefer" in err
     assert {c["name"] for c in json.loads((out / "metrics.json").read_text())["choices"]["auto"]} == recorded
     # fit(X, y) on the same rows holds out the same validation rows, decides the same, and trains the same model

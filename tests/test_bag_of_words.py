@@ -248,7 +248,8 @@ def test_a_network_that_learned_nothing_or_diverged_is_warned_about(synthetic):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         TextRNNClassifier(**{**SMALL, "epochs": 3, "patience": None}).fit(texts, labels, callbacks=[Poison()])
-        TextRNNClassifier(**{**SMALL, "lr": 1e6, "clip_grad_norm": None}).fit(texts, labels)
+        # adversarial off: a second pass per batch can leave the wrecked network a few rows above chance
+        TextRNNClassifier(**{**SMALL, "lr": 1e6, "clip_grad_norm": None, "adversarial": 0}).fit(texts, labels)
     said = [str(w.message) for w in caught]
     assert any("training diverged: the training loss was not a number from epoch 2" in m for m in said), said
     assert any("the network learned nothing" in m for m in said), said

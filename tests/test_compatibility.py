@@ -23,6 +23,7 @@ def test_a_model_directory_written_by_0_1_loads_and_predicts_as_it_did():
     clf = TextRNNClassifier.load(LEGACY / "model")
     assert clf.classes_.tolist() == EXPECTED["classes"]
     np.testing.assert_allclose(clf.predict_proba(EXPECTED["texts"]), EXPECTED["probabilities"], atol=1e-6)
+    assert clf.params_.adversarial == 0.0  # trained before adversarial training existed, so without it
 
 
 def test_an_onnx_export_written_by_0_1_loads_and_predicts_as_it_did(capsys):

@@ -36,8 +36,10 @@ def test_the_top_of_the_list_is_not_copies_of_one_text():
 def saved_model(synthetic, tmp_path_factory):
     texts, labels = synthetic
     directory = tmp_path_factory.mktemp("label_next") / "model"
+    # The torn texts below are the least sure for this model; with adversarial training (the small-data default)
+    # it names the commonest word's class for two of them, sure of it, so the expectations rest on it being off.
     TextRNNClassifier(embed_dim=16, hidden_size=16, epochs=3, batch_size=32, lr=5e-3, val_size=0.1, seed=0,
-                      bag_of_words=None).fit(texts, labels).save(directory)
+                      bag_of_words=None, adversarial=0).fit(texts, labels).save(directory)
     return directory
 
 

@@ -160,6 +160,10 @@ class TrainingParams(_Params):
         "then a linear or cosine decay to 0 at the last epoch",
     )
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0, description="label smoothing of the cross-entropy loss")
+    adversarial: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["auto"] = Field("auto", description="also train on "
+        "each text's word vectors moved this share of their norm the way that raises its loss (adversarial training: "
+        "twice the time per epoch; 0: off; auto: 0.1 under 10,000 training rows, else 0)",
+        json_schema_extra={"parse": "float_or_text"})
     discriminative_lr: float = Field(
         1.0, ge=1.0, description="each layer below the head learns this many times slower than the one above "
         "(ULMFiT: 2.6; 1: all alike)"

@@ -99,6 +99,7 @@ def read_model(directory: str | Path) -> SavedModel:
         raise ModelFileError(f"{directory}: no such model directory")
     config = read_artifact(directory, MANIFEST, READABLE_FORMATS, MODEL_FILES)
     saved = {k: v for k, v in (config.get("params") or {}).items() if k not in RUNTIME_PARAM_NAMES}
+    saved.setdefault("adversarial", 0.0)  # saved before the parameter existed: trained without it
     try:
         params = validate(ClassifierParams, saved)
     except ConfigError as error:

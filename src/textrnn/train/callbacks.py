@@ -9,6 +9,7 @@ Hooks, in the order they run:
 * ``on_fit_start(loop)``: once, before the first batch;
 * ``on_epoch_start(loop)``;
 * ``on_after_backward(loop)``: the gradients exist; edit them here (before clipping and the step);
+  ``loop.batch`` and ``loop.loss_fn`` give the batch and its loss, to add a pass of one's own;
 * ``on_batch_end(loop, batch, loss)``: after the step; ``batch`` is (ids, lengths, targets) on the CPU;
 * ``on_epoch_end(loop, record)``: the epoch's figures (``record``: loss, accuracy, validation, time);
   ``loop.state`` already points at the next epoch, so a checkpoint written here resumes there;
@@ -52,6 +53,8 @@ class TrainLoop:
     state: TrainState
     best_weights: dict[str, torch.Tensor] | None
     embedding_weight: nn.Parameter
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, targets) -> the batch's loss
+    batch: tuple | None = None  # the batch being trained on: (ids, lengths, targets) on the device
 
 
 class Callback:

@@ -36,6 +36,7 @@ from .callbacks import (
     ThreadWatch,
 )
 from ..rundir import CHECKPOINT_FILE
+from .adversarial import AdversarialTraining
 from .checkpoint import Checkpoint, read_member, write_member
 from .loop import TrainResult, train_model
 from .memory import check_memory, check_network_size
@@ -159,7 +160,9 @@ def train_member(ctx: FitContext, member: int, checkpoint: Checkpoint | None):
 
 def member_callbacks(ctx: FitContext, params: ClassifierParams, member: int) -> list[Callback]:
     """The optional behaviours this member's training needs, in the order they must run (checkpoint last)."""
-    callbacks: list[Callback] = [ProgressBar()] if params.verbose else []
+    # Adversarial training first: its second pass adds to the gradients that the later callbacks may edit.
+    callbacks: list[Callback] = [AdversarialTraining(params.adversarial)] if params.adversarial else []
+    callbacks += [ProgressBar()] if params.verbose else []
     if ctx.tensorboard_dir is not None and distributed.is_rank_zero():
         directory = Path(ctx.tensorboard_dir)
         callbacks.append(TensorBoard(directory / f"member-{member + 1}" if params.ensemble > 1 else directory))

@@ -55,16 +55,15 @@ def train_model(
     (see :func:`loss_function`);
     ``params.monitor`` names the validation figure that picks the best epoch (accuracy or macro_f1).
     """
-    loop = _set_up(model, train_data, val_data, params, resume)
+    loop = _set_up(model, train_data, val_data, params, resume, class_weights)
     share = DataShare()
     callbacks = [share, *callbacks]
     try:
         for callback in callbacks:
             callback.on_fit_start(loop)
         learning_rate = lr_schedule(params.lr_schedule, params.lr, total_steps=params.epochs * _steps_per_epoch(loop))
-        loss_fn = loss_function(params, class_weights, loop.fabric)
         while not loop.state.done and loop.state.epoch <= params.epochs:
-            record = _run_epoch(loop, callbacks, loss_fn, learning_rate)
+            record = _run_epoch(loop, callbacks, learning_rate)
             _keep_if_best(loop, record)
             for callback in callbacks:
                 callback.on_epoch_end(loop, record)
@@ -98,8 +97,9 @@ def correct_rows(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool)
     return int((logits.argmax(dim=1) == targets).sum())
 
 
-def _set_up(model: nn.Module, train_data, val_data, params: ClassifierParams, resume: Checkpoint | None) -> TrainLoop:
-    """Optimizers, the state (fresh or resumed), Fabric's wrapping, and the random generators."""
+def _set_up(model: nn.Module, train_data, val_data, params: ClassifierParams, resume: Checkpoint | None,
+            class_weights: np.ndarray | None) -> TrainLoop:
+    """Optimizers, the state (fresh or resumed), Fabric's wrapping, the random generators and the loss."""
     fabric = distributed.get_fabric(params.device, params.devices, params.num_nodes)
     embedding_weight = model.embedding.weight  # the same tensor after setup
     optimizers = build_optimizers(model, params)
@@ -122,14 +122,15 @@ def _set_up(model: nn.Module, train_data, val_data, params: ClassifierParams, re
     if fabric.world_size > 1:  # the weights are rank 0's everywhere now; dropout should differ per rank
         torch.manual_seed(params.seed * 1000 + fabric.global_rank + state.global_step)
     return TrainLoop(model=model, optimizers=optimizers, params=params, fabric=fabric, train_data=train_data,
-                     val_data=val_data, state=state, best_weights=best_weights, embedding_weight=embedding_weight)
+                     val_data=val_data, state=state, best_weights=best_weights, embedding_weight=embedding_weight,
+                     loss_fn=loss_function(params, class_weights, fabric))
 
 
 def _steps_per_epoch(loop: TrainLoop) -> int:
     return max(1, -(-(loop.train_data.rows or 1) // loop.params.batch_size))
 
 
-def _run_epoch(loop: TrainLoop, callbacks: Sequence[Callback], loss_fn, learning_rate) -> dict:
+def _run_epoch(loop: TrainLoop, callbacks: Sequence[Callback], learning_rate) -> dict:
     """One pass over this rank's batches (from where a resumed epoch stopped); returns the epoch's record."""
     state, fabric, model = loop.state, loop.fabric, loop.model
     model.train()
@@ -141,10 +142,10 @@ def _run_epoch(loop: TrainLoop, callbacks: Sequence[Callback], loss_fn, learning
     resumed_at = time.perf_counter() - state.epoch_seconds
     try:
         while (batch := _next_batch(loop, batches)) is not None:
-            ids, lengths, targets = fabric.to_device(batch)
+            ids, lengths, targets = loop.batch = fabric.to_device(batch)
             set_learning_rate(loop.optimizers, learning_rate(state.global_step))
             logits = model(ids, lengths)
-            loss = loss_fn(logits, targets)
+            loss = loop.loss_fn(logits, targets)
             for optimizer in loop.optimizers.values():
                 optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)
@@ -164,6 +165,7 @@ def _run_epoch(loop: TrainLoop, callbacks: Sequence[Callback], loss_fn, learning
                 callback.on_batch_end(loop, batch, loss.item())
     finally:
         batches.close()
+        loop.batch = None
     next_epoch_rng_state = rng.bit_generator.state
     record = _epoch_record(loop)
     state.history.append(record)
