@@ -251,10 +251,7 @@ def _network_alone(clf: TextRNNClassifier, val: Dataset | None, test: Dataset | 
 def _val_size(config: RunConfig, train_all: Dataset) -> tuple[RunConfig, dict | None]:
     """The run holds its validation rows out itself (so the baseline sees the same ones): ``val_size`` auto is
     decided here, from all the training rows, and recorded."""
-    if config.val_size != "auto" or config.validation_data:
-        return config, None
-    choice = adaptive.held_out_share(train_all.labels)
-    return config.model_copy(update={"val_size": choice["value"]}), choice
+    return (config, None) if config.validation_data else adaptive.held_out_share(config, train_all.labels)
 
 
 def _baseline(config: RunConfig, classes: list[str], datasets: tuple, monitor: str, refit: bool) -> dict | None:

@@ -122,10 +122,8 @@ def training_and_validation(config, train_all: Dataset) -> tuple[Dataset, Datase
     """The rows to train on and the rows to validate on: ``validation_data`` when the run names it (then every
     training row trains), else a stratified ``val_size`` share of the training rows."""
     if not config.validation_data:
-        share = config.val_size
-        if share == "auto":  # decided from the rows, as fit decides it (see textrnn.train.adaptive)
-            share = held_out_share(train_all.labels)["value"]
-        return train_val_split(train_all, share, config.seed)
+        config, _ = held_out_share(config, train_all.labels)  # auto: decided from the rows, as fit decides it
+        return train_val_split(train_all, config.val_size, config.seed)
     if config.test_data and Path(spec_path(config.validation_data)) == Path(spec_path(config.test_data)):
         raise ConfigError("validation_data: it is the test data; the test rows must stay unseen until the end")
     path, columns, label, options = file_source(config.validation_data, config)

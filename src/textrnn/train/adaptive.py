@@ -89,12 +89,15 @@ def resolve(params: ClassifierParams, data: DataProfile | None, validation_given
     return params.model_copy(update={c["name"]: c["value"] for c in choices}), choices
 
 
-def held_out_share(labels: Sequence) -> dict:
-    """``val_size`` auto, decided from every row's label (their number, the rarest class's), as a choice record:
-    for ``fit`` and ``textrnn train``, which hold the validation rows out before the other rules count the rows
-    left to train on. The text lengths play no part, so the texts are not read."""
+def held_out_share(params, labels: Sequence) -> tuple:
+    """``params`` (classifier or run parameters) with ``val_size`` auto decided from every row's label (their
+    number, the rarest class's), and the choice record (None when ``val_size`` was given): for ``fit`` and
+    ``textrnn train``, which hold the validation rows out before the other rules count the rows left to train
+    on. The text lengths play no part, so the texts are not read."""
+    if params.val_size != AUTO:
+        return params, None
     value, reason = validation_share(DataProfile(len(labels), _smallest_class(labels), 0, 0), False)
-    return {"name": "val_size", "value": value, "reason": reason}
+    return params.model_copy(update={"val_size": value}), {"name": "val_size", "value": value, "reason": reason}
 
 
 def validation_share(data: DataProfile, validation_given: bool) -> tuple[float, str]:

@@ -37,8 +37,9 @@ class AdversarialTraining(Callback):
 
     def on_after_backward(self, loop: TrainLoop) -> None:
         looked_up, self.looked_up = self.looked_up, []
-        # Not finite: a mixed-precision step that the scaler is about to skip anyway.
-        if not looked_up or any(v.grad is None or not torch.isfinite(v.grad).all() for v in looked_up):
+        # A gradient that is not finite needs no test here: the sum with the second pass's is not finite either,
+        # so the step is skipped (mixed precision) or diverges exactly as it would have without this pass.
+        if not looked_up or any(vectors.grad is None for vectors in looked_up):
             return
         self.perturbations = [self._step(vectors.detach(), vectors.grad.detach()) for vectors in looked_up]
         ids, lengths, targets = loop.batch

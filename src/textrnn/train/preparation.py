@@ -119,9 +119,8 @@ def training_rows(texts, labels, classes, validation_data, params: ClassifierPar
     # then count the rows the network trains on, so Python and the command line decide alike on the same data.
     choices = []
     if validation_data is None:
-        if params.val_size == adaptive.AUTO:
-            choices.append(adaptive.held_out_share(labels))
-            params = params.model_copy(update={"val_size": choices[0]["value"]})
+        params, held_out = adaptive.held_out_share(params, labels)
+        choices += [held_out] if held_out else []
         if params.val_size > 0:
             train, val = train_val_split(Dataset(texts, labels, "training data"), params.val_size, params.seed)
             texts, labels = train.texts, train.labels
